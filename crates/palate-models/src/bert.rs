@@ -1,0 +1,311 @@
+//! BERT encoder (`BertModel` in Hugging Face transformers' `modeling_bert.py`), as a burn module.
+//!
+//! Field names follow the Hugging Face checkpoint (`embeddings.LayerNorm`, `encoder.layer.N.attention
+//! .self.query`, …) so any BERT-layout `model.safetensors` loads as is; the one rename is
+//! `attention.self` → `attention.self_` because `self` is a Rust keyword. Checkpoints saved from a
+//! task model (`BertForSequenceClassification`, …) carry a `bert.` prefix, which is stripped. The
+//! pooler and task heads are not part of the encoder and are ignored when present.
+
+// `LayerNorm` fields keep the checkpoint's name; the Module derive also binds them as variables.
+#![allow(non_snake_case)]
+
+use burn::module::Module;
+use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::store::{ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
+use burn::tensor::{Bool, Device, Int, Tensor, activation};
+use serde::Deserialize;
+
+use crate::error::{PalateError, Result};
+use crate::files::{names, parse_json};
+
+/// The keys of a Hugging Face `BertConfig` that the encoder uses; defaults are transformers'.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct BertConfig {
+    #[serde(default)]
+    pub model_type: Option<String>,
+    pub vocab_size: usize,
+    pub hidden_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    pub intermediate_size: usize,
+    #[serde(default = "default_act")]
+    pub hidden_act: String,
+    #[serde(default = "default_max_pos")]
+    pub max_position_embeddings: usize,
+    #[serde(default = "default_type_vocab")]
+    pub type_vocab_size: usize,
+    #[serde(default = "default_eps")]
+    pub layer_norm_eps: f64,
+    #[serde(default)]
+    pub position_embedding_type: Option<String>,
+}
+
+fn default_act() -> String {
+    "gelu".into()
+}
+fn default_max_pos() -> usize {
+    512
+}
+fn default_type_vocab() -> usize {
+    2
+}
+fn default_eps() -> f64 {
+    1e-12
+}
+
+/// Activation functions named by `hidden_act`, as transformers' `ACT2FN` defines them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    /// `gelu`: exact, erf-based.
+    Gelu,
+    /// `gelu_new` / `gelu_pytorch_tanh`: tanh approximation.
+    GeluTanh,
+    Relu,
+}
+
+impl BertConfig {
+    /// Parses and checks a config.json.
+    pub fn from_json(bytes: &[u8]) -> Result<Self> {
+        let config: Self = parse_json(names::CONFIG, bytes)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn invalid(detail: String) -> PalateError {
+        PalateError::InvalidConfig { file: names::CONFIG.into(), detail }
+    }
+
+    fn validate(&self) -> Result<()> {
+        match self.model_type.as_deref() {
+            None | Some("bert") => {}
+            Some(other) => {
+                return Err(Self::invalid(format!(
+                    "model_type \"{other}\" is not supported by the BERT encoder (supported: \"bert\")"
+                )));
+            }
+        }
+        if let Some(kind) = self.position_embedding_type.as_deref()
+            && kind != "absolute"
+        {
+            return Err(Self::invalid(format!(
+                "position_embedding_type \"{kind}\" is not supported (supported: \"absolute\")"
+            )));
+        }
+        for (key, value) in [
+            ("vocab_size", self.vocab_size),
+            ("hidden_size", self.hidden_size),
+            ("num_hidden_layers", self.num_hidden_layers),
+            ("num_attention_heads", self.num_attention_heads),
+            ("intermediate_size", self.intermediate_size),
+            ("max_position_embeddings", self.max_position_embeddings),
+            ("type_vocab_size", self.type_vocab_size),
+        ] {
+            if value == 0 {
+                return Err(Self::invalid(format!("{key} must be positive")));
+            }
+        }
+        if self.hidden_size % self.num_attention_heads != 0 {
+            return Err(Self::invalid(format!(
+                "hidden_size {} is not a multiple of num_attention_heads {}",
+                self.hidden_size, self.num_attention_heads
+            )));
+        }
+        self.activation()?;
+        Ok(())
+    }
+
+    /// The activation named by `hidden_act`.
+    pub fn activation(&self) -> Result<Activation> {
+        match self.hidden_act.as_str() {
+            "gelu" => Ok(Activation::Gelu),
+            "gelu_new" | "gelu_pytorch_tanh" => Ok(Activation::GeluTanh),
+            "relu" => Ok(Activation::Relu),
+            other => Err(Self::invalid(format!(
+                "hidden_act \"{other}\" is not supported (supported: gelu, gelu_new, gelu_pytorch_tanh, relu)"
+            ))),
+        }
+    }
+
+    /// Builds the module with placeholder weights; [`BertModel::load`] fills them in.
+    pub fn init(&self, device: &Device) -> Result<BertModel> {
+        let activation = self.activation()?;
+        let d = self.hidden_size;
+        let layer_norm = || LayerNormConfig::new(d).with_epsilon(self.layer_norm_eps).init(device);
+        let linear = |i, o| LinearConfig::new(i, o).init(device);
+        let embeddings = BertEmbeddings {
+            word_embeddings: EmbeddingConfig::new(self.vocab_size, d).init(device),
+            position_embeddings: EmbeddingConfig::new(self.max_position_embeddings, d).init(device),
+            token_type_embeddings: EmbeddingConfig::new(self.type_vocab_size, d).init(device),
+            LayerNorm: layer_norm(),
+        };
+        let layer = (0..self.num_hidden_layers)
+            .map(|_| BertLayer {
+                attention: BertAttention {
+                    self_: BertSelfAttention {
+                        query: linear(d, d),
+                        key: linear(d, d),
+                        value: linear(d, d),
+                        num_heads: self.num_attention_heads,
+                    },
+                    output: BertSelfOutput { dense: linear(d, d), LayerNorm: layer_norm() },
+                },
+                intermediate: BertIntermediate {
+                    dense: linear(d, self.intermediate_size),
+                    activation,
+                },
+                output: BertOutput {
+                    dense: linear(self.intermediate_size, d),
+                    LayerNorm: layer_norm(),
+                },
+            })
+            .collect();
+        Ok(BertModel { embeddings, encoder: BertEncoder { layer } })
+    }
+}
+
+/// Word + position + token-type embeddings, then LayerNorm.
+#[derive(Module, Debug)]
+pub struct BertEmbeddings {
+    pub word_embeddings: Embedding,
+    pub position_embeddings: Embedding,
+    pub token_type_embeddings: Embedding,
+    pub LayerNorm: LayerNorm,
+}
+
+#[derive(Module, Debug)]
+pub struct BertSelfAttention {
+    pub query: Linear,
+    pub key: Linear,
+    pub value: Linear,
+    #[module(skip)]
+    pub num_heads: usize,
+}
+
+#[derive(Module, Debug)]
+pub struct BertSelfOutput {
+    pub dense: Linear,
+    pub LayerNorm: LayerNorm,
+}
+
+#[derive(Module, Debug)]
+pub struct BertAttention {
+    pub self_: BertSelfAttention,
+    pub output: BertSelfOutput,
+}
+
+#[derive(Module, Debug)]
+pub struct BertIntermediate {
+    pub dense: Linear,
+    #[module(skip)]
+    pub activation: Activation,
+}
+
+#[derive(Module, Debug)]
+pub struct BertOutput {
+    pub dense: Linear,
+    pub LayerNorm: LayerNorm,
+}
+
+#[derive(Module, Debug)]
+pub struct BertLayer {
+    pub attention: BertAttention,
+    pub intermediate: BertIntermediate,
+    pub output: BertOutput,
+}
+
+#[derive(Module, Debug)]
+pub struct BertEncoder {
+    pub layer: Vec<BertLayer>,
+}
+
+/// The BERT encoder: token ids in, last hidden states out.
+#[derive(Module, Debug)]
+pub struct BertModel {
+    pub embeddings: BertEmbeddings,
+    pub encoder: BertEncoder,
+}
+
+impl BertModel {
+    /// Builds the encoder described by `config` and loads `model.safetensors` (f32, f16 or bf16)
+    /// into it. A tensor whose shape disagrees with the config, or a missing tensor, is an error
+    /// that names both.
+    pub fn load(config: &BertConfig, weights: Vec<u8>, device: &Device) -> Result<Self> {
+        let mut model = config.init(device)?;
+        let invalid = |detail: String| PalateError::InvalidWeights { file: names::WEIGHTS.into(), detail };
+        let mut store = SafetensorsStore::from_bytes(Some(weights))
+            .with_from_adapter(PyTorchToBurnAdapter)
+            .with_key_remapping(r"^bert\.", "")
+            .with_key_remapping(r"\.attention\.self\.", ".attention.self_.")
+            .allow_partial(true);
+        let result = model
+            .load_from(&mut store)
+            .map_err(|e| invalid(format!("not a valid safetensors file: {e}")))?;
+        if let Some(error) = result.errors.first() {
+            return Err(invalid(format!(
+                "{error} — does config.json (hidden_size {}, intermediate_size {}, vocab_size {}) describe this checkpoint?",
+                config.hidden_size, config.intermediate_size, config.vocab_size
+            )));
+        }
+        if !result.missing.is_empty() {
+            let missing: Vec<&str> = result.missing.iter().take(5).map(|(path, _)| path.as_str()).collect();
+            return Err(invalid(format!(
+                "{} tensor(s) the BERT encoder needs are missing, e.g. {} — is this a BERT checkpoint with {} layers?",
+                result.missing.len(),
+                missing.join(", "),
+                config.num_hidden_layers
+            )));
+        }
+        Ok(model)
+    }
+
+    /// `input_ids` and `attention_mask` are `[batch, seq]`; returns `[batch, seq, hidden]`.
+    pub fn forward(&self, input_ids: Tensor<2, Int>, attention_mask: Tensor<2, Bool>) -> Tensor<3> {
+        let [batch, seq] = input_ids.dims();
+        let device = input_ids.device();
+        let positions = Tensor::<1, Int>::arange(0..seq as i64, &device)
+            .unsqueeze_dim::<2>(0)
+            .expand([batch, seq]);
+        let token_types = Tensor::<2, Int>::zeros([batch, seq], &device);
+        let e = &self.embeddings;
+        let mut hidden = e.LayerNorm.forward(
+            e.word_embeddings.forward(input_ids)
+                + e.position_embeddings.forward(positions)
+                + e.token_type_embeddings.forward(token_types),
+        );
+        // Keys that are padding get -inf-like bias: [batch, 1, 1, seq].
+        let pad = attention_mask.bool_not().unsqueeze_dims::<4>(&[1, 2]);
+        for layer in &self.encoder.layer {
+            hidden = layer.forward(hidden, pad.clone());
+        }
+        hidden
+    }
+}
+
+impl BertLayer {
+    fn forward(&self, x: Tensor<3>, pad: Tensor<4, Bool>) -> Tensor<3> {
+        let attn = self.attention.self_.forward(x.clone(), pad);
+        let attn = self.attention.output.LayerNorm.forward(self.attention.output.dense.forward(attn) + x);
+        let inner = self.intermediate.dense.forward(attn.clone());
+        let inner = match self.intermediate.activation {
+            Activation::Gelu => activation::gelu(inner),
+            Activation::GeluTanh => activation::gelu_approximate(inner),
+            Activation::Relu => activation::relu(inner),
+        };
+        self.output.LayerNorm.forward(self.output.dense.forward(inner) + attn)
+    }
+}
+
+impl BertSelfAttention {
+    fn forward(&self, x: Tensor<3>, pad: Tensor<4, Bool>) -> Tensor<3> {
+        let [batch, seq, hidden] = x.dims();
+        let head_dim = hidden / self.num_heads;
+        let heads = |t: Tensor<3>| t.reshape([batch, seq, self.num_heads, head_dim]).swap_dims(1, 2);
+        let q = heads(self.query.forward(x.clone()));
+        let k = heads(self.key.forward(x.clone()));
+        let v = heads(self.value.forward(x));
+        let scores = q.matmul(k.swap_dims(2, 3)) / (head_dim as f64).sqrt();
+        let scores = scores.mask_fill(pad, f32::MIN);
+        let probs = activation::softmax(scores, 3);
+        probs.matmul(v).swap_dims(1, 2).reshape([batch, seq, hidden])
+    }
+}

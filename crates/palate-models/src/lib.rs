@@ -1,0 +1,17 @@
+//! Palate's models on burn: one file per architecture with Hugging Face names ([`bert`]), the files
+//! of a model folder ([`files`]), tokenization ([`text`]) and the sentence-embedding pipeline
+//! ([`sentence`]). Backend-generic: the same code runs on burn's CPU backend and on wgpu/WebGPU
+//! ([`device`]).
+
+pub mod bert;
+pub mod device;
+pub mod error;
+pub mod files;
+pub mod sentence;
+pub mod text;
+
+pub use burn;
+pub use device::BackendKind;
+pub use error::{PalateError, Result};
+pub use files::ModelFiles;
+pub use sentence::{Embedded, SentenceEmbedder};

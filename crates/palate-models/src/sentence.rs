@@ -1,0 +1,244 @@
+//! Sentence embeddings as sentence-transformers defines them for a model folder:
+//! Transformer (truncated to `max_seq_length`) → Pooling (mean over the attention mask, or CLS) →
+//! Normalize (L2) when modules.json lists it.
+
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+use serde::Deserialize;
+
+use crate::bert::{BertConfig, BertModel};
+use crate::error::{PalateError, Result};
+use crate::files::{ModelFiles, names, parse_json};
+use crate::text::TextTokenizer;
+
+/// How token states become one vector (`1_Pooling/config.json`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pooling {
+    /// Mean over the tokens the attention mask keeps (sentence-transformers' default).
+    Mean,
+    /// The first token's state.
+    Cls,
+}
+
+/// What sentence-transformers' config files say about the pipeline around the encoder.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SentenceConfig {
+    pub max_seq_length: usize,
+    pub pooling: Pooling,
+    pub normalize: bool,
+}
+
+#[derive(Deserialize)]
+struct SentenceBertConfig {
+    max_seq_length: Option<usize>,
+}
+
+#[derive(Deserialize)]
+struct ModuleEntry {
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+#[derive(Deserialize, Default)]
+struct PoolingConfig {
+    #[serde(default)]
+    pooling_mode_cls_token: bool,
+    #[serde(default)]
+    pooling_mode_mean_tokens: bool,
+    #[serde(default)]
+    pooling_mode_max_tokens: bool,
+    #[serde(default)]
+    pooling_mode_mean_sqrt_len_tokens: bool,
+}
+
+impl SentenceConfig {
+    /// Reads the optional sentence-transformers files. Absent files mean: truncate at the model's
+    /// `max_position_embeddings`, mean pooling, L2 normalisation (Palate compares by cosine).
+    pub fn from_files(files: &ModelFiles, bert: &BertConfig) -> Result<Self> {
+        let max_seq_length = match &files.sentence_bert_config {
+            Some(bytes) => parse_json::<SentenceBertConfig>(names::SENTENCE_BERT_CONFIG, bytes)?
+                .max_seq_length
+                .unwrap_or(bert.max_position_embeddings),
+            None => bert.max_position_embeddings,
+        };
+        if max_seq_length > bert.max_position_embeddings {
+            return Err(PalateError::InvalidConfig {
+                file: names::SENTENCE_BERT_CONFIG.into(),
+                detail: format!(
+                    "max_seq_length {max_seq_length} exceeds the model's max_position_embeddings {}",
+                    bert.max_position_embeddings
+                ),
+            });
+        }
+        let normalize = match &files.modules {
+            Some(bytes) => parse_json::<Vec<ModuleEntry>>(names::MODULES, bytes)?
+                .iter()
+                .any(|m| m.kind.ends_with(".Normalize")),
+            None => true,
+        };
+        let pooling = match &files.pooling_config {
+            None => Pooling::Mean,
+            Some(bytes) => {
+                let p: PoolingConfig = parse_json(names::POOLING_CONFIG, bytes)?;
+                let unsupported = p.pooling_mode_max_tokens || p.pooling_mode_mean_sqrt_len_tokens;
+                match (p.pooling_mode_mean_tokens, p.pooling_mode_cls_token, unsupported) {
+                    (true, false, false) => Pooling::Mean,
+                    (false, true, false) => Pooling::Cls,
+                    _ => {
+                        return Err(PalateError::InvalidConfig {
+                            file: names::POOLING_CONFIG.into(),
+                            detail: "only one of pooling_mode_mean_tokens or pooling_mode_cls_token is supported".into(),
+                        });
+                    }
+                }
+            }
+        };
+        Ok(Self { max_seq_length, pooling, normalize })
+    }
+}
+
+/// One text's result.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Embedded {
+    /// Token ids after truncation, special tokens included.
+    pub ids: Vec<u32>,
+    /// The sentence embedding.
+    pub embedding: Vec<f32>,
+}
+
+/// A sentence-embedding model ready to run on one device.
+#[derive(Debug)]
+pub struct SentenceEmbedder {
+    model: BertModel,
+    tokenizer: TextTokenizer,
+    config: SentenceConfig,
+    hidden_size: usize,
+    device: Device,
+    /// Most texts per forward pass. Inputs are sorted by length and a batch never pads a text to
+    /// more than twice its length, so a long text does not make short ones expensive.
+    pub batch_size: usize,
+}
+
+impl SentenceEmbedder {
+    /// Builds the model from a folder's files on `device`. Fails with an error naming the file
+    /// when any of them is missing, malformed or inconsistent with another.
+    pub fn load(files: ModelFiles, device: &Device) -> Result<Self> {
+        let bert = BertConfig::from_json(&files.config)?;
+        let config = SentenceConfig::from_files(&files, &bert)?;
+        let tokenizer = TextTokenizer::from_bytes(&files.tokenizer, config.max_seq_length)?;
+        let model = BertModel::load(&bert, files.weights, device)?;
+        Ok(Self { model, tokenizer, config, hidden_size: bert.hidden_size, device: device.clone(), batch_size: 32 })
+    }
+
+    /// Embedding width.
+    pub fn dim(&self) -> usize {
+        self.hidden_size
+    }
+
+    /// The pipeline settings read from the folder.
+    pub fn config(&self) -> &SentenceConfig {
+        &self.config
+    }
+
+    /// Token ids per text, as [`Self::embed`] will use them.
+    pub fn tokenize<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Vec<u32>>> {
+        texts.iter().map(|t| self.tokenizer.encode(t.as_ref())).collect()
+    }
+
+    /// Embeds `texts`, results in input order. Works in a browser (reads back asynchronously).
+    pub async fn embed<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Embedded>> {
+        let ids = self.tokenize(texts)?;
+        let mut order: Vec<usize> = (0..ids.len()).collect();
+        order.sort_by_key(|&i| ids[i].len());
+        let mut embeddings: Vec<Vec<f32>> = vec![Vec::new(); ids.len()];
+        for chunk in length_buckets(&order, |i| ids[i].len(), self.batch_size) {
+            let batch: Vec<&[u32]> = chunk.iter().map(|&i| ids[i].as_slice()).collect();
+            let vectors = self.embed_ids(&batch).await?;
+            for (&i, v) in chunk.iter().zip(vectors) {
+                embeddings[i] = v;
+            }
+        }
+        Ok(ids.into_iter().zip(embeddings).map(|(ids, embedding)| Embedded { ids, embedding }).collect())
+    }
+
+    /// Native convenience: [`Self::embed`], blocking.
+    #[cfg(not(target_family = "wasm"))]
+    pub fn embed_blocking<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Embedded>> {
+        pollster::block_on(self.embed(texts))
+    }
+
+    /// One padded batch of token ids → one vector per row.
+    async fn embed_ids(&self, batch: &[&[u32]]) -> Result<Vec<Vec<f32>>> {
+        let rows = batch.len();
+        let seq = batch.iter().map(|ids| ids.len()).max().unwrap_or(0).max(1);
+        let mut ids = vec![0i64; rows * seq];
+        let mut mask = vec![false; rows * seq];
+        for (r, row) in batch.iter().enumerate() {
+            for (c, &id) in row.iter().enumerate() {
+                ids[r * seq + c] = i64::from(id);
+                mask[r * seq + c] = true;
+            }
+        }
+        let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [rows, seq]), &self.device);
+        let mask = Tensor::<2, Bool>::from_data(TensorData::new(mask, [rows, seq]), &self.device);
+        let hidden = self.model.forward(ids, mask.clone());
+        let pooled: Tensor<2> = match self.config.pooling {
+            Pooling::Cls => hidden.narrow(1, 0, 1).reshape([rows, self.hidden_size]),
+            Pooling::Mean => {
+                let weights = mask.float().unsqueeze_dim::<3>(2);
+                let sum = (hidden * weights.clone()).sum_dim(1);
+                let count = weights.sum_dim(1).clamp_min(1e-9);
+                (sum / count).reshape([rows, self.hidden_size])
+            }
+        };
+        let pooled = if self.config.normalize {
+            let norm = pooled.clone().powf_scalar(2.0).sum_dim(1).sqrt().clamp_min(1e-12);
+            pooled / norm
+        } else {
+            pooled
+        };
+        let data = pooled
+            .into_data_async()
+            .await
+            .map_err(|e| PalateError::Backend(format!("reading embeddings back: {e:?}")))?;
+        let flat = data
+            .try_into_vec::<f32>()
+            .map_err(|e| PalateError::Backend(format!("unexpected embedding data: {e:?}")))?;
+        Ok(flat.chunks(self.hidden_size).map(<[f32]>::to_vec).collect())
+    }
+}
+
+/// Splits `sorted` (indices in ascending order of `len`) into runs of at most `max_rows` where the
+/// longest item is at most twice the shortest (plus 8 tokens of slack for very short texts).
+fn length_buckets(sorted: &[usize], len: impl Fn(usize) -> usize, max_rows: usize) -> Vec<&[usize]> {
+    let mut buckets = Vec::new();
+    let mut start = 0;
+    for end in 1..=sorted.len() {
+        let full = end - start >= max_rows.max(1);
+        let too_long = end < sorted.len() && len(sorted[end]) > 2 * len(sorted[start]) + 8;
+        if end == sorted.len() || full || too_long {
+            buckets.push(&sorted[start..end]);
+            start = end;
+        }
+    }
+    buckets
+}
+
+#[cfg(test)]
+mod tests {
+    use super::length_buckets;
+
+    #[test]
+    fn buckets_cover_everything_in_order_and_bound_padding() {
+        let lens = [2, 2, 6, 9, 12, 13, 18, 19, 21, 25, 28, 54, 256];
+        let order: Vec<usize> = (0..lens.len()).collect();
+        let buckets = length_buckets(&order, |i| lens[i], 32);
+        let flat: Vec<usize> = buckets.iter().flat_map(|b| b.iter().copied()).collect();
+        assert_eq!(flat, order);
+        for b in &buckets {
+            assert!(lens[*b.last().unwrap()] <= 2 * lens[b[0]] + 8, "{b:?}");
+        }
+        assert!(buckets.len() < lens.len(), "similar lengths share a batch");
+        assert_eq!(length_buckets(&order, |_| 5, 4).iter().map(|b| b.len()).collect::<Vec<_>>(), [4, 4, 4, 1]);
+        assert!(length_buckets(&[], |_| 1, 4).is_empty());
+    }
+}

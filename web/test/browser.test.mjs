@@ -1,0 +1,173 @@
+// Browser tests: Debian's headless Chromium (driven by playwright-core) loads Palate's wasm in a
+// Web Worker and embeds the fixture texts on WebGPU and on the CPU backend; both must equal the
+// independent float64 reference within 1e-4. Broken model folders must reject with a readable
+// message. WebGPU without an adapter fails the test: it does not skip.
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { startServer } from '../../scripts/serve.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const modelDir = process.env.PALATE_MODEL_DIR ?? path.join(root, 'models/all-MiniLM-L6-v2');
+const fixture = JSON.parse(await fs.readFile(path.join(root, 'tests/fixtures/minilm.json'), 'utf8'));
+const TOLERANCE = 1e-4;
+const STEP_TIMEOUT_MS = 8 * 60_000;
+
+export const CHROMIUM_ARGS = [
+  '--enable-unsafe-webgpu', '--no-sandbox', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+
+let server, browser, page, userDataDir, brokenDir;
+
+/** Folders with one thing broken each, served under /broken/NAME/. */
+async function makeBrokenModels(dir) {
+  const copy = async (name, edit) => {
+    const d = path.join(dir, name);
+    await fs.mkdir(d, { recursive: true });
+    for (const f of ['config.json', 'tokenizer.json', 'model.safetensors', 'sentence_bert_config.json', 'modules.json']) {
+      await fs.copyFile(path.join(modelDir, f), path.join(d, f));
+    }
+    await edit(d);
+  };
+  await copy('missing-tokenizer', (d) => fs.rm(path.join(d, 'tokenizer.json')));
+  await copy('truncated-weights', async (d) => {
+    const f = path.join(d, 'model.safetensors');
+    const bytes = await fs.readFile(f);
+    await fs.writeFile(f, bytes.subarray(0, bytes.length >> 1));
+  });
+  await copy('wrong-hidden-size', async (d) => {
+    const f = path.join(d, 'config.json');
+    const c = JSON.parse(await fs.readFile(f, 'utf8'));
+    c.hidden_size = 768;
+    await fs.writeFile(f, JSON.stringify(c));
+  });
+  await copy('invalid-tokenizer', (d) => fs.writeFile(path.join(d, 'tokenizer.json'), '{"version":"1.0","model":42}'));
+}
+
+before(async () => {
+  await fs.access(path.join(modelDir, 'model.safetensors')).catch(() => {
+    throw new Error(`${modelDir} has no model.safetensors: run scripts/fetch-model.sh first`);
+  });
+  await fs.access(path.join(root, 'web/pkg/palate_wasm_bg.wasm')).catch(() => {
+    throw new Error('web/pkg is missing: run scripts/build-wasm.sh first');
+  });
+  brokenDir = await fs.mkdtemp(path.join(os.tmpdir(), 'palate-broken-'));
+  await makeBrokenModels(brokenDir);
+  server = await startServer({ port: 0, mounts: { '/models/all-MiniLM-L6-v2/': modelDir, '/broken/': brokenDir } });
+  userDataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'palate-chromium-'));
+  browser = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: CHROMIUM_ARGS,
+  });
+  page = await browser.newPage();
+  page.on('console', (m) => { if (m.type() === 'error') console.error('[page]', m.text()); });
+  await page.goto(`${server.url}index.html?backend=cpu`);
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+  for (const d of [userDataDir, brokenDir]) if (d) await fs.rm(d, { recursive: true, force: true });
+});
+
+/** Runs createRanker + embed in the page, bounded in time. */
+function embedInPage(model, backend, texts) {
+  return page.evaluate(async ({ model, backend, texts, timeout }) => {
+    const { createRanker } = await import('/src/palate.js');
+    const timer = new Promise((_, reject) => setTimeout(() => reject(new Error(`timed out after ${timeout} ms`)), timeout));
+    const work = (async () => {
+      const phases = new Set();
+      const r = await createRanker({ model, backend, onProgress: (p) => phases.add(p.phase) });
+      try {
+        const t0 = performance.now();
+        const rows = await r.embed(texts);
+        return {
+          backend: r.backend, dim: r.dim, phases: [...phases], ms: performance.now() - t0,
+          rows: rows.map((x) => ({ ids: x.ids, embedding: Array.from(x.embedding) })),
+        };
+      } finally {
+        r.dispose();
+      }
+    })();
+    return Promise.race([work, timer]);
+  }, { model, backend, texts, timeout: STEP_TIMEOUT_MS });
+}
+
+function assertMatchesFixture(out, label) {
+  assert.equal(out.rows.length, fixture.texts.length);
+  let worst = 0;
+  out.rows.forEach((row, i) => {
+    assert.deepEqual(row.ids, fixture.ids[i], `${label}: token ids of text ${i}`);
+    assert.equal(row.embedding.length, fixture.embeddings[i].length);
+    row.embedding.forEach((x, j) => {
+      const err = Math.abs(x - fixture.embeddings[i][j]);
+      worst = Math.max(worst, err);
+      assert.ok(err <= TOLERANCE, `${label}: text ${i} component ${j}: ${x} vs ${fixture.embeddings[i][j]}`);
+    });
+  });
+  console.log(`${label}: max |error| ${worst.toExponential(2)}, embed ${out.ms.toFixed(0)} ms for ${out.rows.length} texts`);
+}
+
+describe('all-MiniLM-L6-v2 in headless Chromium', { timeout: 20 * 60_000 }, () => {
+  test('WebGPU has an adapter under the documented flags', async () => {
+    const info = await page.evaluate(async () => {
+      const adapter = await navigator.gpu?.requestAdapter();
+      return adapter ? { ok: true, binding: adapter.limits.maxStorageBufferBindingSize } : { ok: false };
+    });
+    assert.ok(info.ok, 'navigator.gpu.requestAdapter() gave no adapter: WebGPU is required for this test');
+  });
+
+  test('embeddings on WebGPU match the reference', async () => {
+    const out = await embedInPage('/models/all-MiniLM-L6-v2/', 'webgpu', fixture.texts);
+    assert.equal(out.backend, 'webgpu');
+    assert.equal(out.dim, 384);
+    assert.ok(out.phases.includes('download'), `progress phases: ${out.phases}`);
+    assertMatchesFixture(out, 'webgpu');
+  });
+
+  test('embeddings on the CPU backend match the reference', async () => {
+    const out = await embedInPage('/models/all-MiniLM-L6-v2/', 'cpu', fixture.texts);
+    assert.equal(out.backend, 'cpu');
+    assertMatchesFixture(out, 'cpu');
+  });
+
+  for (const [name, expected] of [
+    ['missing-tokenizer', /tokenizer\.json: missing \(HTTP 404/],
+    ['truncated-weights', /^model\.safetensors: not a valid safetensors file/],
+    ['wrong-hidden-size', /^model\.safetensors: .*768.*384|^model\.safetensors: .*384.*768/],
+    ['invalid-tokenizer', /^tokenizer\.json: invalid tokenizer/],
+  ]) {
+    test(`a model folder with ${name} rejects with a readable message`, async () => {
+      const message = await page.evaluate(async ({ model }) => {
+        const { createRanker } = await import('/src/palate.js');
+        try {
+          await createRanker({ model, backend: 'cpu' });
+          return null;
+        } catch (e) {
+          return e.message;
+        }
+      }, { model: `/broken/${name}/` });
+      assert.ok(message, 'createRanker resolved for a broken model');
+      assert.match(message, expected);
+    });
+  }
+
+  test('the demo page loads and embeds with backend auto', async () => {
+    const demo = await browser.newPage();
+    await demo.goto(`${server.url}index.html`);
+    await demo.waitForFunction(() => !document.getElementById('embed').disabled, null, { timeout: STEP_TIMEOUT_MS });
+    assert.equal(await demo.textContent('#backend'), 'WebGPU');
+    await demo.click('#embed');
+    await demo.waitForSelector('#result table', { timeout: STEP_TIMEOUT_MS });
+    const cells = await demo.$$eval('#result td', (tds) => tds.map((td) => Number(td.textContent)));
+    assert.equal(cells.length, 16);
+    assert.ok(Math.abs(cells[0] - 1) < 1e-3, 'a text is most similar to itself');
+    await demo.close();
+  });
+});
