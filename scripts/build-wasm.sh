@@ -5,7 +5,10 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$root"
 command -v wasm-bindgen >/dev/null || die "wasm-bindgen is missing: run scripts/setup.sh wasm"
-command -v wasm-opt >/dev/null || die "wasm-opt is missing: run scripts/setup.sh wasm"
+# binaryen from npm (pinned in web/package-lock.json): Debian 12's wasm-opt 108 emits a module
+# whose externref table Chromium rejects ("WebAssembly.Table.set(): Argument 1 is invalid").
+wasm_opt="$root/web/node_modules/.bin/wasm-opt"
+[ -x "$wasm_opt" ] || die "wasm-opt is missing: run scripts/setup.sh npm"
 
 say "cargo build (wasm32, profile wasm-release)"
 cargo build -p palate-wasm --target wasm32-unknown-unknown --profile wasm-release >&2
@@ -16,9 +19,9 @@ wasm-bindgen --target web --out-dir "$out.tmp" "$raw" >&2
 bg="$out.tmp/palate_wasm_bg.wasm"
 bound=$(stat -c %s "$bg")
 # The features rustc enables by default for wasm32-unknown-unknown; Chromium supports them all.
-wasm-opt -O2 --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+"$wasm_opt" -O2 --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
   --enable-mutable-globals --enable-reference-types --enable-multivalue "$bg" -o "$bg.opt" >&2
-mv "$bg.opt" "$bg"
+mv "$bg.opt" "$bg"  # (about 2 minutes: binaryen from npm runs as JavaScript)
 rm -rf "$out"; mv "$out.tmp" "$out"
 gz=$(gzip -9 -c "$out/palate_wasm_bg.wasm" | wc -c)
 say "web/pkg/palate_wasm_bg.wasm: $bound bytes after wasm-bindgen, $(stat -c %s "$out/palate_wasm_bg.wasm") after wasm-opt -O2, $gz gzip -9"

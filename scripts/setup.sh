@@ -2,9 +2,10 @@
 # Installs what Palate needs on a fresh Debian 12 machine; quick when everything is there.
 #   scripts/setup.sh [rust] [wasm] [browser] [npm] [model]     (no argument: all of them)
 #   rust:    the wasm32 target for rustup
-#   wasm:    wasm-bindgen-cli at the exact version in Cargo.lock, binaryen's wasm-opt
+#   wasm:    wasm-bindgen-cli at the exact version in Cargo.lock
 #   browser: Debian's chromium (headless WebGPU via SwiftShader), Mesa's lavapipe for native wgpu
-#   npm:     web/ dev dependencies from package-lock.json (playwright-core, no browser download)
+#   npm:     web/ dev dependencies from package-lock.json: playwright-core (no browser download),
+#            binaryen (wasm-opt)
 #   model:   the default model into models/all-MiniLM-L6-v2 (scripts/fetch-model.sh)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
@@ -12,7 +13,6 @@ parts=("$@"); [ ${#parts[@]} -gt 0 ] || parts=(rust wasm browser npm model)
 want() { [[ " ${parts[*]} " == *" $1 "* ]]; }
 
 apt_packages=()
-want wasm && ! command -v wasm-opt >/dev/null && apt_packages+=(binaryen)
 want browser && ! [ -x /usr/bin/chromium ] && apt_packages+=(chromium)
 want browser && ! ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1 && apt_packages+=(mesa-vulkan-drivers)
 if [ ${#apt_packages[@]} -gt 0 ]; then
@@ -37,7 +37,7 @@ if want wasm; then
 fi
 
 if want npm; then
-  (cd "$root/web" && { [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund >&2; })
+  (cd "$root/web" && { [ -d node_modules/playwright-core ] && [ -d node_modules/binaryen ] || npm ci --no-audit --no-fund >&2; })
 fi
 
 if want model; then

@@ -161,7 +161,10 @@ describe('all-MiniLM-L6-v2 in headless Chromium', { timeout: 20 * 60_000 }, () =
   test('the demo page loads and embeds with backend auto', async () => {
     const demo = await browser.newPage();
     await demo.goto(`${server.url}index.html`);
-    await demo.waitForFunction(() => !document.getElementById('embed').disabled, null, { timeout: STEP_TIMEOUT_MS });
+    await demo.waitForFunction(
+      () => !document.getElementById('embed').disabled || document.getElementById('error').textContent,
+      null, { timeout: STEP_TIMEOUT_MS });
+    assert.equal(await demo.textContent('#error'), '');
     assert.equal(await demo.textContent('#backend'), 'WebGPU');
     await demo.click('#embed');
     await demo.waitForSelector('#result table', { timeout: STEP_TIMEOUT_MS });

@@ -1,0 +1,72 @@
+//! The `palate` binary end to end: JSON shape and order, stdin input, and errors that name the file.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+fn model_dir() -> PathBuf {
+    let dir = std::env::var_os("PALATE_MODEL_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/all-MiniLM-L6-v2"));
+    assert!(dir.join("model.safetensors").is_file(), "run scripts/fetch-model.sh first");
+    dir
+}
+
+fn palate(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_palate"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    pipe.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+    drop(pipe);
+    child.wait_with_output().unwrap()
+}
+
+fn rows(out: &Output) -> Vec<serde_json::Value> {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn embed_json_keeps_order_and_shape() {
+    let model = model_dir();
+    let out = palate(&["embed", "--model", model.to_str().unwrap(), "--json", "Hello, world!", ""], None);
+    let rows = rows(&out);
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["text"], "Hello, world!");
+    // Same ids as the reference tokenizer (tests/fixtures/minilm.json, text 1).
+    assert_eq!(rows[0]["ids"], serde_json::json!([101, 7592, 1010, 2088, 999, 102]));
+    assert_eq!(rows[1]["ids"], serde_json::json!([101, 102]));
+    for row in &rows {
+        let e: Vec<f64> = serde_json::from_value(row["embedding"].clone()).unwrap();
+        assert_eq!(e.len(), 384);
+        assert!((e.iter().map(|x| x * x).sum::<f64>().sqrt() - 1.0).abs() < 1e-4);
+    }
+}
+
+#[test]
+fn embed_reads_stdin_one_text_per_line() {
+    let model = model_dir();
+    let out = palate(&["embed", "--model", model.to_str().unwrap(), "--json"], Some("first line\nsecond line\n"));
+    let rows = rows(&out);
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[1]["text"], "second line");
+}
+
+#[test]
+fn errors_name_the_file_and_exit_nonzero() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(model_dir().join("config.json"), dir.path().join("config.json")).unwrap();
+    let out = palate(&["embed", "--model", dir.path().to_str().unwrap(), "x"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("error: ") && stderr.contains("tokenizer.json: missing"), "{stderr}");
+
+    let out = palate(&["embed", "--model", "m", "--backend", "tpu", "x"], None);
+    assert_eq!(out.status.code(), Some(2), "usage errors exit 2 (clap)");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown backend \"tpu\""));
+}
