@@ -104,7 +104,7 @@ impl BertConfig {
                 return Err(Self::invalid(format!("{key} must be positive")));
             }
         }
-        if self.hidden_size % self.num_attention_heads != 0 {
+        if !self.hidden_size.is_multiple_of(self.num_attention_heads) {
             return Err(Self::invalid(format!(
                 "hidden_size {} is not a multiple of num_attention_heads {}",
                 self.hidden_size, self.num_attention_heads

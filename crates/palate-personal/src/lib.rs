@@ -1,0 +1,32 @@
+//! Palate's personal-taste math, pure Rust (nalgebra), no burn: it runs unchanged natively and in
+//! wasm, and is cheap enough to update after every answer.
+//!
+//! - [`transform`]: the log-sigmoid reward transform and sum-as-AND combination.
+//! - [`posterior`]: a Laplace-approximated Bayesian Bradley–Terry model of one user's weights over
+//!   reply features, with predictive preference probabilities and their uncertainty.
+//! - [`active`]: which pair to ask about next (BALD information gain).
+//!
+//! Still to come (see the issue tracker): principle heads, the low-rank taste basis, explanations,
+//! profiles, the evaluation CLI.
+
+pub mod active;
+pub mod posterior;
+pub mod quadrature;
+pub mod transform;
+
+/// Errors from the personal model, worded for the web developer who passed the data.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum PersonalError {
+    #[error("feature vector has {found} entries, the model expects {expected}")]
+    DimensionMismatch { expected: usize, found: usize },
+    #[error("{what} contains NaN or infinity")]
+    NonFinite { what: &'static str },
+    #[error("need at least {needed} candidates, got {found}")]
+    TooFewCandidates { needed: usize, found: usize },
+    #[error("invalid prior: {0}")]
+    InvalidPrior(String),
+    #[error("no pair left to ask about: every pair was asked already or its replies are indistinguishable")]
+    NoQuestionLeft,
+}
+
+pub type Result<T, E = PersonalError> = std::result::Result<T, E>;
