@@ -1,16 +1,9 @@
 //! The `palate` binary end to end: JSON shape and order, stdin input, and errors that name the file.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-fn model_dir() -> PathBuf {
-    let dir = std::env::var_os("PALATE_MODEL_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/all-MiniLM-L6-v2"));
-    assert!(dir.join("model.safetensors").is_file(), "run scripts/fetch-model.sh first");
-    dir
-}
+use palate_tests::minilm_dir as model_dir;
 
 fn palate(args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_palate"))

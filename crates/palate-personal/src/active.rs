@@ -9,6 +9,7 @@
 //! draw of `w` can separate (`s` tiny: near-duplicate replies) scores near zero.
 
 use std::collections::HashSet;
+use std::sync::OnceLock;
 
 use nalgebra::DVector;
 
@@ -26,7 +27,9 @@ fn entropy(p: f64) -> f64 {
 /// Expected information gain (nats) from asking about replies `a` and `b`.
 pub fn information_gain(posterior: &Posterior, a: &DVector<f64>, b: &DVector<f64>) -> Result<f64> {
     let (mu, var) = posterior.margin(a, b)?;
-    let q = GaussHermite::new(32);
+    // The rule is an eigen-decomposition: build it once, not per pair.
+    static RULE: OnceLock<GaussHermite> = OnceLock::new();
+    let q = RULE.get_or_init(|| GaussHermite::new(32));
     let mean_p = q.expect(mu, var, sigmoid);
     let mean_h = q.expect(mu, var, |z| entropy(sigmoid(z)));
     Ok((entropy(mean_p) - mean_h).max(0.0))

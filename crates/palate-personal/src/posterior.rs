@@ -14,7 +14,7 @@
 
 use nalgebra::{Cholesky, DMatrix, DVector};
 
-use crate::transform::sigmoid;
+use crate::transform::{log_sigmoid, sigmoid};
 use crate::{PersonalError, Result};
 
 /// The user's answer to "which reply do you prefer?".
@@ -131,7 +131,7 @@ impl Posterior {
         for (d, y) in &self.observations {
             let z = w.dot(d);
             let s = sigmoid(z);
-            value += y * crate::transform::log_sigmoid(z) + (1.0 - y) * crate::transform::log_sigmoid(-z);
+            value += y * log_sigmoid(z) + (1.0 - y) * log_sigmoid(-z);
             grad.axpy(y - s, d, 1.0);
             hess.ger(-s * (1.0 - s), d, d, 1.0);
         }
@@ -163,7 +163,7 @@ impl Posterior {
                 break;
             }
         }
-        let (_, _, hess) = self.log_posterior(&w);
+        // `hess` is the Hessian at `w` (updated with every accepted step).
         // −H is the prior precision plus a PSD sum, hence positive definite.
         if let Some(chol) = Cholesky::new(-hess) {
             self.covariance = chol.inverse();
