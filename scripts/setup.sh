@@ -37,7 +37,8 @@ if want wasm; then
 fi
 
 if want npm; then
-  (cd "$root/web" && { [ -d node_modules/playwright-core ] && [ -d node_modules/binaryen ] || npm ci --no-audit --no-fund >&2; })
+  # npm records what it installed in node_modules/.package-lock.json: reinstall when the lock is newer.
+  (cd "$root/web" && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund >&2; })
 fi
 
 if want model; then
