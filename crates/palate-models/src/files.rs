@@ -60,6 +60,19 @@ impl ModelFiles {
     }
 }
 
+impl ModelFiles {
+    /// Fingerprint of the model: sha256 (hex) of config.json and the weights. Taste files and
+    /// profiles record it, so features made with one model are never read with another.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update((self.config.len() as u64).to_le_bytes());
+        h.update(&self.config);
+        h.update(&self.weights);
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
 #[cfg(not(target_family = "wasm"))]
 fn io_error(path: &std::path::Path, e: std::io::Error) -> PalateError {
     let file = path.display().to_string();

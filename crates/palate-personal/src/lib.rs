@@ -10,8 +10,13 @@
 //! profiles, the evaluation CLI.
 
 pub mod active;
+pub mod basis;
+pub mod eval;
+pub mod features;
 pub mod posterior;
+pub mod profile;
 pub mod quadrature;
+pub mod taste;
 pub mod transform;
 
 /// Errors from the personal model, worded for the web developer who passed the data.
@@ -25,6 +30,10 @@ pub enum PersonalError {
     TooFewCandidates { needed: usize, found: usize },
     #[error("invalid prior: {0}")]
     InvalidPrior(String),
+    #[error("profile refused: {0}")]
+    Profile(String),
+    #[error("invalid taste file: {0}")]
+    InvalidSpec(String),
     #[error("no pair left to ask about: every pair was asked already or its replies are indistinguishable")]
     NoQuestionLeft,
 }

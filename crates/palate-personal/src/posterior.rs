@@ -121,6 +121,33 @@ impl Posterior {
         Ok(())
     }
 
+    /// Records many answers at once and refits once (for training and replaying a profile).
+    /// Each item is `(a, b, answer)`; on error nothing changes.
+    pub fn update_many<'a>(&mut self, items: impl IntoIterator<Item = (&'a DVector<f64>, &'a DVector<f64>, Answer)>) -> Result<()> {
+        let mut new = Vec::new();
+        for (a, b, answer) in items {
+            self.check(a, "features of reply A")?;
+            self.check(b, "features of reply B")?;
+            if let Some(label) = answer.label() {
+                new.push((a - b, label));
+            }
+        }
+        if !new.is_empty() {
+            self.observations.extend(new);
+            self.refit();
+        }
+        Ok(())
+    }
+
+    /// Back to the prior, forgetting every answer.
+    pub fn reset(&mut self) {
+        self.observations.clear();
+        self.mean = self.prior_mean.clone();
+        if let Some(chol) = Cholesky::new(self.prior_precision.clone()) {
+            self.covariance = chol.inverse();
+        }
+    }
+
     /// Log posterior (unnormalised) at `w`, its gradient and Hessian.
     fn log_posterior(&self, w: &DVector<f64>) -> (f64, DVector<f64>, DMatrix<f64>) {
         let delta = w - &self.prior_mean;

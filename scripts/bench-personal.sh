@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The SYNTHETIC personal-taste benchmark, end to end (~2 minutes on 2 cores):
+#   1. bench/personal/make_synthetic.py writes the data (bench/personal/data, git-ignored);
+#   2. `palate train-basis` learns the default taste file from the training users
+#      (assets/taste/all-MiniLM-L6-v2.json, committed, installed beside the model by fetch-model.sh);
+#   3. `palate eval-personal` measures the held-out users (active / random / none), with a plot;
+#   4. bench/personal/oracle.py computes the same curve on the generator's true attributes;
+#   5. bench/personal/report.py writes bench/personal/RESULTS.md.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+"$root/scripts/setup.sh" rust model
+cd "$root"
+model=models/all-MiniLM-L6-v2
+out=bench/personal
+say "synthetic data"
+python3 $out/make_synthetic.py --out $out/data
+say "building palate"
+cargo build --release -p palate-cli
+palate=$CARGO_TARGET_DIR/release/palate
+say "train-basis (training users)"
+$palate train-basis --model $model --data $out/data/train-users.jsonl --out assets/taste/all-MiniLM-L6-v2.json \
+  --description "SYNTHETIC benchmark data (bench/personal/make_synthetic.py, seed 2026): 120 simulated users, 14 prompts; see bench/personal/RESULTS.md" \
+  2> >(tee $out/train-basis.log >&2)
+cp assets/taste/all-MiniLM-L6-v2.json $model/palate-taste.json
+say "eval-personal (held-out users, held-out prompts)"
+$palate eval-personal --model $model --data $out/data/test-users.jsonl --max-k 20 --seeds 5 --json \
+  --plot $out/accuracy.svg > $out/results.json
+say "oracle reference"
+python3 $out/oracle.py --data $out/data --max-k 20 --seeds 5 > $out/oracle.json
+python3 $out/report.py --dir $out > $out/RESULTS.md
+say "wrote $out/RESULTS.md, $out/accuracy.svg"
