@@ -1,0 +1,275 @@
+//! The taste model through its public API: ranking follows answers, explanations cite them,
+//! conservative ranking, profiles, evaluation, and bad input.
+
+use std::collections::HashSet;
+
+use nalgebra::DVector;
+use palate_personal::PersonalError;
+use palate_personal::eval::{EvalUser, Strategy, evaluate};
+use palate_personal::features::{
+    BasisDirection, FeatureSpec, Principle, PrincipleHead, Prior, ReplyEmbedding, SPEC_VERSION, Standardise,
+    split_sentences,
+};
+use palate_personal::posterior::Answer;
+use palate_personal::taste::TasteModel;
+
+fn v(xs: &[f64]) -> DVector<f64> {
+    DVector::from_column_slice(xs)
+}
+
+/// A 4-D embedding space: principle "concise" along axis 0, "formal" along axis 1, one basis
+/// direction on axis 2 of the whole embedding. Prior N(mean, diag(var)).
+fn spec(mean: [f64; 3], var: [f64; 3]) -> FeatureSpec {
+    let head = |name: &str, axis: usize| {
+        let mut goal = [0.0f32; 4];
+        goal[axis] = 1.0;
+        let baseline = [0.0f32, 0.0, 0.0, 1.0];
+        PrincipleHead::new(Principle::new(name, name, "goal"), &goal, &baseline, 1.0).unwrap()
+    };
+    let mut basis = vec![0.0; 8];
+    basis[2] = 1.0;
+    FeatureSpec {
+        version: SPEC_VERSION,
+        model: "model-fingerprint".into(),
+        trained_on: "unit test".into(),
+        embedding_dim: 4,
+        base_reward: false,
+        principles: vec![head("concise", 0), head("formal", 1)],
+        principle_standardise: vec![Standardise::IDENTITY; 2],
+        basis: vec![BasisDirection { direction: basis, standardise: Standardise::IDENTITY }],
+        prior: Prior {
+            mean: mean.to_vec(),
+            covariance: (0..3).map(|i| (0..3).map(|j| if i == j { var[i] } else { 0.0 }).collect()).collect(),
+        },
+    }
+}
+
+#[test]
+fn ranking_follows_answers_and_the_explanation_cites_them() {
+    let mut model = TasteModel::new(spec([0.0, 0.0, 0.0], [1.0, 1.0, 1.0])).unwrap();
+    // Replies: [concise, formal, taste]
+    let concise = v(&[2.0, 0.0, 0.0]);
+    let formal = v(&[0.0, 2.0, 0.0]);
+    let plain = v(&[0.0, 0.0, 0.0]);
+    for _ in 0..5 {
+        model.answer(&concise, &formal, Answer::A).unwrap();
+    }
+    model.answer(&concise, &formal, Answer::Skip).unwrap();
+    let ranked = model.rerank(&[formal.clone(), plain.clone(), concise.clone()], None).unwrap();
+    assert_eq!(ranked.iter().map(|r| r.index).collect::<Vec<_>>(), vec![2, 1, 0]);
+    let top = &ranked[0].explanation;
+    assert!(top.starts_with("Ranked first mostly because it is more concise"), "{top}");
+    assert!(top.contains("you picked the more concise reply in 5 of 5 choices"), "{top}");
+    let last = &ranked[2].explanation;
+    assert!(last.contains("formal"), "{last}");
+    // Contributions are relative to the average candidate: they sum to zero over candidates.
+    let total: f64 = ranked.iter().flat_map(|r| r.contributions.iter().map(|c| c.value)).sum();
+    assert!(total.abs() < 1e-9);
+    assert!(ranked[0].reward > ranked[1].reward && ranked[1].reward > ranked[2].reward);
+
+    // Forget: back to the prior, no preference between them.
+    model.forget();
+    assert!(model.history().is_empty());
+    let p = model.prefer(&concise, &formal).unwrap();
+    assert!((p.probability - 0.5).abs() < 1e-12);
+}
+
+#[test]
+fn conservative_ranking_prefers_the_certain_reply() {
+    // Weight 0 is known to be 1; weight 1 is believed to be 1 but very uncertain.
+    let model = TasteModel::new(spec([1.0, 1.0, 0.0], [1e-4, 4.0, 1.0])).unwrap();
+    let sure = v(&[1.0, 0.0, 0.0]);
+    let risky = v(&[0.0, 1.05, 0.0]);
+    let baseline = v(&[0.0, 0.0, 0.0]);
+    let mean_first = model.rerank(&[sure.clone(), risky.clone(), baseline.clone()], None).unwrap();
+    assert_eq!(mean_first[0].index, 1, "by the mean alone the risky reply wins");
+    let conservative = model.rerank(&[sure, risky, baseline], Some(1.0)).unwrap();
+    assert_eq!(conservative[0].index, 0, "mean − sd prefers the certain one");
+    assert!(conservative.iter().find(|r| r.index == 1).unwrap().uncertainty > 1.0);
+}
+
+#[test]
+fn questions_skip_asked_and_identical_pairs() {
+    let model = TasteModel::new(spec([0.0, 0.0, 0.0], [1.0, 1.0, 1.0])).unwrap();
+    let a = v(&[1.0, 0.0, 0.0]);
+    let b = v(&[0.0, 1.0, 0.0]);
+    let q = model.next_question(&[a.clone(), b.clone(), b.clone()], &HashSet::new()).unwrap();
+    assert_eq!(q.a, 0, "the identical pair (1, 2) carries no information");
+    let asked: HashSet<_> = [(0, 1), (0, 2)].into_iter().collect();
+    assert_eq!(model.next_question(&[a.clone(), b.clone(), b.clone()], &asked), Err(PersonalError::NoQuestionLeft));
+    assert_eq!(
+        model.next_question(&[a.clone()], &HashSet::new()),
+        Err(PersonalError::TooFewCandidates { needed: 2, found: 1 })
+    );
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_and_changes_nothing() {
+    let mut model = TasteModel::new(spec([0.0, 0.0, 0.0], [1.0, 1.0, 1.0])).unwrap();
+    assert_eq!(model.rerank(&[], None), Err(PersonalError::TooFewCandidates { needed: 1, found: 0 }));
+    let nan = v(&[f64::NAN, 0.0, 0.0]);
+    assert!(matches!(model.rerank(&[nan.clone()], None), Err(PersonalError::NonFinite { .. })));
+    assert!(matches!(model.answer(&nan, &v(&[0.0, 0.0, 0.0]), Answer::A), Err(PersonalError::NonFinite { .. })));
+    assert_eq!(
+        model.answer(&v(&[1.0]), &v(&[0.0, 0.0, 0.0]), Answer::A),
+        Err(PersonalError::DimensionMismatch { expected: 3, found: 1 })
+    );
+    assert!(model.history().is_empty() && model.posterior().answers() == 0);
+    assert!(model.rerank(&[v(&[0.0, 0.0, 0.0])], Some(-1.0)).is_err());
+    let one = model.rerank(&[v(&[0.0, 0.0, 0.0])], None).unwrap();
+    assert_eq!(one[0].explanation, "The only reply.");
+    // Identical candidates: ranked in input order, explained as alike.
+    let same = model.rerank(&[v(&[1.0, 1.0, 1.0]), v(&[1.0, 1.0, 1.0])], None).unwrap();
+    assert_eq!(same.iter().map(|r| r.index).collect::<Vec<_>>(), vec![0, 1]);
+    assert!(same[1].explanation.contains("much like the other replies"), "{}", same[1].explanation);
+    // Embeddings of the wrong size or with NaN.
+    let bad = ReplyEmbedding { whole: vec![1.0, 0.0], sentences: vec![] };
+    assert!(matches!(model.features(&[bad], None), Err(PersonalError::DimensionMismatch { .. })));
+    let nan = ReplyEmbedding { whole: vec![f32::NAN, 0.0, 0.0, 0.0], sentences: vec![] };
+    assert!(matches!(model.features(&[nan], None), Err(PersonalError::NonFinite { .. })));
+    assert!(model.features(&[], None).is_err());
+}
+
+#[test]
+fn features_follow_the_spec() {
+    let model = TasteModel::new(spec([0.0, 0.0, 0.0], [1.0, 1.0, 1.0])).unwrap();
+    let reply = ReplyEmbedding { whole: vec![0.0, 0.0, 2.0, 0.0], sentences: vec![vec![1.0, 0.0, 0.0, 0.0]] };
+    let f = model.features(std::slice::from_ref(&reply), None).unwrap();
+    // Whole embedding is unit axis 2: basis feature 1; principle heads with α = 1 measure the
+    // projection of x − g on g − b: for x ⟂ g, b: R = 1 − ½ (dᵀ(x − g))²/‖d‖² = 1 − ½·(−1)²/2.
+    assert!((f[0][2] - 1.0).abs() < 1e-12);
+    assert!((f[0][0] - 0.75).abs() < 1e-12, "{}", f[0][0]);
+    assert_eq!(reply.representation(4).unwrap(), vec![0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0]);
+    // A spec with a base reward needs the scores, one per candidate.
+    let mut with_reward = spec([1.0, 0.0, 0.0], [1.0, 1.0, 1.0]);
+    with_reward.base_reward = true;
+    with_reward.prior = Prior {
+        mean: vec![1.0, 0.0, 0.0, 0.0],
+        covariance: (0..4).map(|i| (0..4).map(|j| if i == j { 1.0 } else { 0.0 }).collect()).collect(),
+    };
+    let m = TasteModel::new(with_reward).unwrap();
+    let two = [reply.clone(), reply.clone()];
+    assert!(m.features(&two, None).is_err());
+    assert!(m.features(&two, Some(&[1.0])).is_err());
+    let f = m.features(&two, Some(&[3.0, 1.0])).unwrap();
+    // log σ(r − median): median of {3, 1} is 2.
+    assert!((f[0][0] - (1.0f64 / (1.0 + (-1.0f64).exp())).ln()).abs() < 1e-12);
+    assert!((f[1][0] - (1.0f64 / (1.0 + 1.0f64.exp())).ln()).abs() < 1e-12);
+    let ranked = m.rerank(&f, None).unwrap();
+    assert_eq!(ranked[0].index, 0);
+    assert!(ranked[0].explanation.contains("reward model rates it above"), "{}", ranked[0].explanation);
+}
+
+#[test]
+fn sentences_are_split_by_lines_and_unicode_rules() {
+    let s = split_sentences("Sure thing! It works, e.g. here. Really.\n\n1. Read it.\n2. Do it.\n\nHope that helps! 😊\n");
+    assert_eq!(s, vec!["Sure thing!", "It works, e.g. here.", "Really.", "1. Read it.", "2. Do it.", "Hope that helps! 😊"]);
+    assert!(split_sentences("").is_empty());
+    assert!(split_sentences("   \n\n").is_empty());
+    assert_eq!(split_sentences("42"), vec!["42"]);
+    let huge = "Word. ".repeat(10_000);
+    assert_eq!(split_sentences(&huge).len(), palate_personal::features::MAX_SENTENCES);
+}
+
+#[test]
+fn profile_round_trip_and_refusals() {
+    let s = spec([0.2, 0.0, 0.0], [1.0, 1.0, 1.0]);
+    let mut model = TasteModel::new(s.clone()).unwrap();
+    model.answer(&v(&[1.0, 0.0, 0.5]), &v(&[0.0, 1.0, 0.0]), Answer::A).unwrap();
+    model.answer(&v(&[0.0, 1.0, 0.0]), &v(&[1.0, 0.2, 0.0]), Answer::B).unwrap();
+    model.answer(&v(&[0.3, 0.3, 0.3]), &v(&[0.0, 0.0, 0.0]), Answer::Tie).unwrap();
+    model.answer(&v(&[0.3, 0.3, 0.3]), &v(&[0.0, 0.0, 0.0]), Answer::Skip).unwrap();
+    let json = model.export_profile();
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(doc["schema"], "palate-profile");
+    assert_eq!(doc["version"], 1);
+    assert_eq!(doc["feature_names"], serde_json::json!(["concise", "formal", "taste-1"]));
+    assert_eq!(doc["history"].as_array().unwrap().len(), 4);
+
+    let back = TasteModel::import_profile(s.clone(), &json).unwrap();
+    assert!((back.posterior().mean() - model.posterior().mean()).norm() < 1e-9);
+    assert_eq!(back.history(), model.history());
+
+    // Another model.
+    let mut other = s.clone();
+    other.model = "another-model".into();
+    let err = TasteModel::import_profile(other, &json).unwrap_err();
+    assert!(err.to_string().contains("another model"), "{err}");
+    // Other features (a different principle).
+    let mut other = s.clone();
+    other.principles[0].principle.name = "verbose".into();
+    let err = TasteModel::import_profile(other, &json).unwrap_err();
+    assert!(err.to_string().contains("other features"), "{err}");
+    // Tampered weights.
+    let mut tampered = doc.clone();
+    tampered["posterior"]["mean"][0] = serde_json::json!(9.0);
+    let err = TasteModel::import_profile(s.clone(), &tampered.to_string()).unwrap_err();
+    assert!(err.to_string().contains("do not follow from its answers"), "{err}");
+    // Future version, random JSON, not JSON, bad answer, NaN-like values.
+    let mut future = doc.clone();
+    future["version"] = serde_json::json!(2);
+    assert!(TasteModel::import_profile(s.clone(), &future.to_string()).unwrap_err().to_string().contains("version 2"));
+    let err = TasteModel::import_profile(s.clone(), r#"{"hello": [1, 2, 3]}"#).unwrap_err();
+    assert!(err.to_string().contains("not a Palate profile"), "{err}");
+    assert!(TasteModel::import_profile(s.clone(), "\u{0}garbage").is_err());
+    let mut bad_answer = doc.clone();
+    bad_answer["history"][0]["answer"] = serde_json::json!("maybe");
+    assert!(TasteModel::import_profile(s.clone(), &bad_answer.to_string()).unwrap_err().to_string().contains("maybe"));
+    let mut short = doc.clone();
+    short["history"][1]["a"] = serde_json::json!([1.0]);
+    assert!(TasteModel::import_profile(s.clone(), &short.to_string()).unwrap_err().to_string().contains("answer 2"));
+    // The model that exported is unchanged by all of this.
+    assert_eq!(model.history().len(), 4);
+}
+
+#[test]
+fn taste_file_round_trip_and_fingerprint() {
+    let s = spec([0.0, 0.0, 0.0], [1.0, 1.0, 1.0]);
+    let back = FeatureSpec::from_json(&s.to_json()).unwrap();
+    assert_eq!(back, s);
+    assert_eq!(back.fingerprint(), s.fingerprint());
+    let mut changed = s.clone();
+    changed.basis[0].standardise.scale = 2.0;
+    assert_ne!(changed.fingerprint(), s.fingerprint());
+    let mut broken = s.clone();
+    broken.basis[0].direction.pop();
+    assert!(FeatureSpec::from_json(&broken.to_json()).unwrap_err().to_string().contains("basis direction 1"));
+    let mut broken = s.clone();
+    broken.version = 99;
+    assert!(FeatureSpec::from_json(&broken.to_json()).is_err());
+    assert!(FeatureSpec::from_json("[]").is_err());
+    let mut not_pd = s;
+    not_pd.prior.covariance[0][0] = -1.0;
+    assert!(TasteModel::new(not_pd).is_err());
+}
+
+#[test]
+fn evaluation_improves_with_answers_and_active_is_not_worse() {
+    // Features are the users' true attributes; users differ in which of three they weigh.
+    use rand::{Rng, SeedableRng, rngs::StdRng};
+    let mut rng = StdRng::seed_from_u64(11);
+    let features: Vec<DVector<f64>> =
+        (0..60).map(|_| v(&[rng.random_range(-1.5..1.5), rng.random_range(-1.5..1.5), rng.random_range(-1.5..1.5)])).collect();
+    let users: Vec<EvalUser> = (0..12)
+        .map(|u| {
+            let mut w = [0.0; 3];
+            w[u % 3] = if u % 2 == 0 { 3.0 } else { -3.0 };
+            let mut pair = |_| {
+                let (a, b) = (rng.random_range(0..60), rng.random_range(0..60));
+                let m: f64 = (0..3).map(|i| w[i] * (features[a][i] - features[b][i])).sum();
+                if m >= 0.0 { (a, b) } else { (b, a) }
+            };
+            EvalUser { name: format!("u{u}"), train: (0..30).map(&mut pair).collect(), test: (0..30).map(&mut pair).collect() }
+        })
+        .collect();
+    let s = spec([0.0, 0.0, 0.0], [4.0, 4.0, 4.0]);
+    let none = evaluate(&s, &features, &users, Strategy::None, 10, 1, |_| {}).unwrap();
+    let random = evaluate(&s, &features, &users, Strategy::Random, 10, 3, |_| {}).unwrap();
+    let active = evaluate(&s, &features, &users, Strategy::Active, 10, 1, |_| {}).unwrap();
+    assert_eq!(none.len(), 11);
+    assert!(none.iter().all(|&a| (a - none[0]).abs() < 1e-12), "none never changes");
+    assert!((none[0] - 0.5).abs() < 1e-12, "a zero prior mean is a coin flip");
+    assert!(random[10] > 0.85 && active[10] > 0.85, "random {random:?} active {active:?}");
+    assert!(active[10] >= random[10] - 0.03, "active {} vs random {}", active[10], random[10]);
+    assert!(evaluate(&s, &features, &[EvalUser::default()], Strategy::None, 3, 1, |_| {}).is_err());
+}
