@@ -5,9 +5,12 @@
 //! - [`posterior`]: a Laplace-approximated Bayesian Bradley–Terry model of one user's weights over
 //!   reply features, with predictive preference probabilities and their uncertainty.
 //! - [`active`]: which pair to ask about next (BALD information gain).
-//!
-//! Still to come (see the issue tracker): principle heads, the low-rank taste basis, explanations,
-//! profiles, the evaluation CLI.
+//! - [`features`]: what a reply is to the model (principle heads, taste basis, base reward).
+//! - [`basis`]: learning the taste basis and population prior from many users (`train-basis`).
+//! - [`taste`]: one user's model: rerank with explanations, questions, answers.
+//! - [`profile`]: the versioned JSON profile (export, import, forget).
+//! - [`session`]: texts in, serialisable results out, for the browser worker.
+//! - [`eval`]: offline evaluation (`eval-personal`).
 
 pub mod active;
 pub mod basis;
@@ -16,6 +19,7 @@ pub mod features;
 pub mod posterior;
 pub mod profile;
 pub mod quadrature;
+pub mod session;
 pub mod taste;
 pub mod transform;
 
@@ -30,6 +34,8 @@ pub enum PersonalError {
     TooFewCandidates { needed: usize, found: usize },
     #[error("invalid prior: {0}")]
     InvalidPrior(String),
+    #[error("{0}")]
+    InvalidInput(String),
     #[error("profile refused: {0}")]
     Profile(String),
     #[error("invalid taste file: {0}")]

@@ -1,0 +1,262 @@
+//! One user's live session, as the browser worker and the CLI hold it: replies come in as text,
+//! their embeddings are cached by text, questions get ids, and every result is a serialisable
+//! value. Embedding itself happens outside (it is async and needs the model): call
+//! [`Session::missing_texts`], embed those, hand them to [`Session::remember`], then ask.
+
+use std::collections::{HashMap, HashSet};
+
+use nalgebra::DVector;
+use serde::Serialize;
+
+use crate::features::{FeatureSpec, ReplyEmbedding, split_sentences};
+use crate::posterior::Answer;
+use crate::taste::TasteModel;
+use crate::{PersonalError, Result};
+
+/// Most replies one call accepts.
+pub const MAX_REPLIES: usize = 64;
+/// Longest reply accepted, in characters (embeddings read only the first 256 tokens anyway).
+pub const MAX_REPLY_CHARS: usize = 100_000;
+/// Embeddings kept in the cache before it is emptied.
+pub const CACHE_LIMIT: usize = 8192;
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct RankedReply {
+    pub index: usize,
+    pub reward: f64,
+    pub uncertainty: f64,
+    pub explanation: String,
+    /// Per feature group: name, human label, contribution relative to the average reply.
+    pub contributions: Vec<ContributionOut>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ContributionOut {
+    pub group: String,
+    pub label: String,
+    pub value: f64,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct QuestionOut {
+    pub id: u32,
+    pub a: usize,
+    pub b: usize,
+    /// Expected information gain (nats).
+    pub gain: f64,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Weight {
+    pub name: String,
+    pub label: String,
+    pub mean: f64,
+    pub sd: f64,
+}
+
+/// The user's current weights, for charts.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct TasteSummary {
+    pub answers: usize,
+    pub weights: Vec<Weight>,
+}
+
+struct Pending {
+    a: DVector<f64>,
+    b: DVector<f64>,
+    key: (String, String),
+}
+
+pub struct Session {
+    model: TasteModel,
+    cache: HashMap<String, Vec<f32>>,
+    pending: HashMap<u32, Pending>,
+    asked: HashSet<(String, String)>,
+    next_id: u32,
+}
+
+impl Session {
+    pub fn new(spec: FeatureSpec) -> Result<Self> {
+        Ok(Self { model: TasteModel::new(spec)?, cache: HashMap::new(), pending: HashMap::new(), asked: HashSet::new(), next_id: 1 })
+    }
+
+    pub fn model(&self) -> &TasteModel {
+        &self.model
+    }
+
+    /// Checks a call's replies: count and size.
+    pub fn check_replies(replies: &[String], needed: usize) -> Result<()> {
+        if replies.len() < needed {
+            return Err(PersonalError::TooFewCandidates { needed, found: replies.len() });
+        }
+        if replies.len() > MAX_REPLIES {
+            return Err(PersonalError::InvalidInput(format!("{} replies given; Palate ranks at most {MAX_REPLIES} at once", replies.len())));
+        }
+        for (i, r) in replies.iter().enumerate() {
+            let n = r.chars().count();
+            if n > MAX_REPLY_CHARS {
+                return Err(PersonalError::InvalidInput(format!(
+                    "reply {} is {n} characters long; Palate reads at most {MAX_REPLY_CHARS}",
+                    i + 1
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Texts (replies and their sentences) whose embeddings are not cached yet, each once.
+    pub fn missing_texts(&self, replies: &[String]) -> Vec<String> {
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        for r in replies {
+            for t in std::iter::once(r.clone()).chain(split_sentences(r)) {
+                if !self.cache.contains_key(&t) && seen.insert(t.clone()) {
+                    out.push(t);
+                }
+            }
+        }
+        out
+    }
+
+    /// Stores embeddings of `texts` (as returned by the model, in order).
+    pub fn remember(&mut self, texts: Vec<String>, embeddings: Vec<Vec<f32>>) -> Result<()> {
+        if texts.len() != embeddings.len() {
+            return Err(PersonalError::DimensionMismatch { expected: texts.len(), found: embeddings.len() });
+        }
+        if self.cache.len() + texts.len() > CACHE_LIMIT {
+            self.cache.clear();
+        }
+        self.cache.extend(texts.into_iter().zip(embeddings));
+        Ok(())
+    }
+
+    fn features(&self, replies: &[String]) -> Result<Vec<DVector<f64>>> {
+        let get = |t: &str| {
+            self.cache
+                .get(t)
+                .cloned()
+                .ok_or_else(|| PersonalError::InvalidInput("a reply was not embedded first (call missing_texts and remember)".into()))
+        };
+        let embedded = replies
+            .iter()
+            .map(|r| {
+                Ok(ReplyEmbedding { whole: get(r)?, sentences: split_sentences(r).iter().map(|s| get(s)).collect::<Result<_>>()? })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.model.features(&embedded, None)
+    }
+
+    /// The replies ranked, best first, with explanations.
+    pub fn rerank(&self, replies: &[String], conservative: Option<f64>) -> Result<Vec<RankedReply>> {
+        Self::check_replies(replies, 1)?;
+        let features = self.features(replies)?;
+        let ranked = self.model.rerank(&features, conservative)?;
+        Ok(ranked
+            .into_iter()
+            .map(|r| RankedReply {
+                index: r.index,
+                reward: r.reward,
+                uncertainty: r.uncertainty,
+                explanation: r.explanation,
+                contributions: r
+                    .contributions
+                    .into_iter()
+                    .map(|c| ContributionOut { label: self.label(&c.group), group: c.group, value: c.value })
+                    .collect(),
+            })
+            .collect())
+    }
+
+    fn label(&self, group: &str) -> String {
+        match group {
+            "reward" => "reward model".into(),
+            "taste" => "your learned style".into(),
+            name => self
+                .model
+                .spec()
+                .principles
+                .iter()
+                .find(|p| p.principle.name == name)
+                .map(|p| p.principle.label.clone())
+                .unwrap_or_else(|| name.into()),
+        }
+    }
+
+    /// The most informative pair of these replies that was not asked before.
+    pub fn next_question(&mut self, replies: &[String]) -> Result<QuestionOut> {
+        Self::check_replies(replies, 2)?;
+        let features = self.features(replies)?;
+        let key = |a: usize, b: usize| {
+            let (x, y) = (replies[a].clone(), replies[b].clone());
+            if x <= y { (x, y) } else { (y, x) }
+        };
+        let mut asked_idx = HashSet::new();
+        for a in 0..replies.len() {
+            for b in a + 1..replies.len() {
+                if replies[a] == replies[b] || self.asked.contains(&key(a, b)) {
+                    asked_idx.insert((a, b));
+                }
+            }
+        }
+        let q = self.model.next_question(&features, &asked_idx)?;
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1).max(1);
+        if self.pending.len() > 256 {
+            self.pending.clear();
+        }
+        self.pending.insert(id, Pending { a: features[q.a].clone(), b: features[q.b].clone(), key: key(q.a, q.b) });
+        Ok(QuestionOut { id, a: q.a, b: q.b, gain: q.gain })
+    }
+
+    /// Records the answer to question `id` ("a", "b", "tie", "skip").
+    pub fn answer(&mut self, id: u32, answer: &str) -> Result<TasteSummary> {
+        let answer: Answer = crate::profile::parse_answer(answer)?;
+        let pending = self
+            .pending
+            .get(&id)
+            .ok_or_else(|| PersonalError::InvalidInput(format!("no open question with id {id} (already answered, or from before a reload)")))?;
+        self.model.answer(&pending.a, &pending.b, answer)?;
+        let pending = self.pending.remove(&id);
+        if let Some(p) = pending {
+            self.asked.insert(p.key);
+        }
+        Ok(self.summary())
+    }
+
+    pub fn summary(&self) -> TasteSummary {
+        let post = self.model.posterior();
+        let names = self.model.spec().names();
+        TasteSummary {
+            answers: self.model.history().iter().filter(|c| c.answer != Answer::Skip).count(),
+            weights: names
+                .into_iter()
+                .enumerate()
+                .map(|(i, name)| Weight {
+                    label: self.label(if name.starts_with("taste-") { "taste" } else { &name }),
+                    name,
+                    mean: post.mean()[i],
+                    sd: post.covariance()[(i, i)].max(0.0).sqrt(),
+                })
+                .collect(),
+        }
+    }
+
+    pub fn export_profile(&self) -> String {
+        self.model.export_profile()
+    }
+
+    /// Replaces the taste with an imported profile; on error the current one is kept.
+    pub fn import_profile(&mut self, json: &str) -> Result<TasteSummary> {
+        self.model = TasteModel::import_profile(self.model.spec().clone(), json)?;
+        self.asked.clear();
+        self.pending.clear();
+        Ok(self.summary())
+    }
+
+    pub fn forget(&mut self) -> TasteSummary {
+        self.model.forget();
+        self.asked.clear();
+        self.pending.clear();
+        self.summary()
+    }
+}
