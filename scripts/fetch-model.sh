@@ -32,6 +32,30 @@ install_taste() {
   if [ -f "$taste" ] && ! cmp -s "$taste" "$1/palate-taste.json"; then
     cp "$taste" "$1/palate-taste.json"; say "installed $1/palate-taste.json"
   fi
+  write_manifest "$1"
+}
+
+# palate-manifest.json: size and sha256 of every file, so the browser can keep the files in Cache
+# Storage and notice when one changes (web/src/worker.js).
+write_manifest() {
+  python3 - "$1" "${files[@]}" palate-taste.json <<'PY'
+import hashlib, json, os, sys
+folder, names = sys.argv[1], sys.argv[2:]
+entries = {}
+for name in names:
+    path = os.path.join(folder, name)
+    if os.path.isfile(path):
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        entries[name] = {"size": os.path.getsize(path), "sha256": h.hexdigest()}
+text = json.dumps({"version": 1, "files": entries}, indent=1) + "\n"
+target = os.path.join(folder, "palate-manifest.json")
+if not os.path.exists(target) or open(target).read() != text:
+    with open(target, "w") as f:
+        f.write(text)
+PY
 }
 
 if [ -f "$dest/.palate-source" ] && [ "$(cat "$dest/.palate-source")" = "$package==$version sha256:$sha256" ]; then

@@ -9,4 +9,4 @@ say "Rust tests"
 PALATE_REQUIRE_WGPU=${PALATE_REQUIRE_WGPU:-1} cargo test --release --workspace --exclude palate-wasm -- --nocapture
 "$root/scripts/build-wasm.sh"
 say "browser tests"
-cd "$root/web" && node --test --test-reporter=spec test/
+cd "$root/web" && node --test --test-reporter=spec test/*.test.mjs

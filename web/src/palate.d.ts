@@ -1,7 +1,8 @@
 /** Download / start-up progress reported by {@link createRanker}. */
 export interface Progress {
-  /** 'wasm': compiling the module; 'download': model bytes; 'load': building the model. */
-  phase: 'wasm' | 'download' | 'load';
+  /** 'wasm': compiling the module; 'cache': model bytes read from Cache Storage; 'download': model
+   *  bytes from the network; 'load': building the model. */
+  phase: 'wasm' | 'cache' | 'download' | 'load';
   /** For 'download': the file the last bytes belonged to. */
   file?: string;
   /** Bytes received so far over all files (0 when unknown). */
@@ -27,13 +28,79 @@ export interface RankerOptions {
   workerUrl?: string | URL;
 }
 
+export interface Contribution {
+  /** 'reward', a principle's name (e.g. 'concise'), or 'taste' (the learned style basis). */
+  group: string;
+  /** Words for it: 'concise', 'warm and casual', 'your learned style'. */
+  label: string;
+  /** Reward contributed relative to the average reply. */
+  value: number;
+}
+
+export interface RankedReply {
+  /** Position of the reply in the input array. */
+  index: number;
+  /** Posterior mean of the personal reward. */
+  reward: number;
+  /** Posterior standard deviation, relative to the average reply. */
+  uncertainty: number;
+  /** "Ranked first mostly because it is more concise than the other replies; you picked …". */
+  explanation: string;
+  contributions: Contribution[];
+}
+
+export interface Question {
+  id: number;
+  /** Indices into the replies passed to nextQuestion(). */
+  a: number;
+  b: number;
+  /** Expected information gain in nats. */
+  gain: number;
+}
+
+export interface TasteSummary {
+  /** Answers that carried information (skips excluded). */
+  answers: number;
+  weights: { name: string; label: string; mean: number; sd: number }[];
+}
+
+export interface ProfileStatus {
+  /** 'restored' from this device, 'new', 'unreadable' (kept aside, see keptAs), 'unavailable'
+   *  (no IndexedDB), 'none' (the model has no taste file). */
+  state: 'new' | 'restored' | 'unreadable' | 'unavailable' | 'none';
+  message?: string;
+  keptAs?: string;
+}
+
 export interface Ranker {
   /** The backend actually in use. */
   readonly backend: 'webgpu' | 'cpu';
   /** Embedding width. */
   readonly dim: number;
+  /** sha256 of the model's config.json and weights. */
+  readonly fingerprint: string;
+  /** What happened to the profile stored on this device at start-up. */
+  readonly profileStatus: ProfileStatus;
+  /** Bytes of model files read from Cache Storage (0 on a first visit). */
+  readonly fromCache: number;
   /** Sentence embeddings, one per text, in order. */
   embed(texts: string[]): Promise<Embedding[]>;
+  /** The replies (1 to 64) ranked for this user, best first. */
+  rerank(prompt: string, replies: string[], options?: { conservative?: number }): Promise<RankedReply[]>;
+  /** The most informative pair to ask about next (never a pair asked before). */
+  nextQuestion(prompt: string, replies: string[]): Promise<Question>;
+  /** Records an answer; the profile is saved on this device. */
+  answer(questionId: number, answer: 'a' | 'b' | 'tie' | 'skip'): Promise<TasteSummary>;
+  /** The user's current weights and their uncertainty. */
+  taste(): Promise<TasteSummary>;
+  readonly profile: {
+    /** The profile as JSON (schema: crates/palate-personal/src/profile.rs). */
+    export(): Promise<string>;
+    /** Replaces the profile; a foreign or damaged one is refused and nothing changes. */
+    import(json: string): Promise<TasteSummary>;
+    /** Forgets every answer. */
+    forget(): Promise<TasteSummary>;
+  };
   /** Stops the worker and frees the model; pending calls reject. */
   dispose(): void;
 }

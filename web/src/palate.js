@@ -4,10 +4,21 @@
 //   const r = await createRanker({ model: '/models/all-MiniLM-L6-v2/', backend: 'auto',
 //                                  onProgress: (p) => console.log(p.phase, p.loaded, p.total) });
 //   r.backend;                        // 'webgpu' or 'cpu'
-//   const [{ ids, embedding }] = await r.embed(['hello']);
+//   const ranked = await r.rerank(prompt, replies);          // [{ index, reward, uncertainty, explanation, contributions }]
+//   const q = await r.nextQuestion(prompt, replies);         // { id, a, b, gain }: ask "reply a or reply b?"
+//   await r.answer(q.id, 'a');                               // 'a' | 'b' | 'tie' | 'skip'; saved on this device
+//   const json = await r.profile.export(); await r.profile.import(json); await r.profile.forget();
 //   r.dispose();
 
-/** @typedef {{ phase: 'wasm'|'download'|'load', file?: string, loaded: number, total: number }} Progress */
+/** @typedef {{ answers: number, weights: { name: string, label: string, mean: number, sd: number }[] }} TasteSummary */
+/** @typedef {{ phase: 'wasm'|'cache'|'download'|'load', file?: string, loaded: number, total: number }} Progress */
+
+function replyList(replies, fn) {
+  if (!Array.isArray(replies) || replies.some((r) => typeof r !== 'string')) {
+    return new TypeError(`${fn}() takes the replies as an array of strings`);
+  }
+  return null;
+}
 
 class Ranker {
   #worker;
@@ -16,6 +27,9 @@ class Ranker {
   #broken = null;
   /** @type {'webgpu'|'cpu'} */ backend;
   /** @type {number} */ dim;
+  /** @type {string} sha256 of the model's config and weights */ fingerprint;
+  /** @type {{ state: 'new'|'restored'|'unreadable'|'unavailable'|'none', message?: string, keptAs?: string }} */ profileStatus;
+  /** @type {number} bytes read from Cache Storage instead of the network */ fromCache;
 
   constructor(worker) {
     this.#worker = worker;
@@ -66,6 +80,54 @@ class Ranker {
     return this._request('embed', { texts });
   }
 
+  /**
+   * The replies ranked for this user, best first, each with its explanation.
+   * @param {string} prompt  the user's message (kept for reward models; the taste features read the replies)
+   * @param {string[]} replies  1 to 64 candidate replies
+   * @param {{ conservative?: number }} [options]  rank by reward − conservative·uncertainty (best-of-N safety)
+   * @returns {Promise<{ index: number, reward: number, uncertainty: number, explanation: string,
+   *   contributions: { group: string, label: string, value: number }[] }[]>}
+   */
+  rerank(prompt, replies, { conservative } = {}) {
+    const bad = replyList(replies, 'rerank');
+    if (bad) return Promise.reject(bad);
+    return this._request('rerank', { prompt: String(prompt ?? ''), replies, conservative });
+  }
+
+  /**
+   * The pair of replies whose answer would teach Palate most about this user (never one asked before).
+   * @returns {Promise<{ id: number, a: number, b: number, gain: number }>}  a, b: indices into replies
+   */
+  nextQuestion(prompt, replies) {
+    const bad = replyList(replies, 'nextQuestion');
+    if (bad) return Promise.reject(bad);
+    return this._request('nextQuestion', { prompt: String(prompt ?? ''), replies });
+  }
+
+  /**
+   * Records the user's answer to a question from nextQuestion(); the profile is saved on this device.
+   * @param {number} questionId
+   * @param {'a'|'b'|'tie'|'skip'} answer
+   * @returns {Promise<TasteSummary>}
+   */
+  answer(questionId, answer) {
+    return this._request('answer', { questionId, answer });
+  }
+
+  /** @returns {Promise<TasteSummary>} the user's current weights, for charts. */
+  taste() {
+    return this._request('summary');
+  }
+
+  /** The user's profile: export to JSON, import from JSON (refused if foreign or damaged), forget. */
+  get profile() {
+    return {
+      export: () => this._request('exportProfile'),
+      import: (json) => this._request('importProfile', { json }),
+      forget: () => this._request('forget'),
+    };
+  }
+
   /** Stops the worker and frees the model. Pending calls reject. */
   dispose() {
     this.#fail(new Error('the ranker was disposed'));
@@ -92,6 +154,9 @@ export async function createRanker({ model, backend = 'auto', onProgress, worker
     const info = await ranker._request('init', { model: modelUrl, backend }, onProgress);
     ranker.backend = info.backend;
     ranker.dim = info.dim;
+    ranker.fingerprint = info.fingerprint;
+    ranker.profileStatus = info.profile;
+    ranker.fromCache = info.fromCache;
     return ranker;
   } catch (e) {
     ranker.dispose();

@@ -1,6 +1,17 @@
-// Palate's Web Worker: owns the wasm module and the model so the page never blocks.
-// Protocol (see palate.js): {id, type, ...} in; {id, ok, result | error} or {type:'progress', ...} out.
-import init, { Embedder } from '../pkg/palate_wasm.js';
+// Palate's Web Worker: owns the wasm module, the model, the user's taste and its storage, so the
+// page never blocks. Protocol (see palate.js): {id, type, ...} in; {id, ok, result | error} or
+// {id, type: 'progress', ...} out.
+//
+// Storage, all on this device:
+// - Cache Storage "palate-models": model files, keyed by URL + sha256 from the folder's
+//   palate-manifest.json (written by scripts/fetch-model.sh). A second visit reads them from the
+//   cache without any network; a changed manifest (new sha256) fetches the changed files again
+//   and drops the stale copies. The manifest itself is fetched network-first with the cached copy
+//   as fallback, so an offline visit still works. Folders without a manifest are fetched directly.
+// - IndexedDB "palate" / store "profiles": the user's profile, keyed by model fingerprint, saved
+//   after every answer, import and forget. A stored profile that cannot be read is kept aside under
+//   "<fingerprint>:unreadable:<time>" and reported, never deleted or silently replaced.
+import init, { Embedder, Taste } from '../pkg/palate_wasm.js';
 
 // Files of a Hugging Face / sentence-transformers folder. Required ones must exist.
 const FILES = [
@@ -10,26 +21,20 @@ const FILES = [
   { key: 'sentenceBertConfig', name: 'sentence_bert_config.json', required: false },
   { key: 'modules', name: 'modules.json', required: false },
   { key: 'pooling', name: '1_Pooling/config.json', required: false },
+  { key: 'taste', name: 'palate-taste.json', required: false },
 ];
+const CACHE = 'palate-models';
+const MANIFEST = 'palate-manifest.json';
 
 let embedder = null;
+let taste = null;
+let profileKey = null;
 
 function progress(id, data) {
   postMessage({ id, type: 'progress', ...data });
 }
 
-async function fetchFile(base, file, onBytes) {
-  const url = new URL(file.name, base).href;
-  let response;
-  try {
-    response = await fetch(url);
-  } catch (e) {
-    throw new Error(`${file.name}: cannot fetch ${url}: ${e.message}`);
-  }
-  if (!response.ok) {
-    if (!file.required && response.status === 404) return null;
-    throw new Error(`${file.name}: missing (HTTP ${response.status} for ${url})`);
-  }
+async function readBody(response, onBytes) {
   const total = Number(response.headers.get('content-length')) || 0;
   const reader = response.body.getReader();
   const chunks = [];
@@ -47,6 +52,77 @@ async function fetchFile(base, file, onBytes) {
   return bytes;
 }
 
+async function fetchOrExplain(url, name) {
+  try {
+    return await fetch(url, { cache: 'no-store' });
+  } catch (e) {
+    throw new Error(`${name}: cannot fetch ${url}: ${e.message}`);
+  }
+}
+
+async function sha256Hex(bytes) {
+  const digest = await crypto.subtle.digest('SHA-256', bytes);
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** The folder's manifest: network first, then the cached copy; null when there is none. */
+async function loadManifest(base, cache) {
+  const url = new URL(MANIFEST, base).href;
+  try {
+    const response = await fetch(url, { cache: 'no-store' });
+    if (response.ok) {
+      const text = await response.text();
+      const manifest = JSON.parse(text);
+      await cache?.put(url, new Response(text, { headers: { 'content-type': 'application/json' } }));
+      return manifest;
+    }
+    if (response.status === 404) return null;
+  } catch {
+    // Offline: fall through to the cached manifest.
+  }
+  const cached = await cache?.match(url);
+  return cached ? JSON.parse(await cached.text()) : null;
+}
+
+/** One file: from the cache when the manifest's sha256 matches, else from the network. */
+async function loadFile(base, file, manifest, cache, onBytes, onCached) {
+  const url = new URL(file.name, base).href;
+  const entry = manifest?.files?.[file.name];
+  if (manifest && !entry) {
+    if (file.required) throw new Error(`${file.name}: not listed in ${MANIFEST}`);
+    return null;
+  }
+  const key = entry ? `${url}?sha256=${entry.sha256}` : null;
+  if (key && cache) {
+    const hit = await cache.match(key);
+    if (hit) {
+      const bytes = new Uint8Array(await hit.arrayBuffer());
+      onCached(bytes.byteLength);
+      return bytes;
+    }
+  }
+  const response = await fetchOrExplain(url, file.name);
+  if (!response.ok) {
+    if (!file.required && response.status === 404) return null;
+    throw new Error(`${file.name}: missing (HTTP ${response.status} for ${url})`);
+  }
+  const bytes = await readBody(response, onBytes);
+  if (entry) {
+    if (bytes.byteLength !== entry.size || (await sha256Hex(bytes)) !== entry.sha256) {
+      throw new Error(`${file.name}: the download does not match ${MANIFEST} (size or sha256); reload to try again`);
+    }
+    if (cache) {
+      // Drop stale versions of this file, then store this one.
+      for (const old of await cache.keys()) {
+        if (old.url.startsWith(`${url}?sha256=`) && old.url !== key) await cache.delete(old);
+      }
+      await cache.put(key, new Response(bytes, { headers: { 'content-type': 'application/octet-stream' } }))
+        .catch(() => {}); // quota exceeded: work uncached rather than fail
+    }
+  }
+  return bytes;
+}
+
 async function webgpuAdapter() {
   if (!('gpu' in navigator) || !navigator.gpu) return null;
   try {
@@ -55,6 +131,67 @@ async function webgpuAdapter() {
     return null;
   }
 }
+
+// ---- IndexedDB ---------------------------------------------------------------------------------
+
+function openDb() {
+  return new Promise((resolve, reject) => {
+    const req = indexedDB.open('palate', 1);
+    req.onupgradeneeded = () => req.result.createObjectStore('profiles');
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+}
+
+async function dbOp(mode, fn) {
+  const db = await openDb();
+  try {
+    return await new Promise((resolve, reject) => {
+      const tx = db.transaction('profiles', mode);
+      const req = fn(tx.objectStore('profiles'));
+      tx.oncomplete = () => resolve(req?.result);
+      tx.onerror = () => reject(tx.error);
+      tx.onabort = () => reject(tx.error);
+    });
+  } finally {
+    db.close();
+  }
+}
+
+const dbGet = (key) => dbOp('readonly', (s) => s.get(key));
+const dbPut = (key, value) => dbOp('readwrite', (s) => s.put(value, key));
+const dbDelete = (key) => dbOp('readwrite', (s) => s.delete(key));
+
+async function saveProfile() {
+  if (taste && profileKey) await dbPut(profileKey, taste.exportProfile());
+}
+
+/** Restores the stored profile; an unreadable one is kept aside and reported. */
+async function restoreProfile() {
+  let stored;
+  try {
+    stored = await dbGet(profileKey);
+  } catch (e) {
+    return { state: 'unavailable', message: `IndexedDB is not available (${e?.message ?? e}); answers will not be kept` };
+  }
+  if (stored === undefined) return { state: 'new' };
+  try {
+    if (typeof stored !== 'string') throw new Error('stored value is not a JSON string');
+    taste.importProfile(stored);
+    return { state: 'restored' };
+  } catch (e) {
+    const keptAs = `${profileKey}:unreadable:${Date.now()}`;
+    await dbPut(keptAs, stored);
+    await dbDelete(profileKey);
+    return {
+      state: 'unreadable',
+      keptAs,
+      message: `your saved profile could not be read (${e.message}); it was kept aside as "${keptAs}" and a new one started`,
+    };
+  }
+}
+
+// ---- requests ----------------------------------------------------------------------------------
 
 async function handleInit(id, { model, backend }) {
   const base = model.endsWith('/') ? model : `${model}/`;
@@ -71,17 +208,25 @@ async function handleInit(id, { model, backend }) {
   progress(id, { phase: 'wasm', loaded: 0, total: 0 });
   await init();
 
-  // Download all files in parallel, reporting bytes across all of them.
+  const cache = await caches?.open(CACHE).catch(() => null);
+  const manifest = await loadManifest(base, cache);
+  // Progress over all files: bytes from the network and from the cache.
+  const expected = manifest ? FILES.reduce((a, f) => a + (manifest.files?.[f.name]?.size ?? 0), 0) : 0;
   const totals = new Map();
-  const loadedBy = new Map();
+  let loaded = 0;
+  let fromCache = 0;
   const report = (name) => (n, total) => {
     totals.set(name, total);
-    loadedBy.set(name, (loadedBy.get(name) || 0) + n);
-    const loaded = [...loadedBy.values()].reduce((a, b) => a + b, 0);
-    const all = [...totals.values()].reduce((a, b) => a + b, 0);
+    loaded += n;
+    const all = expected || [...totals.values()].reduce((a, b) => a + b, 0);
     progress(id, { phase: 'download', file: name, loaded, total: all });
   };
-  const bytes = await Promise.all(FILES.map((f) => fetchFile(base, f, report(f.name))));
+  const cached = (n) => {
+    fromCache += n;
+    loaded += n;
+    progress(id, { phase: 'cache', loaded, total: expected });
+  };
+  const bytes = await Promise.all(FILES.map((f) => loadFile(base, f, manifest, cache, report(f.name), cached)));
   const files = Object.fromEntries(FILES.map((f, i) => [f.key, bytes[i] ?? undefined]));
 
   progress(id, { phase: 'load', loaded: 1, total: 1 });
@@ -89,31 +234,90 @@ async function handleInit(id, { model, backend }) {
     chosen, files.config, files.tokenizer, files.weights,
     files.sentenceBertConfig, files.modules, files.pooling,
   );
-  return { backend: embedder.backend, dim: embedder.dim };
+  taste = null;
+  let profile = { state: 'none', message: 'this model folder has no palate-taste.json: rerank and questions are off' };
+  if (files.taste) {
+    taste = Taste.create(embedder, new TextDecoder().decode(files.taste));
+    profileKey = embedder.fingerprint;
+    profile = await restoreProfile();
+  }
+  return {
+    backend: embedder.backend, dim: embedder.dim, fingerprint: embedder.fingerprint,
+    cached: manifest !== null, fromCache, profile,
+    taste: taste ? JSON.parse(taste.summary()) : null,
+  };
 }
 
-async function handleEmbed({ texts }) {
+function needTaste() {
   if (!embedder) throw new Error('the model is not loaded');
-  if (!Array.isArray(texts) || texts.some((t) => typeof t !== 'string')) {
-    throw new Error('embed() takes an array of strings');
-  }
-  const rows = await embedder.embed(texts);
-  return rows.map((r) => ({ ids: Array.from(r.ids), embedding: r.embedding }));
+  if (!taste) throw new Error('this model has no taste file (palate-taste.json), so Palate cannot rank or ask questions');
+  return taste;
 }
+
+function checkReplies(replies, fn) {
+  if (!Array.isArray(replies) || replies.some((r) => typeof r !== 'string')) {
+    throw new Error(`${fn}() takes the replies as an array of strings`);
+  }
+}
+
+const handlers = {
+  async embed({ texts }) {
+    if (!embedder) throw new Error('the model is not loaded');
+    if (!Array.isArray(texts) || texts.some((t) => typeof t !== 'string')) {
+      throw new Error('embed() takes an array of strings');
+    }
+    const rows = await embedder.embed(texts);
+    return rows.map((r) => ({ ids: Array.from(r.ids), embedding: r.embedding }));
+  },
+  async rerank({ replies, conservative }) {
+    checkReplies(replies, 'rerank');
+    if (conservative !== undefined && conservative !== null && !(Number.isFinite(conservative) && conservative >= 0)) {
+      throw new Error('rerank(..., { conservative }) takes a number ≥ 0 (how many standard deviations to subtract)');
+    }
+    return JSON.parse(await needTaste().rerank(replies, conservative ?? undefined));
+  },
+  async nextQuestion({ replies }) {
+    checkReplies(replies, 'nextQuestion');
+    return JSON.parse(await needTaste().nextQuestion(replies));
+  },
+  async answer({ questionId, answer }) {
+    if (!['a', 'b', 'tie', 'skip'].includes(answer)) throw new Error(`answer must be 'a', 'b', 'tie' or 'skip', not ${JSON.stringify(answer)}`);
+    const summary = JSON.parse(needTaste().answer(questionId >>> 0, answer));
+    await saveProfile();
+    return summary;
+  },
+  async summary() {
+    return JSON.parse(needTaste().summary());
+  },
+  async exportProfile() {
+    return needTaste().exportProfile();
+  },
+  async importProfile({ json }) {
+    if (typeof json !== 'string') throw new Error('profile.import() takes the profile as a JSON string');
+    const summary = JSON.parse(needTaste().importProfile(json));
+    await saveProfile();
+    return summary;
+  },
+  async forget() {
+    const summary = JSON.parse(needTaste().forget());
+    await saveProfile();
+    return summary;
+  },
+};
 
 self.onmessage = async (event) => {
   const { id, type, ...args } = event.data;
   try {
     let result;
     if (type === 'init') result = await handleInit(id, args);
-    else if (type === 'embed') result = await handleEmbed(args);
+    else if (handlers[type]) result = await handlers[type](args);
     else throw new Error(`unknown request "${type}"`);
     const transfer = type === 'embed' ? result.map((r) => r.embedding.buffer) : [];
     postMessage({ id, ok: true, result }, transfer);
   } catch (e) {
     // A wasm trap (a Rust panic) surfaces here as a RuntimeError; the model may be unusable after it.
     const message = e instanceof Error ? e.message : String(e);
-    if (e instanceof WebAssembly.RuntimeError) embedder = null;
+    if (e instanceof WebAssembly.RuntimeError) { embedder = null; taste = null; }
     postMessage({ id, ok: false, error: message });
   }
 };

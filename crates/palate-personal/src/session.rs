@@ -232,7 +232,10 @@ impl Session {
                 .into_iter()
                 .enumerate()
                 .map(|(i, name)| Weight {
-                    label: self.label(if name.starts_with("taste-") { "taste" } else { &name }),
+                    label: match name.strip_prefix("taste-") {
+                        Some(k) => format!("learned style {k}"),
+                        None => self.label(&name),
+                    },
                     name,
                     mean: post.mean()[i],
                     sd: post.covariance()[(i, i)].max(0.0).sqrt(),

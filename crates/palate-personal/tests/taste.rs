@@ -273,3 +273,75 @@ fn evaluation_improves_with_answers_and_active_is_not_worse() {
     assert!(active[10] >= random[10] - 0.03, "active {} vs random {}", active[10], random[10]);
     assert!(evaluate(&s, &features, &[EvalUser::default()], Strategy::None, 3, 1, |_| {}).is_err());
 }
+
+mod session {
+    use super::*;
+    use palate_personal::session::{MAX_REPLIES, Session};
+
+    /// A fake embedder: texts mentioning "short" point along axis 0, others along axis 1.
+    fn embed(texts: &[String]) -> Vec<Vec<f32>> {
+        texts.iter().map(|t| if t.contains("short") { vec![1.0, 0.0, 0.2, 0.1] } else { vec![0.0, 1.0, 0.1, 0.1] }).collect()
+    }
+
+    fn ready(session: &mut Session, replies: &[String]) {
+        let missing = session.missing_texts(replies);
+        let embedded = embed(&missing);
+        session.remember(missing, embedded).unwrap();
+        assert!(session.missing_texts(replies).is_empty(), "everything is cached now");
+    }
+
+    #[test]
+    fn texts_in_questions_answers_and_profile_out() {
+        let mut s = Session::new(spec([0.0, 0.0, 0.0], [1.0, 1.0, 1.0])).unwrap();
+        let replies: Vec<String> = vec!["A short one.".into(), "A long one. With two sentences.".into(), "short again".into()];
+        // Replies and each sentence, once each (a one-sentence reply is its own sentence).
+        let missing = s.missing_texts(&replies);
+        assert_eq!(missing, ["A short one.", "A long one. With two sentences.", "A long one.", "With two sentences.", "short again"]);
+        assert!(s.rerank(&replies, None).unwrap_err().to_string().contains("not embedded"));
+        ready(&mut s, &replies);
+
+        let q = s.next_question(&replies).unwrap();
+        assert_ne!(q.a, q.b);
+        let short = if replies[q.a].contains("short") { "a" } else { "b" };
+        let summary = s.answer(q.id, short).unwrap();
+        assert_eq!(summary.answers, 1);
+        assert_eq!(summary.weights.len(), 3);
+        assert_eq!(summary.weights[2].label, "learned style 1");
+        assert!(s.answer(q.id, "a").unwrap_err().to_string().contains("no open question"), "a question is answered once");
+        assert!(s.answer(12345, "a").is_err());
+
+        let ranked = s.rerank(&replies, Some(0.5)).unwrap();
+        assert!(replies[ranked[0].index].contains("short"), "{ranked:?}");
+        assert_eq!(ranked[0].contributions.iter().map(|c| c.label.as_str()).collect::<Vec<_>>(), vec!["concise", "formal", "your learned style"]);
+
+        // The asked pair is not asked again.
+        let q2 = s.next_question(&replies).unwrap();
+        assert!((q2.a, q2.b) != (q.a, q.b));
+
+        let json = s.export_profile();
+        s.forget();
+        assert_eq!(s.summary().answers, 0);
+        assert!(s.import_profile("{}").is_err());
+        assert_eq!(s.summary().answers, 0, "a refused import changes nothing");
+        assert_eq!(s.import_profile(&json).unwrap().answers, 1);
+    }
+
+    #[test]
+    fn limits_and_bad_answers() {
+        let mut s = Session::new(spec([0.0, 0.0, 0.0], [1.0, 1.0, 1.0])).unwrap();
+        let many: Vec<String> = (0..MAX_REPLIES + 1).map(|i| format!("reply {i}")).collect();
+        assert!(s.rerank(&many, None).unwrap_err().to_string().contains("at most 64"));
+        let huge = vec!["x".repeat(200_000), "y".into()];
+        assert!(s.rerank(&huge, None).unwrap_err().to_string().contains("reply 1 is 200000 characters"));
+        assert!(s.next_question(&["only one".to_string()]).is_err());
+        let same = vec!["same".to_string(), "same".to_string()];
+        ready(&mut s, &same);
+        assert_eq!(s.next_question(&same), Err(PersonalError::NoQuestionLeft), "identical replies are never asked");
+        let two = vec!["short".to_string(), "long long".to_string()];
+        ready(&mut s, &two);
+        let q = s.next_question(&two).unwrap();
+        assert!(s.answer(q.id, "maybe").unwrap_err().to_string().contains("unknown answer"));
+        assert_eq!(s.summary().answers, 0);
+        assert!(s.remember(vec!["x".into()], vec![]).is_err());
+    }
+}

@@ -1,11 +1,15 @@
-//! wasm-bindgen glue: exposes [`palate_models`] to JavaScript. It converts bytes and results
+//! wasm-bindgen glue: exposes [`palate_models`] and [`palate_personal`] to JavaScript. It converts bytes and results
 //! between JS and Rust and nothing else; every decision lives in `palate-models`, shared with the
 //! native CLI. Used from `web/src/worker.js`, never from the page's main thread.
 
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::{Array, Float32Array, Object, Promise, Reflect, Uint32Array};
 use palate_models::{BackendKind, ModelFiles, PalateError, SentenceEmbedder, device};
+use palate_personal::features::FeatureSpec;
+use palate_personal::session::Session;
+use palate_personal::PersonalError;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
@@ -18,11 +22,20 @@ fn js_error(e: PalateError) -> JsValue {
     JsError::new(&e.to_string()).into()
 }
 
+fn taste_error(e: PersonalError) -> JsValue {
+    JsError::new(&e.to_string()).into()
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, JsValue> {
+    serde_json::to_string(value).map_err(|e| JsError::new(&e.to_string()).into())
+}
+
 /// A loaded model on one device.
 #[wasm_bindgen]
 pub struct Embedder {
     inner: Rc<SentenceEmbedder>,
     backend: BackendKind,
+    fingerprint: String,
 }
 
 #[wasm_bindgen]
@@ -43,8 +56,15 @@ impl Embedder {
         let backend: BackendKind = backend.parse().map_err(js_error)?;
         let device = device::device(backend).await.map_err(js_error)?;
         let files = ModelFiles { config, tokenizer, weights, sentence_bert_config, modules, pooling_config };
+        let fingerprint = files.fingerprint();
         let inner = SentenceEmbedder::load(files, &device).map_err(js_error)?;
-        Ok(Embedder { inner: Rc::new(inner), backend })
+        Ok(Embedder { inner: Rc::new(inner), backend, fingerprint })
+    }
+
+    /// sha256 of config.json and the weights: what taste files and profiles are bound to.
+    #[wasm_bindgen(getter)]
+    pub fn fingerprint(&self) -> String {
+        self.fingerprint.clone()
     }
 
     /// "webgpu" or "cpu".
@@ -76,5 +96,87 @@ impl Embedder {
             }
             Ok(out.into())
         })
+    }
+}
+
+/// One user's taste over an [`Embedder`]: rerank, questions, answers, profile. Results are JSON
+/// strings (parsed by the worker), shaped by `palate_personal::session`.
+#[wasm_bindgen]
+pub struct Taste {
+    embedder: Rc<SentenceEmbedder>,
+    session: Rc<RefCell<Session>>,
+}
+
+#[wasm_bindgen]
+impl Taste {
+    /// `spec_json`: the model's palate-taste.json. Refused when it was made for another model.
+    pub fn create(embedder: &Embedder, spec_json: &str) -> Result<Taste, JsValue> {
+        let spec = FeatureSpec::from_json(spec_json).map_err(|e| JsError::new(&format!("palate-taste.json: {e}")))?;
+        if spec.model != embedder.fingerprint {
+            return Err(JsError::new("palate-taste.json: made for another model (its model fingerprint differs)").into());
+        }
+        let session = Session::new(spec).map_err(taste_error)?;
+        Ok(Taste { embedder: Rc::clone(&embedder.inner), session: Rc::new(RefCell::new(session)) })
+    }
+
+    /// Embeds what is not cached yet of `replies` (texts and sentences).
+    async fn prepare(embedder: Rc<SentenceEmbedder>, session: Rc<RefCell<Session>>, replies: &[String]) -> Result<(), JsValue> {
+        let missing = session.borrow().missing_texts(replies);
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let embedded = embedder.embed(&missing).await.map_err(js_error)?;
+        session.borrow_mut().remember(missing, embedded.into_iter().map(|e| e.embedding).collect()).map_err(taste_error)
+    }
+
+    /// Resolves to the JSON of `[{index, reward, uncertainty, explanation, contributions}]`, best first.
+    pub fn rerank(&self, replies: Vec<String>, conservative: Option<f64>) -> Promise {
+        let (embedder, session) = (Rc::clone(&self.embedder), Rc::clone(&self.session));
+        future_to_promise(async move {
+            Session::check_replies(&replies, 1).map_err(taste_error)?;
+            Self::prepare(embedder, Rc::clone(&session), &replies).await?;
+            let ranked = session.borrow().rerank(&replies, conservative).map_err(taste_error)?;
+            Ok(to_json(&ranked)?.into())
+        })
+    }
+
+    /// Resolves to the JSON of `{id, a, b, gain}`: the pair of replies to ask about next.
+    #[wasm_bindgen(js_name = nextQuestion)]
+    pub fn next_question(&self, replies: Vec<String>) -> Promise {
+        let (embedder, session) = (Rc::clone(&self.embedder), Rc::clone(&self.session));
+        future_to_promise(async move {
+            Session::check_replies(&replies, 2).map_err(taste_error)?;
+            Self::prepare(embedder, Rc::clone(&session), &replies).await?;
+            let q = session.borrow_mut().next_question(&replies).map_err(taste_error)?;
+            Ok(to_json(&q)?.into())
+        })
+    }
+
+    /// Records an answer ("a", "b", "tie", "skip") to question `id`; returns the summary JSON.
+    pub fn answer(&self, id: u32, answer: &str) -> Result<String, JsValue> {
+        let summary = self.session.borrow_mut().answer(id, answer).map_err(taste_error)?;
+        to_json(&summary)
+    }
+
+    /// `{answers, weights: [{name, label, mean, sd}]}` as JSON.
+    pub fn summary(&self) -> Result<String, JsValue> {
+        to_json(&self.session.borrow().summary())
+    }
+
+    #[wasm_bindgen(js_name = exportProfile)]
+    pub fn export_profile(&self) -> String {
+        self.session.borrow().export_profile()
+    }
+
+    /// Replaces the taste with the profile; on error nothing changes.
+    #[wasm_bindgen(js_name = importProfile)]
+    pub fn import_profile(&self, json: &str) -> Result<String, JsValue> {
+        let summary = self.session.borrow_mut().import_profile(json).map_err(taste_error)?;
+        to_json(&summary)
+    }
+
+    pub fn forget(&self) -> Result<String, JsValue> {
+        let summary = self.session.borrow_mut().forget();
+        to_json(&summary)
     }
 }
