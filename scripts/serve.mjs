@@ -25,12 +25,14 @@ const TYPES = {
 /**
  * @param {{ port?: number, host?: string, mounts?: Record<string, string> }} options
  *   mounts: URL prefix → folder; longest prefix wins. Defaults: '/' → web/, '/models/' → models/.
- * @returns {Promise<{ url: string, close: () => Promise<void> }>}
+ * @returns {Promise<{ url: string, close: () => Promise<void>, setOffline: (offline: boolean) => void }>}
  */
 export async function startServer({ port = 8080, host = '127.0.0.1', mounts = {} } = {}) {
   const table = Object.entries({ '/': path.join(root, 'web'), '/models/': path.join(root, 'models'), ...mounts })
     .sort((a, b) => b[0].length - a[0].length);
+  let offline = false;
   const server = http.createServer(async (req, res) => {
+    if (offline) { req.socket.destroy(); return; }
     try {
       const urlPath = decodeURIComponent(new URL(req.url, 'http://x').pathname);
       const [prefix, dir] = table.find(([p]) => urlPath.startsWith(p)) ?? [];
@@ -62,6 +64,8 @@ export async function startServer({ port = 8080, host = '127.0.0.1', mounts = {}
   return {
     url: `http://${host}:${actual}/`,
     close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    /** Tests: while true, every request is dropped as if the network were down. */
+    setOffline: (flag) => { offline = Boolean(flag); if (offline) server.closeAllConnections(); },
   };
 }
 

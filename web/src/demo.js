@@ -223,4 +223,9 @@ async function start() {
 }
 
 window.palateDemo = { get ranker() { return ranker; } };
+// Keeps the app available offline (the model is cached by the worker); optional.
+const appReady = 'serviceWorker' in navigator
+  ? navigator.serviceWorker.register(new URL('../sw.js', import.meta.url), { type: 'classic' }).then(() => true, () => false)
+  : Promise.resolve(false);
+window.palateDemo.offlineReady = appReady;
 start();

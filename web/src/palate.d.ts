@@ -24,6 +24,9 @@ export interface RankerOptions {
   /** 'auto' (default): WebGPU when the browser offers an adapter, else the CPU. */
   backend?: 'auto' | 'webgpu' | 'cpu';
   onProgress?: (progress: Progress) => void;
+  /** Your own principles instead of the taste file's: zero-shot heads from sentence embeddings
+   *  (VLM-RM goal/baseline projection). Profiles are kept per set of principles. */
+  principles?: { name: string; goal: string; label?: string; baseline?: string }[];
   /** Where worker.js is served, if not beside palate.js. */
   workerUrl?: string | URL;
 }
@@ -79,6 +82,8 @@ export interface Ranker {
   readonly dim: number;
   /** sha256 of the model's config.json and weights. */
   readonly fingerprint: string;
+  /** IndexedDB key of the profile: model fingerprint and feature-spec fingerprint. */
+  readonly profileKey: string;
   /** What happened to the profile stored on this device at start-up. */
   readonly profileStatus: ProfileStatus;
   /** Bytes of model files read from Cache Storage (0 on a first visit). */

@@ -28,6 +28,7 @@ class Ranker {
   /** @type {'webgpu'|'cpu'} */ backend;
   /** @type {number} */ dim;
   /** @type {string} sha256 of the model's config and weights */ fingerprint;
+  /** @type {string} IndexedDB key of this model's and principles' profile */ profileKey;
   /** @type {{ state: 'new'|'restored'|'unreadable'|'unavailable'|'none', message?: string, keptAs?: string }} */ profileStatus;
   /** @type {number} bytes read from Cache Storage instead of the network */ fromCache;
 
@@ -138,23 +139,31 @@ class Ranker {
 /**
  * Loads a model in a Web Worker and resolves once it is ready.
  * @param {{ model: string, backend?: 'auto'|'webgpu'|'cpu', onProgress?: (p: Progress) => void,
+ *           principles?: { name: string, goal: string, label?: string, baseline?: string }[],
  *           workerUrl?: string|URL }} options
  *   model: URL of a Hugging Face model folder (config.json, tokenizer.json, model.safetensors, …).
  *   backend: 'auto' (default) uses WebGPU when the browser offers an adapter, else the CPU.
+ *   principles: your own principle heads instead of the taste file's (e.g. { name: 'playful',
+ *     goal: 'A playful reply with jokes.' }); profiles are kept per set of principles.
  * @returns {Promise<Ranker>}
  */
-export async function createRanker({ model, backend = 'auto', onProgress, workerUrl } = {}) {
+export async function createRanker({ model, backend = 'auto', principles, onProgress, workerUrl } = {}) {
   if (typeof model !== 'string' && !(model instanceof URL)) {
     throw new TypeError('createRanker({ model }) needs the URL of a model folder');
+  }
+  if (principles !== undefined && (!Array.isArray(principles)
+      || principles.some((p) => typeof p?.name !== 'string' || typeof p?.goal !== 'string'))) {
+    throw new TypeError('createRanker({ principles }) takes a list of { name, goal, label?, baseline? }');
   }
   const modelUrl = new URL(String(model), globalThis.location?.href).href;
   const worker = new Worker(workerUrl ?? new URL('./worker.js', import.meta.url), { type: 'module' });
   const ranker = new Ranker(worker);
   try {
-    const info = await ranker._request('init', { model: modelUrl, backend }, onProgress);
+    const info = await ranker._request('init', { model: modelUrl, backend, principles }, onProgress);
     ranker.backend = info.backend;
     ranker.dim = info.dim;
     ranker.fingerprint = info.fingerprint;
+    ranker.profileKey = info.profileKey;
     ranker.profileStatus = info.profile;
     ranker.fromCache = info.fromCache;
     return ranker;

@@ -11,7 +11,7 @@
 // - IndexedDB "palate" / store "profiles": the user's profile, keyed by model fingerprint, saved
 //   after every answer, import and forget. A stored profile that cannot be read is kept aside under
 //   "<fingerprint>:unreadable:<time>" and reported, never deleted or silently replaced.
-import init, { Embedder, Taste } from '../pkg/palate_wasm.js';
+import init, { Embedder } from '../pkg/palate_wasm.js';
 
 // Files of a Hugging Face / sentence-transformers folder. Required ones must exist.
 const FILES = [
@@ -193,7 +193,7 @@ async function restoreProfile() {
 
 // ---- requests ----------------------------------------------------------------------------------
 
-async function handleInit(id, { model, backend }) {
+async function handleInit(id, { model, backend, principles }) {
   const base = model.endsWith('/') ? model : `${model}/`;
   let chosen = backend;
   if (backend === 'auto' || backend === 'webgpu') {
@@ -237,12 +237,16 @@ async function handleInit(id, { model, backend }) {
   taste = null;
   let profile = { state: 'none', message: 'this model folder has no palate-taste.json: rerank and questions are off' };
   if (files.taste) {
-    taste = Taste.create(embedder, new TextDecoder().decode(files.taste));
-    profileKey = embedder.fingerprint;
+    progress(id, { phase: 'load', loaded: 1, total: 1 });
+    taste = await embedder.createTaste(new TextDecoder().decode(files.taste), principles ? JSON.stringify(principles) : undefined);
+    // One profile per model and feature spec: custom principles keep their own.
+    profileKey = `${embedder.fingerprint}:${taste.featuresFingerprint.slice(0, 16)}`;
     profile = await restoreProfile();
+  } else if (principles) {
+    throw new Error('principles need a taste file (palate-taste.json) in the model folder');
   }
   return {
-    backend: embedder.backend, dim: embedder.dim, fingerprint: embedder.fingerprint,
+    backend: embedder.backend, dim: embedder.dim, fingerprint: embedder.fingerprint, profileKey,
     cached: manifest !== null, fromCache, profile,
     taste: taste ? JSON.parse(taste.summary()) : null,
   };

@@ -51,6 +51,10 @@ async function openDemo(query = 'backend=cpu') {
   await page.goto(`${server.url}index.html?${query}`);
   await page.waitForFunction(() => document.body.dataset.ready === 'true' || document.getElementById('error').textContent, null, { timeout: STEP });
   assert.equal(await page.textContent('#error'), '', 'the demo reports an error');
+  // Let the service worker finish installing and checking for updates before a test counts requests.
+  await page.evaluate(async () => {
+    if (await window.palateDemo.offlineReady) await (await navigator.serviceWorker.ready).update();
+  });
   return page;
 }
 
@@ -162,7 +166,7 @@ describe('the front end', { timeout: 30 * 60_000 }, () => {
     await page.close();
   });
 
-  test('privacy: no network request after the model is loaded; a second visit reads the model from the cache', async () => {
+  test('privacy: no network request after the model is loaded; a second visit works with the network down', async () => {
     const page = await openDemo();
     const requests = [];
     const record = (r) => requests.push(r.url());
@@ -187,18 +191,29 @@ describe('the front end', { timeout: 30 * 60_000 }, () => {
     assert.deepEqual(requests.filter((u) => !u.startsWith('blob:') && !u.startsWith('data:')), [], 'requests after load');
     await page.close();
 
-    // Second visit with the model folder unreachable: everything comes from Cache Storage.
-    const blocked = [];
-    const second = await context.newPage();
-    await second.route('**/models/**', (route) => { blocked.push(route.request().url()); route.abort(); });
-    await second.goto(`${server.url}index.html?backend=cpu`);
-    await second.waitForFunction(() => document.body.dataset.ready === 'true' || document.getElementById('error').textContent, null, { timeout: STEP });
-    assert.equal(await second.textContent('#error'), '');
-    assert.match(await second.textContent('#status'), /read from this device/);
-    const fromCache = await second.evaluate(() => window.palateDemo.ranker.fromCache);
-    assert.ok(fromCache > 80e6, `model bytes from the cache: ${fromCache}`);
-    console.log(`second visit: ${blocked.length} model request(s) blocked (the manifest check), ${(fromCache / 1e6).toFixed(1)} MB from Cache Storage`);
-    await second.close();
+    // Second visit with the network down (the server drops every request): the app comes from
+    // the service worker's cache, the model from Cache Storage, the profile from IndexedDB.
+    const warm = await context.newPage();
+    await warm.goto(`${server.url}index.html?backend=cpu`);
+    await warm.evaluate(async () => { await window.palateDemo.offlineReady; await navigator.serviceWorker.ready; });
+    await warm.close();
+    server.setOffline(true);
+    try {
+      const second = await context.newPage();
+      await second.goto(`${server.url}index.html?backend=cpu`);
+      await second.waitForFunction(() => document.body.dataset.ready === 'true' || document.getElementById('error').textContent, null, { timeout: STEP });
+      assert.equal(await second.textContent('#error'), '');
+      assert.match(await second.textContent('#status'), /read from this device/);
+      const fromCache = await second.evaluate(() => window.palateDemo.ranker.fromCache);
+      assert.ok(fromCache > 80e6, `model bytes from the cache: ${fromCache}`);
+      assert.match(await second.textContent('#answers'), /\(6 answers\)/, 'the profile is there offline too');
+      const offlineRank = await rank(second);
+      assert.equal(offlineRank.length, 5, 'ranking works offline');
+      console.log(`offline visit: ${(fromCache / 1e6).toFixed(1)} MB of model from Cache Storage, app from the service worker`);
+      await second.close();
+    } finally {
+      server.setOffline(false);
+    }
   });
 
   test('bad input gets a readable message and no hang', async () => {
@@ -237,7 +252,7 @@ describe('the front end', { timeout: 30 * 60_000 }, () => {
 
   test('a corrupt stored profile is kept aside, reported, and not deleted', async () => {
     const page = await openDemo();
-    const key = await page.evaluate(() => window.palateDemo.ranker.fingerprint);
+    const key = await page.evaluate(() => window.palateDemo.ranker.profileKey);
     const idb = (op, k, v) => page.evaluate(({ op, k, v }) => new Promise((resolve, reject) => {
       const open = indexedDB.open('palate', 1);
       open.onupgradeneeded = () => open.result.createObjectStore('profiles');
@@ -261,6 +276,34 @@ describe('the front end', { timeout: 30 * 60_000 }, () => {
     assert.ok(aside, `kept-aside key among ${keys}`);
     assert.equal(await idb('get', aside), '{"schema": "palate-profile", "version": 1, "history": [tru');
     assert.equal(await page.textContent('#answers'), '(0 answers)');
+    await page.close();
+  });
+
+  test('own principles replace the defaults and keep their own profile', async () => {
+    const page = await openDemo();
+    const out = await page.evaluate(async () => {
+      const { createRanker } = await import('/src/palate.js');
+      const r = await createRanker({
+        model: '/models/all-MiniLM-L6-v2/', backend: 'cpu',
+        principles: [{ name: 'playful', label: 'playful', goal: 'A playful, joking reply full of fun and emoji! 😄' },
+          { name: 'dry', goal: 'A dry, strictly factual reply.' }],
+      });
+      try {
+        const replies = ['Haha, great question! 😄 Veggies are secret superheroes, so let\'s make them fun!', 'Offer vegetables repeatedly without pressure.'];
+        const taste = await r.taste();
+        const ranked = await r.rerank('How do I get my toddler to eat vegetables?', replies);
+        const bad = await createRanker({ model: '/models/all-MiniLM-L6-v2/', backend: 'cpu', principles: [{ name: 'x' }] })
+          .then(() => 'resolved', (e) => e.message);
+        return { names: taste.weights.map((w) => w.name), key: r.profileKey, defaultKey: window.palateDemo.ranker.profileKey,
+          groups: ranked[0].contributions.map((c) => c.group), bad };
+      } finally {
+        r.dispose();
+      }
+    });
+    assert.deepEqual(out.names.slice(0, 2), ['playful', 'dry']);
+    assert.deepEqual(out.groups, ['playful', 'dry', 'taste']);
+    assert.notEqual(out.key, out.defaultKey);
+    assert.match(out.bad, /list of \{ name, goal/);
     await page.close();
   });
 

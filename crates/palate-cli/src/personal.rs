@@ -108,10 +108,7 @@ pub fn train_basis(args: TrainArgs, embedder: &SentenceEmbedder, files: &ModelFi
         Some(p) => {
             let file = p.display().to_string();
             let json = std::fs::read_to_string(p).map_err(|e| CliError::Io { file: file.clone(), detail: e.to_string() })?;
-            serde_json::from_str(&json).map_err(|e| CliError::Io {
-                file,
-                detail: format!("expected a JSON list of {{name, label, goal, baseline}}: {e}"),
-            })?
+            Principle::list_from_json(&json).map_err(|e| CliError::Io { file, detail: e.to_string() })?
         }
     };
     let mut head_texts = Vec::new();

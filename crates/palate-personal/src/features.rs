@@ -41,14 +41,41 @@ pub const DEFAULT_BASELINE: &str = "A reply to a question.";
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Principle {
     pub name: String,
+    /// Defaults to the name.
+    #[serde(default)]
     pub label: String,
     pub goal: String,
+    /// Defaults to [`DEFAULT_BASELINE`].
+    #[serde(default)]
     pub baseline: String,
 }
 
 impl Principle {
     pub fn new(name: &str, label: &str, goal: &str) -> Self {
         Self { name: name.into(), label: label.into(), goal: goal.into(), baseline: DEFAULT_BASELINE.into() }
+    }
+
+    /// Parses a JSON list of `{name, label?, goal, baseline?}`, filling the defaults and
+    /// refusing empty or duplicate names and empty goals.
+    pub fn list_from_json(json: &str) -> Result<Vec<Self>> {
+        let mut list: Vec<Self> = serde_json::from_str(json)
+            .map_err(|e| PersonalError::InvalidSpec(format!("principles must be a list of {{name, label?, goal, baseline?}}: {e}")))?;
+        let mut seen = std::collections::HashSet::new();
+        for p in &mut list {
+            if p.name.trim().is_empty() || p.goal.trim().is_empty() {
+                return Err(PersonalError::InvalidSpec("every principle needs a name and a goal text".into()));
+            }
+            if !seen.insert(p.name.clone()) {
+                return Err(PersonalError::InvalidSpec(format!("principle '{}' appears twice", p.name)));
+            }
+            if p.label.trim().is_empty() {
+                p.label = p.name.clone();
+            }
+            if p.baseline.trim().is_empty() {
+                p.baseline = DEFAULT_BASELINE.into();
+            }
+        }
+        Ok(list)
     }
 }
 
@@ -350,6 +377,60 @@ impl FeatureSpec {
     pub fn to_json(&self) -> String {
         // Serialising plain numbers, strings and vectors cannot fail.
         serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// This spec with other principle heads (a user's own principles). The taste basis and its
+    /// part of the prior are kept. New heads have no calibration data, so each gets the median
+    /// scale of the heads it replaces (they are VLM-RM rewards on the same embedding model) and a
+    /// prior N(0, median variance of the replaced heads), uncorrelated with the rest. The
+    /// fingerprint changes: profiles made with other principles are refused, as they should be.
+    pub fn with_principles(&self, heads: Vec<PrincipleHead>) -> Result<Self> {
+        if heads.iter().any(|h| h.goal.len() != self.embedding_dim) {
+            return Err(PersonalError::DimensionMismatch { expected: self.embedding_dim, found: heads.first().map_or(0, |h| h.goal.len()) });
+        }
+        let median = |mut v: Vec<f64>, fallback: f64| {
+            if v.is_empty() {
+                return fallback;
+            }
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let b = usize::from(self.base_reward);
+        let p_old = self.principles.len();
+        let scale = median(self.principle_standardise.iter().map(|s| s.scale).collect(), 1.0);
+        let variance = median((b..b + p_old).map(|i| self.prior.covariance[i][i]).collect(), 1.0);
+        let old_index = |i: usize, p_new: usize| -> Option<usize> {
+            // Index in the old spec of feature i of the new one (None for a new principle).
+            if i < b {
+                Some(i)
+            } else if i < b + p_new {
+                None
+            } else {
+                Some(i - p_new + p_old)
+            }
+        };
+        let p_new = heads.len();
+        let d = b + p_new + self.basis.len();
+        let mean = (0..d).map(|i| old_index(i, p_new).map_or(0.0, |o| self.prior.mean[o])).collect();
+        let covariance = (0..d)
+            .map(|i| {
+                (0..d)
+                    .map(|j| match (old_index(i, p_new), old_index(j, p_new)) {
+                        (Some(oi), Some(oj)) => self.prior.covariance[oi][oj],
+                        _ if i == j => variance,
+                        _ => 0.0,
+                    })
+                    .collect()
+            })
+            .collect();
+        let spec = Self {
+            principle_standardise: vec![Standardise { offset: 0.0, scale }; p_new],
+            principles: heads,
+            prior: Prior { mean, covariance },
+            ..self.clone()
+        };
+        spec.validate()?;
+        Ok(spec)
     }
 
     /// Features of one prompt's candidates from their embeddings and, when the spec has a base

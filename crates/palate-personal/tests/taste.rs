@@ -345,3 +345,25 @@ mod session {
         assert!(s.remember(vec!["x".into()], vec![]).is_err());
     }
 }
+
+#[test]
+fn own_principles_replace_the_defaults_and_keep_the_basis() {
+    let s = spec([0.5, -0.2, 0.7], [1.0, 2.0, 3.0]);
+    let list = Principle::list_from_json(r#"[{"name": "playful", "goal": "A playful reply."}]"#).unwrap();
+    assert_eq!(list[0].label, "playful");
+    assert_eq!(list[0].baseline, palate_personal::features::DEFAULT_BASELINE);
+    let head = PrincipleHead::new(list[0].clone(), &[0.0, 0.0, 1.0, 0.0], &[0.0, 0.0, 0.0, 1.0], 0.5).unwrap();
+    let own = s.with_principles(vec![head]).unwrap();
+    assert_eq!(own.names(), vec!["playful", "taste-1"]);
+    // New head: mean 0, median variance of the replaced heads (1 and 2 → 2); basis prior kept.
+    assert_eq!(own.prior.mean, vec![0.0, 0.7]);
+    assert_eq!(own.prior.covariance, vec![vec![2.0, 0.0], vec![0.0, 3.0]]);
+    assert_ne!(own.fingerprint(), s.fingerprint());
+    let model = TasteModel::new(own.clone()).unwrap();
+    let profile = model.export_profile();
+    assert!(TasteModel::import_profile(s.clone(), &profile).is_err(), "profiles do not cross principle sets");
+    assert!(TasteModel::import_profile(own, &profile).is_ok());
+    for bad in [r#"[{"name": "", "goal": "x"}]"#, r#"[{"name": "a", "goal": "x"}, {"name": "a", "goal": "y"}]"#, r#"{"name": "a"}"#, r#"[{"name": "a"}]"#] {
+        assert!(Principle::list_from_json(bad).is_err(), "{bad}");
+    }
+}

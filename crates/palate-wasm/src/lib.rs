@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use js_sys::{Array, Float32Array, Object, Promise, Reflect, Uint32Array};
 use palate_models::{BackendKind, ModelFiles, PalateError, SentenceEmbedder, device};
-use palate_personal::features::FeatureSpec;
+use palate_personal::features::{DEFAULT_ALPHA, FeatureSpec, Principle, PrincipleHead};
 use palate_personal::session::Session;
 use palate_personal::PersonalError;
 use wasm_bindgen::prelude::*;
@@ -61,6 +61,40 @@ impl Embedder {
         Ok(Embedder { inner: Rc::new(inner), backend, fingerprint })
     }
 
+    /// Resolves to a [`Taste`] for this model from its palate-taste.json (`spec_json`), refused
+    /// when made for another model. `principles_json`, a list of `{name, label?, goal, baseline?}`,
+    /// replaces the file's principle heads (their goal and baseline texts are embedded here).
+    #[wasm_bindgen(js_name = createTaste)]
+    pub fn create_taste(&self, spec_json: String, principles_json: Option<String>) -> Promise {
+        let embedder = Rc::clone(&self.inner);
+        let fingerprint = self.fingerprint.clone();
+        future_to_promise(async move {
+            let mut spec =
+                FeatureSpec::from_json(&spec_json).map_err(|e| JsError::new(&format!("palate-taste.json: {e}")))?;
+            if spec.model != fingerprint {
+                return Err(JsError::new("palate-taste.json: made for another model (its model fingerprint differs)").into());
+            }
+            if let Some(json) = principles_json {
+                let principles = Principle::list_from_json(&json).map_err(taste_error)?;
+                if principles.is_empty() {
+                    return Err(JsError::new("principles: give at least one, or leave the option out for the defaults").into());
+                }
+                let texts: Vec<String> = principles.iter().flat_map(|p| [p.goal.clone(), p.baseline.clone()]).collect();
+                let embedded = embedder.embed(&texts).await.map_err(js_error)?;
+                let alpha = spec.principles.first().map_or(DEFAULT_ALPHA, |p| p.alpha);
+                let heads = principles
+                    .into_iter()
+                    .zip(embedded.chunks(2))
+                    .map(|(p, e)| PrincipleHead::new(p, &e[0].embedding, &e[1].embedding, alpha))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(taste_error)?;
+                spec = spec.with_principles(heads).map_err(taste_error)?;
+            }
+            let session = Session::new(spec).map_err(taste_error)?;
+            Ok(Taste { embedder, session: Rc::new(RefCell::new(session)) }.into())
+        })
+    }
+
     /// sha256 of config.json and the weights: what taste files and profiles are bound to.
     #[wasm_bindgen(getter)]
     pub fn fingerprint(&self) -> String {
@@ -109,16 +143,6 @@ pub struct Taste {
 
 #[wasm_bindgen]
 impl Taste {
-    /// `spec_json`: the model's palate-taste.json. Refused when it was made for another model.
-    pub fn create(embedder: &Embedder, spec_json: &str) -> Result<Taste, JsValue> {
-        let spec = FeatureSpec::from_json(spec_json).map_err(|e| JsError::new(&format!("palate-taste.json: {e}")))?;
-        if spec.model != embedder.fingerprint {
-            return Err(JsError::new("palate-taste.json: made for another model (its model fingerprint differs)").into());
-        }
-        let session = Session::new(spec).map_err(taste_error)?;
-        Ok(Taste { embedder: Rc::clone(&embedder.inner), session: Rc::new(RefCell::new(session)) })
-    }
-
     /// Embeds what is not cached yet of `replies` (texts and sentences).
     async fn prepare(embedder: Rc<SentenceEmbedder>, session: Rc<RefCell<Session>>, replies: &[String]) -> Result<(), JsValue> {
         let missing = session.borrow().missing_texts(replies);
@@ -161,6 +185,12 @@ impl Taste {
     /// `{answers, weights: [{name, label, mean, sd}]}` as JSON.
     pub fn summary(&self) -> Result<String, JsValue> {
         to_json(&self.session.borrow().summary())
+    }
+
+    /// Fingerprint of the feature spec (principles, basis): profiles are stored per model and spec.
+    #[wasm_bindgen(getter, js_name = featuresFingerprint)]
+    pub fn features_fingerprint(&self) -> String {
+        self.session.borrow().model().spec().fingerprint()
     }
 
     #[wasm_bindgen(js_name = exportProfile)]
