@@ -11,8 +11,8 @@
 
 use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
-use burn::store::{ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
-use burn::tensor::{Bool, Device, Int, Tensor, activation};
+use burn::store::{FloatCastAdapter, ModuleAdapter, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
+use burn::tensor::{Bool, DType, Device, Int, Tensor, activation};
 use serde::Deserialize;
 
 use crate::error::{PalateError, Result};
@@ -233,7 +233,7 @@ impl BertModel {
         let mut model = config.init(device)?;
         let invalid = |detail: String| PalateError::InvalidWeights { file: names::WEIGHTS.into(), detail };
         let mut store = SafetensorsStore::from_bytes(Some(weights))
-            .with_from_adapter(PyTorchToBurnAdapter)
+            .with_from_adapter(PyTorchToBurnAdapter.chain(FloatCastAdapter::to(DType::F32)))
             .with_key_remapping(r"^bert\.", "")
             .with_key_remapping(r"\.attention\.self\.", ".attention.self_.")
             .allow_partial(true);

@@ -4,6 +4,7 @@
 //! ([`device`]).
 
 pub mod bert;
+pub mod decoder;
 pub mod device;
 pub mod error;
 pub mod files;

@@ -1,0 +1,472 @@
+//! Decoder-only reward models: Hugging Face's `Qwen3ForSequenceClassification` and
+//! `LlamaForSequenceClassification` (transformers' `modeling_qwen3.py`, `modeling_llama.py`) as one
+//! burn module. Skywork-Reward-V2-Qwen3-0.6B and -Llama-3.2-1B are of this shape: a decoder, then a
+//! `score` linear head read at the last real token.
+//!
+//! Tensor names are the checkpoint's (`model.embed_tokens`, `model.layers.N.self_attn.q_proj`,
+//! `model.layers.N.mlp.gate_proj`, `model.norm`, `score`). Pieces, as transformers defines them:
+//! RMSNorm; rotary embeddings (`rope_theta`, and Llama 3's `rope_scaling` frequency smoothing) with
+//! the rotate-half convention; grouped-query attention (each key/value head serves
+//! `heads / kv_heads` query heads); Qwen3's per-head RMSNorm on queries and keys before the
+//! rotation; the SwiGLU MLP `down(silu(gate(x)) · up(x))`.
+
+use burn::module::Module;
+use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig, RmsNorm, RmsNormConfig};
+use burn::store::{FloatCastAdapter, ModuleAdapter, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
+use burn::tensor::{Bool, DType, Device, Int, Tensor, TensorData, activation};
+use serde::Deserialize;
+
+use crate::error::{PalateError, Result};
+use crate::files::{names, parse_json};
+
+/// The architectures this module implements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecoderKind {
+    Qwen3,
+    Llama,
+}
+
+/// Rotary-embedding settings: transformers 4 writes `rope_theta` + `rope_scaling`, transformers 5
+/// `rope_parameters` (with `rope_theta` inside). Both are read.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+pub struct RopeParameters {
+    #[serde(default)]
+    pub rope_theta: Option<f64>,
+    #[serde(default, alias = "type")]
+    pub rope_type: Option<String>,
+    #[serde(default)]
+    pub factor: Option<f64>,
+    #[serde(default)]
+    pub low_freq_factor: Option<f64>,
+    #[serde(default)]
+    pub high_freq_factor: Option<f64>,
+    #[serde(default)]
+    pub original_max_position_embeddings: Option<f64>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+struct RawConfig {
+    model_type: Option<String>,
+    vocab_size: usize,
+    hidden_size: usize,
+    intermediate_size: usize,
+    num_hidden_layers: usize,
+    num_attention_heads: usize,
+    num_key_value_heads: Option<usize>,
+    head_dim: Option<usize>,
+    #[serde(default = "default_rms_eps")]
+    rms_norm_eps: f64,
+    rope_theta: Option<f64>,
+    rope_scaling: Option<RopeParameters>,
+    rope_parameters: Option<RopeParameters>,
+    #[serde(default = "default_max_pos")]
+    max_position_embeddings: usize,
+    #[serde(default)]
+    id2label: Option<std::collections::BTreeMap<String, String>>,
+    num_labels: Option<usize>,
+    pad_token_id: Option<i64>,
+    #[serde(default)]
+    attention_bias: bool,
+    #[serde(default)]
+    mlp_bias: bool,
+    #[serde(default = "default_act")]
+    hidden_act: String,
+}
+
+fn default_rms_eps() -> f64 {
+    1e-6
+}
+fn default_max_pos() -> usize {
+    2048
+}
+fn default_act() -> String {
+    "silu".into()
+}
+
+/// A validated decoder config.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DecoderConfig {
+    pub kind: DecoderKind,
+    pub vocab_size: usize,
+    pub hidden_size: usize,
+    pub intermediate_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    pub num_key_value_heads: usize,
+    pub head_dim: usize,
+    pub rms_norm_eps: f64,
+    pub rope_theta: f64,
+    pub rope: RopeParameters,
+    pub max_position_embeddings: usize,
+    pub num_labels: usize,
+    pub pad_token_id: Option<i64>,
+    pub attention_bias: bool,
+    pub mlp_bias: bool,
+}
+
+impl DecoderConfig {
+    /// Parses and checks a config.json of a Qwen3 or Llama model.
+    pub fn from_json(bytes: &[u8]) -> Result<Self> {
+        let raw: RawConfig = parse_json(names::CONFIG, bytes)?;
+        let invalid = |detail: String| PalateError::InvalidConfig { file: names::CONFIG.into(), detail };
+        let kind = match raw.model_type.as_deref() {
+            Some("qwen3") => DecoderKind::Qwen3,
+            Some("llama") => DecoderKind::Llama,
+            other => {
+                return Err(invalid(format!(
+                    "model_type {other:?} is not supported here (Palate's decoder reward models are \"qwen3\" and \"llama\")"
+                )));
+            }
+        };
+        if raw.hidden_act != "silu" {
+            return Err(invalid(format!("hidden_act \"{}\" is not supported (expected \"silu\")", raw.hidden_act)));
+        }
+        let heads = raw.num_attention_heads;
+        let kv_heads = raw.num_key_value_heads.unwrap_or(heads);
+        if heads == 0 || kv_heads == 0 || heads % kv_heads != 0 {
+            return Err(invalid(format!(
+                "num_attention_heads ({heads}) must be a positive multiple of num_key_value_heads ({kv_heads})"
+            )));
+        }
+        let head_dim = match raw.head_dim {
+            Some(d) => d,
+            None if raw.hidden_size % heads == 0 => raw.hidden_size / heads,
+            None => return Err(invalid(format!("hidden_size {} is not divisible by {heads} heads", raw.hidden_size))),
+        };
+        if head_dim % 2 != 0 {
+            return Err(invalid(format!("head_dim {head_dim} must be even for rotary embeddings")));
+        }
+        let rope = raw.rope_parameters.clone().or(raw.rope_scaling.clone()).unwrap_or_default();
+        let rope_theta = rope.rope_theta.or(raw.rope_theta).unwrap_or(10_000.0);
+        match rope.rope_type.as_deref() {
+            None | Some("default") => {}
+            Some("llama3") => {
+                if rope.factor.is_none() || rope.original_max_position_embeddings.is_none() {
+                    return Err(invalid("rope type llama3 needs factor and original_max_position_embeddings".into()));
+                }
+            }
+            Some(other) => return Err(invalid(format!("rope type \"{other}\" is not supported (default, llama3)"))),
+        }
+        let num_labels = raw.num_labels.or(raw.id2label.as_ref().map(|m| m.len())).unwrap_or(1);
+        Ok(Self {
+            kind,
+            vocab_size: raw.vocab_size,
+            hidden_size: raw.hidden_size,
+            intermediate_size: raw.intermediate_size,
+            num_hidden_layers: raw.num_hidden_layers,
+            num_attention_heads: heads,
+            num_key_value_heads: kv_heads,
+            head_dim,
+            rms_norm_eps: raw.rms_norm_eps,
+            rope_theta,
+            rope,
+            max_position_embeddings: raw.max_position_embeddings,
+            num_labels: num_labels.max(1),
+            pad_token_id: raw.pad_token_id,
+            attention_bias: raw.attention_bias,
+            mlp_bias: raw.mlp_bias,
+        })
+    }
+
+    /// Inverse frequencies of the rotary embedding (transformers' `_compute_default_rope_parameters`
+    /// and `_compute_llama3_parameters`), in f64.
+    pub fn inv_freq(&self) -> Vec<f64> {
+        let d = self.head_dim as f64;
+        let base: Vec<f64> = (0..self.head_dim / 2).map(|i| 1.0 / self.rope_theta.powf(2.0 * i as f64 / d)).collect();
+        if self.rope.rope_type.as_deref() != Some("llama3") {
+            return base;
+        }
+        let factor = self.rope.factor.unwrap_or(1.0);
+        let low = self.rope.low_freq_factor.unwrap_or(1.0);
+        let high = self.rope.high_freq_factor.unwrap_or(4.0);
+        let old = self.rope.original_max_position_embeddings.unwrap_or(8192.0);
+        let (low_wavelen, high_wavelen) = (old / low, old / high);
+        base.into_iter()
+            .map(|f| {
+                let wavelen = 2.0 * std::f64::consts::PI / f;
+                if wavelen < high_wavelen {
+                    f
+                } else if wavelen > low_wavelen {
+                    f / factor
+                } else {
+                    let smooth = (old / wavelen - low) / (high - low);
+                    (1.0 - smooth) * f / factor + smooth * f
+                }
+            })
+            .collect()
+    }
+
+    fn init(&self, device: &Device) -> DecoderRewardModel {
+        let (h, hd) = (self.hidden_size, self.head_dim);
+        let linear = |i: usize, o: usize, bias: bool| LinearConfig::new(i, o).with_bias(bias).init(device);
+        let norm = |d: usize| RmsNormConfig::new(d).with_epsilon(self.rms_norm_eps).init(device);
+        let qk_norm = self.kind == DecoderKind::Qwen3;
+        let layers = (0..self.num_hidden_layers)
+            .map(|_| DecoderLayer {
+                input_layernorm: norm(h),
+                self_attn: Attention {
+                    q_proj: linear(h, self.num_attention_heads * hd, self.attention_bias),
+                    k_proj: linear(h, self.num_key_value_heads * hd, self.attention_bias),
+                    v_proj: linear(h, self.num_key_value_heads * hd, self.attention_bias),
+                    o_proj: linear(self.num_attention_heads * hd, h, self.attention_bias),
+                    q_norm: qk_norm.then(|| norm(hd)),
+                    k_norm: qk_norm.then(|| norm(hd)),
+                    heads: self.num_attention_heads,
+                    kv_heads: self.num_key_value_heads,
+                    head_dim: hd,
+                },
+                post_attention_layernorm: norm(h),
+                mlp: Mlp {
+                    gate_proj: linear(h, self.intermediate_size, self.mlp_bias),
+                    up_proj: linear(h, self.intermediate_size, self.mlp_bias),
+                    down_proj: linear(self.intermediate_size, h, self.mlp_bias),
+                },
+            })
+            .collect();
+        DecoderRewardModel {
+            model: DecoderModel {
+                embed_tokens: EmbeddingConfig::new(self.vocab_size, h).init(device),
+                layers,
+                norm: norm(h),
+            },
+            score: linear(h, self.num_labels, false),
+        }
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct Attention {
+    pub q_proj: Linear,
+    pub k_proj: Linear,
+    pub v_proj: Linear,
+    pub o_proj: Linear,
+    /// Qwen3 only: RMSNorm over each head's query / key before the rotation.
+    pub q_norm: Option<RmsNorm>,
+    pub k_norm: Option<RmsNorm>,
+    #[module(skip)]
+    pub heads: usize,
+    #[module(skip)]
+    pub kv_heads: usize,
+    #[module(skip)]
+    pub head_dim: usize,
+}
+
+#[derive(Module, Debug)]
+pub struct Mlp {
+    pub gate_proj: Linear,
+    pub up_proj: Linear,
+    pub down_proj: Linear,
+}
+
+#[derive(Module, Debug)]
+pub struct DecoderLayer {
+    pub input_layernorm: RmsNorm,
+    pub self_attn: Attention,
+    pub post_attention_layernorm: RmsNorm,
+    pub mlp: Mlp,
+}
+
+#[derive(Module, Debug)]
+pub struct DecoderModel {
+    pub embed_tokens: Embedding,
+    pub layers: Vec<DecoderLayer>,
+    pub norm: RmsNorm,
+}
+
+/// `…ForSequenceClassification`: the decoder and its `score` head.
+#[derive(Module, Debug)]
+pub struct DecoderRewardModel {
+    pub model: DecoderModel,
+    pub score: Linear,
+}
+
+/// The weights of a model: one `model.safetensors`, or the shards named by
+/// `model.safetensors.index.json` (as `(file name, bytes)`).
+pub enum DecoderWeights {
+    Single(Vec<u8>),
+    Sharded(Vec<(String, Vec<u8>)>),
+}
+
+/// A decoder reward model ready to score token sequences.
+pub struct DecoderScorer {
+    pub config: DecoderConfig,
+    model: DecoderRewardModel,
+    device: Device,
+}
+
+impl DecoderScorer {
+    /// Builds the model from config.json bytes and its weights (f32, f16 or bf16 on disk). A tensor
+    /// whose shape disagrees with the config, or a missing one, is an error naming it.
+    pub fn load(config_json: &[u8], weights: DecoderWeights, device: &Device) -> Result<Self> {
+        let config = DecoderConfig::from_json(config_json)?;
+        let mut model = config.init(device);
+        let shards = match weights {
+            DecoderWeights::Single(bytes) => vec![(names::WEIGHTS.to_string(), bytes)],
+            DecoderWeights::Sharded(shards) => shards,
+        };
+        let mut applied = std::collections::HashSet::new();
+        let mut missing = Vec::new();
+        for (file, bytes) in shards {
+            let invalid = |detail: String| PalateError::InvalidWeights { file: file.clone(), detail };
+            let mut store = SafetensorsStore::from_bytes(Some(bytes))
+                .with_from_adapter(PyTorchToBurnAdapter.chain(FloatCastAdapter::to(DType::F32)))
+                // Checkpoints saved from the bare decoder (no task head) lack the `model.` prefix.
+                .with_key_remapping(r"^(embed_tokens|layers|norm)\b", "model.$1")
+                .allow_partial(true);
+            let result = model.load_from(&mut store).map_err(|e| invalid(format!("not a valid safetensors file: {e}")))?;
+            if let Some(error) = result.errors.first() {
+                return Err(invalid(format!(
+                    "{error} — does config.json (hidden_size {}, heads {}/{}, head_dim {}, vocab_size {}) describe this checkpoint?",
+                    config.hidden_size, config.num_attention_heads, config.num_key_value_heads, config.head_dim, config.vocab_size
+                )));
+            }
+            applied.extend(result.applied);
+            missing = result.missing.into_iter().map(|(path, _)| path).collect();
+        }
+        missing.retain(|p| !applied.contains(p));
+        if !missing.is_empty() {
+            return Err(PalateError::InvalidWeights {
+                file: names::WEIGHTS.into(),
+                detail: format!(
+                    "{} tensor(s) the model needs are missing, e.g. {} — is this a {:?} checkpoint with {} layers?",
+                    missing.len(),
+                    missing.iter().take(5).cloned().collect::<Vec<_>>().join(", "),
+                    config.kind,
+                    config.num_hidden_layers
+                ),
+            });
+        }
+        Ok(Self { config, model, device: device.clone() })
+    }
+
+    /// Scores token sequences (one per response), all in one right-padded batch: label 0 of the
+    /// `score` head at each sequence's last token. Empty sequences and sequences longer than
+    /// `max_position_embeddings` are refused.
+    pub async fn score_ids(&self, batch: &[Vec<u32>]) -> Result<Vec<f32>> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = batch.len();
+        let seq = batch.iter().map(Vec::len).max().unwrap_or(0);
+        if let Some(i) = batch.iter().position(Vec::is_empty) {
+            return Err(PalateError::InvalidInput(format!("sequence {} is empty", i + 1)));
+        }
+        if seq > self.config.max_position_embeddings {
+            return Err(PalateError::InvalidInput(format!(
+                "a sequence has {seq} tokens; the model's context is {}",
+                self.config.max_position_embeddings
+            )));
+        }
+        if let Some(&bad) = batch.iter().flatten().find(|&&id| id as usize >= self.config.vocab_size) {
+            return Err(PalateError::InvalidInput(format!("token id {bad} is outside the vocabulary ({})", self.config.vocab_size)));
+        }
+        let pad = self.config.pad_token_id.unwrap_or(0).max(0);
+        let mut ids = vec![pad; rows * seq];
+        let mut keep = vec![false; rows * seq];
+        for (r, row) in batch.iter().enumerate() {
+            for (c, &id) in row.iter().enumerate() {
+                ids[r * seq + c] = i64::from(id);
+                keep[r * seq + c] = true;
+            }
+        }
+        let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [rows, seq]), &self.device);
+        let keep = Tensor::<2, Bool>::from_data(TensorData::new(keep, [rows, seq]), &self.device);
+        let logits = self.forward(ids, keep); // [rows, seq, labels]
+        let labels = self.config.num_labels;
+        let data = logits
+            .into_data_async()
+            .await
+            .map_err(|e| PalateError::Backend(format!("reading scores back: {e:?}")))?
+            .try_into_vec::<f32>()
+            .map_err(|e| PalateError::Backend(format!("unexpected score data: {e:?}")))?;
+        Ok(batch.iter().enumerate().map(|(r, row)| data[(r * seq + row.len() - 1) * labels]).collect())
+    }
+
+    /// Blocking [`Self::score_ids`] for native callers.
+    #[cfg(not(target_family = "wasm"))]
+    pub fn score_ids_blocking(&self, batch: &[Vec<u32>]) -> Result<Vec<f32>> {
+        pollster::block_on(self.score_ids(batch))
+    }
+
+    /// `[batch, seq]` ids and a keep-mask (false = padding) → `[batch, seq, num_labels]`.
+    pub fn forward(&self, ids: Tensor<2, Int>, keep: Tensor<2, Bool>) -> Tensor<3> {
+        let [batch, seq] = ids.dims();
+        let (cos, sin) = self.rotary(seq);
+        // Key j is hidden from query i when j > i (causal) or j is padding: [batch, 1, seq, seq].
+        let causal = Tensor::<2, Bool>::tril_mask([seq, seq], 0, &self.device).unsqueeze_dims::<4>(&[0, 1]);
+        let padding = keep.bool_not().unsqueeze_dims::<4>(&[1, 2]);
+        let mask = causal.expand([batch, 1, seq, seq]).bool_or(padding.expand([batch, 1, seq, seq]));
+        let mut x = self.model.model.embed_tokens.forward(ids);
+        for layer in &self.model.model.layers {
+            let attn = layer.self_attn.forward(layer.input_layernorm.forward(x.clone()), &cos, &sin, mask.clone());
+            x = x + attn;
+            let h = layer.post_attention_layernorm.forward(x.clone());
+            let mlp = &layer.mlp;
+            x = x + mlp.down_proj.forward(activation::silu(mlp.gate_proj.forward(h.clone())) * mlp.up_proj.forward(h));
+        }
+        self.model.score.forward(self.model.model.norm.forward(x))
+    }
+
+    /// cos and sin tables `[seq, head_dim]` (the frequencies repeated for both halves).
+    fn rotary(&self, seq: usize) -> (Tensor<2>, Tensor<2>) {
+        let inv = self.config.inv_freq();
+        let d = self.config.head_dim;
+        let (mut cos, mut sin) = (Vec::with_capacity(seq * d), Vec::with_capacity(seq * d));
+        for p in 0..seq {
+            for _half in 0..2 {
+                for f in &inv {
+                    // transformers computes position × frequency in f32; so do we.
+                    let angle = (p as f32 * *f as f32) as f64;
+                    cos.push(angle.cos() as f32);
+                    sin.push(angle.sin() as f32);
+                }
+            }
+        }
+        (
+            Tensor::<2>::from_data(TensorData::new(cos, [seq, d]), &self.device),
+            Tensor::<2>::from_data(TensorData::new(sin, [seq, d]), &self.device),
+        )
+    }
+}
+
+impl Attention {
+    fn forward(&self, x: Tensor<3>, cos: &Tensor<2>, sin: &Tensor<2>, mask: Tensor<4, Bool>) -> Tensor<3> {
+        let [batch, seq, _] = x.dims();
+        let hd = self.head_dim;
+        let split = |t: Tensor<3>, n: usize| t.reshape([batch, seq, n, hd]);
+        let mut q = split(self.q_proj.forward(x.clone()), self.heads);
+        let mut k = split(self.k_proj.forward(x.clone()), self.kv_heads);
+        let v = split(self.v_proj.forward(x), self.kv_heads).swap_dims(1, 2);
+        if let (Some(qn), Some(kn)) = (&self.q_norm, &self.k_norm) {
+            q = qn.forward(q);
+            k = kn.forward(k);
+        }
+        let q = rotate(q.swap_dims(1, 2), cos, sin);
+        let k = rotate(k.swap_dims(1, 2), cos, sin);
+        // Grouped-query attention: query head h reads key/value head h / (heads / kv_heads).
+        let rep = self.heads / self.kv_heads;
+        let repeat = |t: Tensor<4>| {
+            if rep == 1 {
+                t
+            } else {
+                t.unsqueeze_dim::<5>(2).expand([batch, self.kv_heads, rep, seq, hd]).reshape([batch, self.heads, seq, hd])
+            }
+        };
+        let (k, v) = (repeat(k), repeat(v));
+        let scores = q.matmul(k.swap_dims(2, 3)) / (hd as f64).sqrt();
+        let probs = activation::softmax(scores.mask_fill(mask, f32::MIN), 3);
+        let out = probs.matmul(v).swap_dims(1, 2).reshape([batch, seq, self.heads * hd]);
+        self.o_proj.forward(out)
+    }
+}
+
+/// `x·cos + rotate_half(x)·sin` with `rotate_half([a, b]) = [−b, a]`, over `[batch, heads, seq, d]`.
+fn rotate(x: Tensor<4>, cos: &Tensor<2>, sin: &Tensor<2>) -> Tensor<4> {
+    let d = x.dims()[3];
+    let a = x.clone().narrow(3, 0, d / 2);
+    let b = x.clone().narrow(3, d / 2, d / 2);
+    let rotated = Tensor::cat(vec![b.neg(), a], 3);
+    let cos = cos.clone().unsqueeze_dims::<4>(&[0, 1]);
+    let sin = sin.clone().unsqueeze_dims::<4>(&[0, 1]);
+    x * cos + rotated * sin
+}
