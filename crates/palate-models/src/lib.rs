@@ -4,10 +4,12 @@
 //! ([`device`]).
 
 pub mod bert;
+pub mod chat;
 pub mod decoder;
 pub mod device;
 pub mod error;
 pub mod files;
+pub mod reward;
 pub mod sentence;
 pub mod text;
 

@@ -1,0 +1,152 @@
+//! A reward model end to end: (prompt, response) → the model's chat text → token ids → score.
+//! The folder is a Hugging Face one: config.json, tokenizer.json, the chat template
+//! (tokenizer_config.json or chat_template.jinja) and model.safetensors, or shards listed in
+//! model.safetensors.index.json.
+
+use tokenizers::Tokenizer;
+
+use crate::chat::{ChatTemplate, Message};
+use crate::decoder::{DecoderScorer, DecoderWeights};
+use crate::error::{PalateError, Result};
+use crate::files::names;
+
+pub const WEIGHTS_INDEX: &str = "model.safetensors.index.json";
+
+/// Responses scored per forward pass.
+pub const BATCH: usize = 8;
+
+/// The bytes of a reward-model folder.
+pub struct RewardFiles {
+    pub config: Vec<u8>,
+    pub tokenizer: Vec<u8>,
+    pub tokenizer_config: Option<Vec<u8>>,
+    pub chat_template: Option<Vec<u8>>,
+    pub weights: DecoderWeights,
+}
+
+impl RewardFiles {
+    /// Reads a folder; a shard named in the index but absent is a `MissingFile` naming it.
+    #[cfg(not(target_family = "wasm"))]
+    pub fn from_dir(dir: impl AsRef<std::path::Path>) -> Result<Self> {
+        let dir = dir.as_ref();
+        let read = |name: &str| -> Result<Vec<u8>> {
+            let path = dir.join(name);
+            std::fs::read(&path).map_err(|e| {
+                let file = path.display().to_string();
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    PalateError::MissingFile { file, detail: "no such file".into() }
+                } else {
+                    PalateError::Io { file, detail: e.to_string() }
+                }
+            })
+        };
+        let optional = |name: &str| -> Result<Option<Vec<u8>>> {
+            if dir.join(name).exists() { read(name).map(Some) } else { Ok(None) }
+        };
+        let weights = if dir.join(names::WEIGHTS).exists() {
+            DecoderWeights::Single(read(names::WEIGHTS)?)
+        } else if dir.join(WEIGHTS_INDEX).exists() {
+            let shards = shard_names(&read(WEIGHTS_INDEX)?)?;
+            DecoderWeights::Sharded(shards.into_iter().map(|s| Ok((s.clone(), read(&s)?))).collect::<Result<_>>()?)
+        } else {
+            return Err(PalateError::MissingFile {
+                file: dir.join(names::WEIGHTS).display().to_string(),
+                detail: format!("no {} and no {WEIGHTS_INDEX}", names::WEIGHTS),
+            });
+        };
+        Ok(Self {
+            config: read(names::CONFIG)?,
+            tokenizer: read(names::TOKENIZER)?,
+            tokenizer_config: optional(crate::chat::TOKENIZER_CONFIG)?,
+            chat_template: optional(crate::chat::CHAT_TEMPLATE)?,
+            weights,
+        })
+    }
+}
+
+/// The distinct shard files of a `model.safetensors.index.json`, in order of first mention.
+pub fn shard_names(index: &[u8]) -> Result<Vec<String>> {
+    #[derive(serde::Deserialize)]
+    struct Index {
+        weight_map: std::collections::BTreeMap<String, String>,
+    }
+    let index: Index = serde_json::from_slice(index)
+        .map_err(|e| PalateError::InvalidJson { file: WEIGHTS_INDEX.into(), detail: e.to_string() })?;
+    let mut shards: Vec<String> = Vec::new();
+    for file in index.weight_map.into_values() {
+        if file.contains('/') || file.contains("..") {
+            return Err(PalateError::InvalidConfig { file: WEIGHTS_INDEX.into(), detail: format!("shard name {file:?} is not a file name") });
+        }
+        if !shards.contains(&file) {
+            shards.push(file);
+        }
+    }
+    if shards.is_empty() {
+        return Err(PalateError::InvalidConfig { file: WEIGHTS_INDEX.into(), detail: "weight_map names no shard".into() });
+    }
+    Ok(shards)
+}
+
+/// A loaded reward model.
+pub struct RewardModel {
+    scorer: DecoderScorer,
+    tokenizer: Tokenizer,
+    template: ChatTemplate,
+}
+
+impl RewardModel {
+    pub fn load(files: RewardFiles, device: &burn::tensor::Device) -> Result<Self> {
+        let template = ChatTemplate::from_files(files.tokenizer_config.as_deref(), files.chat_template.as_deref())?;
+        let mut tokenizer = Tokenizer::from_bytes(&files.tokenizer)
+            .map_err(|e| PalateError::InvalidTokenizer { file: names::TOKENIZER.into(), detail: e.to_string() })?;
+        tokenizer.with_padding(None);
+        tokenizer
+            .with_truncation(None)
+            .map_err(|e| PalateError::InvalidTokenizer { file: names::TOKENIZER.into(), detail: e.to_string() })?;
+        let scorer = DecoderScorer::load(&files.config, files.weights, device)?;
+        Ok(Self { scorer, tokenizer, template })
+    }
+
+    pub fn scorer(&self) -> &DecoderScorer {
+        &self.scorer
+    }
+
+    /// The training text of a one-turn conversation.
+    pub fn format(&self, prompt: &str, response: &str) -> Result<String> {
+        self.template.render(&[Message::new("user", prompt), Message::new("assistant", response)])
+    }
+
+    /// Token ids of a rendered conversation (the template already holds every special token).
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        let encoding = self.tokenizer.encode(text, false).map_err(|e| PalateError::Tokenize(e.to_string()))?;
+        Ok(encoding.get_ids().to_vec())
+    }
+
+    /// One score per response to `prompt`, in order; responses are batched [`BATCH`] at a time.
+    /// A conversation longer than the model's context is an error naming the response.
+    pub async fn score(&self, prompt: &str, responses: &[String]) -> Result<Vec<f32>> {
+        let context = self.scorer.config.max_position_embeddings;
+        let mut ids = Vec::with_capacity(responses.len());
+        for (i, r) in responses.iter().enumerate() {
+            let seq = self.encode(&self.format(prompt, r)?)?;
+            if seq.len() > context {
+                return Err(PalateError::InvalidInput(format!(
+                    "response {}: the conversation is {} tokens long; this model reads at most {context}",
+                    i + 1,
+                    seq.len()
+                )));
+            }
+            ids.push(seq);
+        }
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(BATCH) {
+            out.extend(self.scorer.score_ids(chunk).await?);
+        }
+        Ok(out)
+    }
+
+    #[cfg(not(target_family = "wasm"))]
+    pub fn score_blocking(&self, prompt: &str, responses: &[String]) -> Result<Vec<f32>> {
+        pollster::block_on(self.score(prompt, responses))
+    }
+}
