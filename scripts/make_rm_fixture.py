@@ -91,6 +91,17 @@ def chat_fixture():
         json.dump({"pad_token_id": pad, "rows": rows}, f, indent=1, ensure_ascii=False)
     print("chat:", [round(r["score"], 4) for r in rows])
 
+    # Qwen3's real tokenizer on chat-formatted texts: ids from the Python `tokenizers` package.
+    from tokenizers import Tokenizer as RealTokenizer
+    real = RealTokenizer.from_file(os.path.join(npm, "tokenizer.json"))
+    texts = [r["text"] for r in rows] + [
+        "<|im_start|>user\nÜbersetze: «Guten Tag» — 你好，世界! 🤖<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\nBonjour 👋<|im_end|>\n",
+        "<|im_start|>system\nYou are terse.<|im_end|>\n<|im_start|>user\ndef f(x):\n    return x ** 2\t# tabs<|im_end|>\n",
+    ]
+    with open(os.path.join(ROOT, "qwen3-tokenizer.json"), "w") as f:
+        json.dump({"tokenizers": __import__("tokenizers").__version__, "texts": texts,
+                   "ids": [real.encode(t, add_special_tokens=False).ids for t in texts]}, f, ensure_ascii=False)
+
 
 def main():
     torch.manual_seed(2026)

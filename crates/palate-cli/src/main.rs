@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use palate_models::reward::{RewardFiles, RewardModel};
 use palate_models::{BackendKind, ModelFiles, PalateError, SentenceEmbedder, device};
 use palate_personal::PersonalError;
 use palate_personal::basis::BasisConfig;
@@ -38,6 +39,22 @@ enum Command {
         json: bool,
         /// Texts to embed; when none are given, read stdin, one text per line.
         texts: Vec<String>,
+    },
+    /// Reward-model scores of RESPONSEs to PROMPT (Qwen3 / Llama sequence-classification models).
+    Score {
+        /// A Hugging Face reward-model folder (config.json, tokenizer.json, chat template, weights).
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long)]
+        prompt: String,
+        /// A candidate response; repeat for several.
+        #[arg(long = "response", required = true)]
+        responses: Vec<String>,
+        /// Print [{"response", "score"}] as JSON.
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value = "cpu", value_parser = parse_backend)]
+        backend: BackendKind,
     },
     /// Learn the shared taste basis and population prior from many users' choices; writes a
     /// taste file (install it as MODEL/palate-taste.json).
@@ -150,6 +167,7 @@ fn load(model: &PathBuf, backend: BackendKind) -> Result<(SentenceEmbedder, Mode
 fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Embed { model, backend, json, texts } => embed(model, backend, json, texts),
+        Command::Score { model, prompt, responses, json, backend } => score(model, backend, prompt, responses, json),
         Command::TrainBasis { model, data, out, rank, alpha, principles, rounds, init_variance, description, backend } => {
             let (embedder, files) = load(&model, backend)?;
             let args = personal::TrainArgs { data, out, rank, alpha, principles, description, rounds, init_variance };
@@ -201,6 +219,25 @@ pub fn embed_replies(embedder: &SentenceEmbedder, replies: &[String]) -> Result<
         .into_iter()
         .map(|(w, ids)| ReplyEmbedding { whole: embedded[w].clone(), sentences: ids.iter().map(|&i| embedded[i].clone()).collect() })
         .collect())
+}
+
+fn score(model: PathBuf, backend: BackendKind, prompt: String, responses: Vec<String>, json: bool) -> Result<(), CliError> {
+    let device = pollster::block_on(device::device(backend))?;
+    let rm = RewardModel::load(RewardFiles::from_dir(&model)?, &device)?;
+    let scores = rm.score_blocking(&prompt, &responses)?;
+    let mut out = std::io::stdout().lock();
+    let write_err = |e: std::io::Error| CliError::Io { file: "<stdout>".into(), detail: e.to_string() };
+    if json {
+        let rows: Vec<serde_json::Value> =
+            responses.iter().zip(&scores).map(|(r, s)| serde_json::json!({ "response": r, "score": s })).collect();
+        writeln!(out, "{}", serde_json::Value::Array(rows)).map_err(write_err)?;
+    } else {
+        for (i, (r, s)) in responses.iter().zip(&scores).enumerate() {
+            let head: String = r.chars().take(60).collect();
+            writeln!(out, "{i}\t{s:+.4}\t{head}{}", if r.chars().count() > 60 { "…" } else { "" }).map_err(write_err)?;
+        }
+    }
+    Ok(())
 }
 
 fn embed(model: PathBuf, backend: BackendKind, json: bool, mut texts: Vec<String>) -> Result<(), CliError> {

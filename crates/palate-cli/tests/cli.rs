@@ -19,7 +19,7 @@ fn palate(args: &[&str], stdin: Option<&str>) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn rows(out: &Output) -> Vec<serde_json::Value> {
+fn rows_of(out: &Output) -> Vec<serde_json::Value> {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
 }
@@ -28,7 +28,7 @@ fn rows(out: &Output) -> Vec<serde_json::Value> {
 fn embed_json_keeps_order_and_shape() {
     let model = model_dir();
     let out = palate(&["embed", "--model", model.to_str().unwrap(), "--json", "Hello, world!", ""], None);
-    let rows = rows(&out);
+    let rows = rows_of(&out);
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[0]["text"], "Hello, world!");
     // Same ids as the reference tokenizer (tests/fixtures/minilm.json, text 1).
@@ -45,7 +45,7 @@ fn embed_json_keeps_order_and_shape() {
 fn embed_reads_stdin_one_text_per_line() {
     let model = model_dir();
     let out = palate(&["embed", "--model", model.to_str().unwrap(), "--json"], Some("first line\nsecond line\n"));
-    let rows = rows(&out);
+    let rows = rows_of(&out);
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[1]["text"], "second line");
 }
@@ -62,4 +62,29 @@ fn errors_name_the_file_and_exit_nonzero() {
     let out = palate(&["embed", "--model", "m", "--backend", "tpu", "x"], None);
     assert_eq!(out.status.code(), Some(2), "usage errors exit 2 (clap)");
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown backend \"tpu\""));
+}
+
+#[test]
+fn score_prints_one_score_per_response_in_order() {
+    let model = palate_tests::root().join("tests/fixtures/rm/qwen3");
+    let chat: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(palate_tests::root().join("tests/fixtures/rm/chat.json")).unwrap()).unwrap();
+    let rows: Vec<&serde_json::Value> =
+        chat["rows"].as_array().unwrap().iter().filter(|r| r["prompt"] == "How do I boil an egg?").collect();
+    let mut args = vec!["score", "--model", model.to_str().unwrap(), "--prompt", "How do I boil an egg?", "--json"];
+    for r in &rows {
+        args.extend(["--response", r["response"].as_str().unwrap()]);
+    }
+    let out = rows_of(&palate(&args, None));
+    assert_eq!(out.len(), rows.len());
+    for (got, want) in out.iter().zip(&rows) {
+        assert_eq!(got["response"], want["response"]);
+        let (g, w) = (got["score"].as_f64().unwrap(), want["score"].as_f64().unwrap());
+        assert!((g - w).abs() < 1e-4 * w.abs().max(1e-2), "{g} vs {w}");
+    }
+    let out = palate(&["score", "--model", model.to_str().unwrap(), "--prompt", "x"], None);
+    assert_eq!(out.status.code(), Some(2), "at least one --response is required");
+    let out = palate(&["score", "--model", "/nonexistent", "--prompt", "x", "--response", "y"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/model.safetensors: missing"));
 }
