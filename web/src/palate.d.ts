@@ -27,6 +27,10 @@ export interface RankerOptions {
   /** Your own principles instead of the taste file's: zero-shot heads from sentence embeddings
    *  (VLM-RM goal/baseline projection). Profiles are kept per set of principles. */
   principles?: { name: string; goal: string; label?: string; baseline?: string }[];
+  /** URL of a Hugging Face reward-model folder (Qwen3ForSequenceClassification or
+   *  LlamaForSequenceClassification: config.json, tokenizer.json, chat template, model.safetensors
+   *  or shards with model.safetensors.index.json), for score(). */
+  rewardModel?: string | URL;
   /** Where worker.js is served, if not beside palate.js. */
   workerUrl?: string | URL;
 }
@@ -90,6 +94,8 @@ export interface Ranker {
   readonly fromCache: number;
   /** Sentence embeddings, one per text, in order. */
   embed(texts: string[]): Promise<Embedding[]>;
+  /** Reward-model scores, one per response (needs the rewardModel option). */
+  score(prompt: string, responses: string[]): Promise<number[]>;
   /** The replies (1 to 64) ranked for this user, best first. */
   rerank(prompt: string, replies: string[], options?: { conservative?: number }): Promise<RankedReply[]>;
   /** The most informative pair to ask about next (never a pair asked before). */

@@ -82,6 +82,18 @@ class Ranker {
   }
 
   /**
+   * Reward-model scores, one per response, in order (needs createRanker({ rewardModel })).
+   * @param {string} prompt
+   * @param {string[]} responses
+   * @returns {Promise<number[]>}
+   */
+  score(prompt, responses) {
+    const bad = replyList(responses, 'score');
+    if (bad) return Promise.reject(bad);
+    return this._request('score', { prompt, responses });
+  }
+
+  /**
    * The replies ranked for this user, best first, each with its explanation.
    * @param {string} prompt  the user's message (kept for reward models; the taste features read the replies)
    * @param {string[]} replies  1 to 64 candidate replies
@@ -143,11 +155,12 @@ class Ranker {
  *           workerUrl?: string|URL }} options
  *   model: URL of a Hugging Face model folder (config.json, tokenizer.json, model.safetensors, …).
  *   backend: 'auto' (default) uses WebGPU when the browser offers an adapter, else the CPU.
+ *   rewardModel: URL of a Qwen3/Llama sequence-classification reward-model folder, for score().
  *   principles: your own principle heads instead of the taste file's (e.g. { name: 'playful',
  *     goal: 'A playful reply with jokes.' }); profiles are kept per set of principles.
  * @returns {Promise<Ranker>}
  */
-export async function createRanker({ model, backend = 'auto', principles, onProgress, workerUrl } = {}) {
+export async function createRanker({ model, backend = 'auto', principles, rewardModel, onProgress, workerUrl } = {}) {
   if (typeof model !== 'string' && !(model instanceof URL)) {
     throw new TypeError('createRanker({ model }) needs the URL of a model folder');
   }
@@ -159,7 +172,8 @@ export async function createRanker({ model, backend = 'auto', principles, onProg
   const worker = new Worker(workerUrl ?? new URL('./worker.js', import.meta.url), { type: 'module' });
   const ranker = new Ranker(worker);
   try {
-    const info = await ranker._request('init', { model: modelUrl, backend, principles }, onProgress);
+    const rewardUrl = rewardModel === undefined ? undefined : new URL(String(rewardModel), globalThis.location?.href).href;
+    const info = await ranker._request('init', { model: modelUrl, backend, principles, rewardModel: rewardUrl }, onProgress);
     ranker.backend = info.backend;
     ranker.dim = info.dim;
     ranker.fingerprint = info.fingerprint;

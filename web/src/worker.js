@@ -11,7 +11,7 @@
 // - IndexedDB "palate" / store "profiles": the user's profile, keyed by model fingerprint, saved
 //   after every answer, import and forget. A stored profile that cannot be read is kept aside under
 //   "<fingerprint>:unreadable:<time>" and reported, never deleted or silently replaced.
-import init, { Embedder } from '../pkg/palate_wasm.js';
+import init, { Embedder, Reward } from '../pkg/palate_wasm.js';
 
 // Files of a Hugging Face / sentence-transformers folder. Required ones must exist.
 const FILES = [
@@ -26,7 +26,18 @@ const FILES = [
 const CACHE = 'palate-models';
 const MANIFEST = 'palate-manifest.json';
 
+// Files of a reward-model folder (Qwen3 / Llama sequence classification).
+const RM_FILES = [
+  { key: 'config', name: 'config.json', required: true },
+  { key: 'tokenizer', name: 'tokenizer.json', required: true },
+  { key: 'tokenizerConfig', name: 'tokenizer_config.json', required: false },
+  { key: 'chatTemplate', name: 'chat_template.jinja', required: false },
+  { key: 'weights', name: 'model.safetensors', required: false },
+  { key: 'index', name: 'model.safetensors.index.json', required: false },
+];
+
 let embedder = null;
+let reward = null;
 let taste = null;
 let profileKey = null;
 
@@ -193,7 +204,7 @@ async function restoreProfile() {
 
 // ---- requests ----------------------------------------------------------------------------------
 
-async function handleInit(id, { model, backend, principles }) {
+async function handleInit(id, { model, backend, principles, rewardModel }) {
   const base = model.endsWith('/') ? model : `${model}/`;
   let chosen = backend;
   if (backend === 'auto' || backend === 'webgpu') {
@@ -245,8 +256,26 @@ async function handleInit(id, { model, backend, principles }) {
   } else if (principles) {
     throw new Error('principles need a taste file (palate-taste.json) in the model folder');
   }
+  reward = null;
+  if (rewardModel) {
+    const rmBase = rewardModel.endsWith('/') ? rewardModel : `${rewardModel}/`;
+    const rmManifest = await loadManifest(rmBase, cache);
+    let rmLoaded = 0;
+    const rmReport = (n, total) => { rmLoaded += n; progress(id, { phase: 'download', file: 'reward model', loaded: rmLoaded, total }); };
+    const got = await Promise.all(RM_FILES.map((f) => loadFile(rmBase, f, rmManifest, cache, rmReport, () => {})));
+    const rm = Object.fromEntries(RM_FILES.map((f, i) => [f.key, got[i] ?? undefined]));
+    let shardNames = [];
+    let shards = [];
+    if (!rm.weights) {
+      if (!rm.index) throw new Error(`model.safetensors: missing (neither it nor model.safetensors.index.json is in ${rmBase})`);
+      shardNames = Reward.shardNames(rm.index);
+      shards = await Promise.all(shardNames.map((name) => loadFile(rmBase, { name, required: true }, rmManifest, cache, rmReport, () => {})));
+    }
+    progress(id, { phase: 'load', loaded: 1, total: 1 });
+    reward = await Reward.create(chosen, rm.config, rm.tokenizer, rm.tokenizerConfig, rm.chatTemplate, rm.weights, shardNames, shards);
+  }
   return {
-    backend: embedder.backend, dim: embedder.dim, fingerprint: embedder.fingerprint, profileKey,
+    backend: embedder.backend, dim: embedder.dim, fingerprint: embedder.fingerprint, profileKey, reward: reward !== null,
     cached: manifest !== null, fromCache, profile,
     taste: taste ? JSON.parse(taste.summary()) : null,
   };
@@ -272,6 +301,13 @@ const handlers = {
     }
     const rows = await embedder.embed(texts);
     return rows.map((r) => ({ ids: Array.from(r.ids), embedding: r.embedding }));
+  },
+  async score({ prompt, responses }) {
+    if (!reward) throw new Error('no reward model is loaded: pass createRanker({ rewardModel: URL of a Qwen3/Llama reward-model folder })');
+    if (typeof prompt !== 'string') throw new Error('score() takes the prompt as a string');
+    checkReplies(responses, 'score');
+    if (responses.length === 0) return [];
+    return Array.from(await reward.score(prompt, responses));
   },
   async rerank({ replies, conservative }) {
     checkReplies(replies, 'rerank');
@@ -321,7 +357,7 @@ self.onmessage = async (event) => {
   } catch (e) {
     // A wasm trap (a Rust panic) surfaces here as a RuntimeError; the model may be unusable after it.
     const message = e instanceof Error ? e.message : String(e);
-    if (e instanceof WebAssembly.RuntimeError) { embedder = null; taste = null; }
+    if (e instanceof WebAssembly.RuntimeError) { embedder = null; taste = null; reward = null; }
     postMessage({ id, ok: false, error: message });
   }
 };

@@ -15,6 +15,7 @@ import { CHROMIUM_ARGS } from './chromium.mjs';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const modelDir = process.env.PALATE_MODEL_DIR ?? path.join(root, 'models/all-MiniLM-L6-v2');
 const fixture = JSON.parse(await fs.readFile(path.join(root, 'tests/fixtures/minilm.json'), 'utf8'));
+const chat = JSON.parse(await fs.readFile(path.join(root, 'tests/fixtures/rm/chat.json'), 'utf8'));
 const TOLERANCE = 1e-4;
 const STEP_TIMEOUT_MS = 8 * 60_000;
 
@@ -55,7 +56,10 @@ before(async () => {
   });
   brokenDir = await fs.mkdtemp(path.join(os.tmpdir(), 'palate-broken-'));
   await makeBrokenModels(brokenDir);
-  server = await startServer({ port: 0, mounts: { '/models/all-MiniLM-L6-v2/': modelDir, '/broken/': brokenDir } });
+  server = await startServer({
+    port: 0,
+    mounts: { '/models/all-MiniLM-L6-v2/': modelDir, '/broken/': brokenDir, '/rm/': path.join(root, 'tests/fixtures/rm') },
+  });
   userDataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'palate-chromium-'));
   browser = await chromium.launchPersistentContext(userDataDir, {
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
@@ -154,6 +158,47 @@ describe('all-MiniLM-L6-v2 in headless Chromium', { timeout: 20 * 60_000 }, () =
       assert.match(message, expected);
     });
   }
+
+  // The tiny Qwen3 reward model against transformers' scores (tests/fixtures/rm/chat.json).
+  for (const backend of ['webgpu', 'cpu']) {
+    test(`reward-model scores on ${backend} match transformers`, async () => {
+      const out = await page.evaluate(async ({ backend, rows, timeout }) => {
+        const { createRanker } = await import('/src/palate.js');
+        const r = await createRanker({ model: '/models/all-MiniLM-L6-v2/', rewardModel: '/rm/qwen3/', backend });
+        try {
+          const prompts = [...new Set(rows.map((x) => x.prompt))];
+          const scores = [];
+          for (const p of prompts) scores.push(...await r.score(p, rows.filter((x) => x.prompt === p).map((x) => x.response)));
+          return { backend: r.backend, scores };
+        } finally {
+          r.dispose();
+        }
+      }, { backend, rows: chat.rows, timeout: STEP_TIMEOUT_MS });
+      assert.equal(out.backend, backend);
+      let worst = 0;
+      out.scores.forEach((s, i) => {
+        const want = chat.rows[i].score;
+        const rel = Math.abs(s - want) / Math.max(Math.abs(want), 1e-2);
+        worst = Math.max(worst, rel);
+        assert.ok(rel < 1e-4, `${backend}: ${chat.rows[i].response}: ${s} vs ${want}`);
+      });
+      console.log(`reward model on ${backend}: max relative error ${worst.toExponential(2)} over ${out.scores.length} responses`);
+    });
+  }
+
+  test('score() explains what is missing', async () => {
+    const messages = await page.evaluate(async () => {
+      const { createRanker } = await import('/src/palate.js');
+      const r = await createRanker({ model: '/models/all-MiniLM-L6-v2/', backend: 'cpu' });
+      const noModel = await r.score('p', ['a']).then(() => null, (e) => e.message);
+      r.dispose();
+      const broken = await createRanker({ model: '/models/all-MiniLM-L6-v2/', rewardModel: '/rm/nowhere/', backend: 'cpu' })
+        .then(() => null, (e) => e.message);
+      return { noModel, broken };
+    });
+    assert.match(messages.noModel, /no reward model is loaded/);
+    assert.match(messages.broken, /config\.json: missing \(HTTP 404/);
+  });
 
   test('the demo page loads the default model with backend auto on WebGPU', async () => {
     const demo = await browser.newPage();

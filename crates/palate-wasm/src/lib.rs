@@ -6,6 +6,8 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::{Array, Float32Array, Object, Promise, Reflect, Uint32Array};
+use palate_models::decoder::DecoderWeights;
+use palate_models::reward::{RewardFiles, RewardModel};
 use palate_models::{BackendKind, ModelFiles, PalateError, SentenceEmbedder, device};
 use palate_personal::features::{DEFAULT_ALPHA, FeatureSpec, Principle, PrincipleHead};
 use palate_personal::session::Session;
@@ -208,5 +210,53 @@ impl Taste {
     pub fn forget(&self) -> Result<String, JsValue> {
         let summary = self.session.borrow_mut().forget();
         to_json(&summary)
+    }
+}
+
+/// A decoder reward model (Qwen3 / Llama sequence classification) on one device.
+#[wasm_bindgen]
+pub struct Reward {
+    inner: Rc<RewardModel>,
+}
+
+#[wasm_bindgen]
+impl Reward {
+    /// From a Hugging Face reward-model folder's bytes. `shard_names` / `shards`: the files of
+    /// model.safetensors.index.json when `weights` is absent.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn create(
+        backend: String,
+        config: Vec<u8>,
+        tokenizer: Vec<u8>,
+        tokenizer_config: Option<Vec<u8>>,
+        chat_template: Option<Vec<u8>>,
+        weights: Option<Vec<u8>>,
+        shard_names: Vec<String>,
+        shards: Vec<js_sys::Uint8Array>,
+    ) -> Result<Reward, JsValue> {
+        let backend: BackendKind = backend.parse().map_err(js_error)?;
+        let device = device::device(backend).await.map_err(js_error)?;
+        let weights = match weights {
+            Some(w) => DecoderWeights::Single(w),
+            None => DecoderWeights::Sharded(shard_names.into_iter().zip(shards.iter().map(|a| a.to_vec())).collect()),
+        };
+        let files = RewardFiles { config, tokenizer, tokenizer_config, chat_template, weights };
+        let inner = RewardModel::load(files, &device).map_err(js_error)?;
+        Ok(Reward { inner: Rc::new(inner) })
+    }
+
+    /// Shard file names listed by a model.safetensors.index.json.
+    #[wasm_bindgen(js_name = shardNames)]
+    pub fn shard_names(index: &[u8]) -> Result<Vec<String>, JsValue> {
+        palate_models::reward::shard_names(index).map_err(js_error)
+    }
+
+    /// Resolves to a Float32Array: one score per response, in order.
+    pub fn score(&self, prompt: String, responses: Vec<String>) -> Promise {
+        let inner = Rc::clone(&self.inner);
+        future_to_promise(async move {
+            let scores = inner.score(&prompt, &responses).await.map_err(js_error)?;
+            Ok(Float32Array::from(scores.as_slice()).into())
+        })
     }
 }
