@@ -245,17 +245,6 @@ async function handleInit(id, { model, backend, principles, rewardModel }) {
     chosen, files.config, files.tokenizer, files.weights,
     files.sentenceBertConfig, files.modules, files.pooling,
   );
-  taste = null;
-  let profile = { state: 'none', message: 'this model folder has no palate-taste.json: rerank and questions are off' };
-  if (files.taste) {
-    progress(id, { phase: 'load', loaded: 1, total: 1 });
-    taste = await embedder.createTaste(new TextDecoder().decode(files.taste), principles ? JSON.stringify(principles) : undefined);
-    // One profile per model and feature spec: custom principles keep their own.
-    profileKey = `${embedder.fingerprint}:${taste.featuresFingerprint.slice(0, 16)}`;
-    profile = await restoreProfile();
-  } else if (principles) {
-    throw new Error('principles need a taste file (palate-taste.json) in the model folder');
-  }
   reward = null;
   if (rewardModel) {
     const rmBase = rewardModel.endsWith('/') ? rewardModel : `${rewardModel}/`;
@@ -273,6 +262,18 @@ async function handleInit(id, { model, backend, principles, rewardModel }) {
     }
     progress(id, { phase: 'load', loaded: 1, total: 1 });
     reward = await Reward.create(chosen, rm.config, rm.tokenizer, rm.tokenizerConfig, rm.chatTemplate, rm.weights, shardNames, shards);
+  }
+  taste = null;
+  let profile = { state: 'none', message: 'this model folder has no palate-taste.json: rerank and questions are off' };
+  if (files.taste) {
+    progress(id, { phase: 'load', loaded: 1, total: 1 });
+    taste = await embedder.createTaste(new TextDecoder().decode(files.taste), principles ? JSON.stringify(principles) : undefined);
+    if (reward) taste.useReward(reward); // the reward model's score joins as a feature (weight 1)
+    // One profile per model and feature spec: custom principles keep their own.
+    profileKey = `${embedder.fingerprint}:${taste.featuresFingerprint.slice(0, 16)}`;
+    profile = await restoreProfile();
+  } else if (principles) {
+    throw new Error('principles need a taste file (palate-taste.json) in the model folder');
   }
   return {
     backend: embedder.backend, dim: embedder.dim, fingerprint: embedder.fingerprint, profileKey, reward: reward !== null,
@@ -309,16 +310,16 @@ const handlers = {
     if (responses.length === 0) return [];
     return Array.from(await reward.score(prompt, responses));
   },
-  async rerank({ replies, conservative }) {
+  async rerank({ prompt, replies, conservative }) {
     checkReplies(replies, 'rerank');
     if (conservative !== undefined && conservative !== null && !(Number.isFinite(conservative) && conservative >= 0)) {
       throw new Error('rerank(..., { conservative }) takes a number ≥ 0 (how many standard deviations to subtract)');
     }
-    return JSON.parse(await needTaste().rerank(replies, conservative ?? undefined));
+    return JSON.parse(await needTaste().rerank(String(prompt ?? ''), replies, conservative ?? undefined));
   },
-  async nextQuestion({ replies }) {
+  async nextQuestion({ prompt, replies }) {
     checkReplies(replies, 'nextQuestion');
-    return JSON.parse(await needTaste().nextQuestion(replies));
+    return JSON.parse(await needTaste().nextQuestion(String(prompt ?? ''), replies));
   },
   async answer({ questionId, answer }) {
     if (!['a', 'b', 'tie', 'skip'].includes(answer)) throw new Error(`answer must be 'a', 'b', 'tie' or 'skip', not ${JSON.stringify(answer)}`);

@@ -186,6 +186,27 @@ describe('all-MiniLM-L6-v2 in headless Chromium', { timeout: 20 * 60_000 }, () =
     });
   }
 
+  test('with a reward model, rerank weighs its score as a feature (prior weight 1)', async () => {
+    const rows = chat.rows.filter((x) => x.prompt === 'How do I boil an egg?');
+    const out = await page.evaluate(async ({ rows }) => {
+      const { createRanker } = await import('/src/palate.js');
+      const r = await createRanker({ model: '/models/all-MiniLM-L6-v2/', rewardModel: '/rm/qwen3/', backend: 'cpu' });
+      try {
+        const replies = rows.map((x) => x.response);
+        return { taste: await r.taste(), ranked: await r.rerank(rows[0].prompt, replies), key: r.profileKey };
+      } finally {
+        r.dispose();
+      }
+    }, { rows });
+    assert.equal(out.taste.weights[0].name, 'reward');
+    assert.equal(out.taste.weights[0].mean, 1);
+    const contribution = (i) => out.ranked.find((x) => x.index === i).contributions.find((c) => c.group === 'reward').value;
+    // log σ(score − median) is monotone: contributions follow the reward model's order.
+    const byScore = rows.map((x, i) => i).sort((a, b) => rows[b].score - rows[a].score);
+    const byContribution = rows.map((x, i) => i).sort((a, b) => contribution(b) - contribution(a));
+    assert.deepEqual(byContribution, byScore);
+  });
+
   test('score() explains what is missing', async () => {
     const messages = await page.evaluate(async () => {
       const { createRanker } = await import('/src/palate.js');

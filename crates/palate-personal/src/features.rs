@@ -433,6 +433,34 @@ impl FeatureSpec {
         Ok(spec)
     }
 
+    /// This spec with the reward model's score as the first feature: prior mean `weight` (1 by
+    /// default: trust the reward model as it is) and variance `variance`, uncorrelated with the
+    /// rest. The fingerprint changes, so profiles with and without a reward model stay apart.
+    pub fn with_base_reward(&self, weight: f64, variance: f64) -> Result<Self> {
+        if self.base_reward {
+            return Ok(self.clone());
+        }
+        if !(weight.is_finite() && variance.is_finite() && variance > 0.0) {
+            return Err(PersonalError::InvalidPrior(format!("base reward prior N({weight}, {variance})")));
+        }
+        let d = self.dim() + 1;
+        let mean = std::iter::once(weight).chain(self.prior.mean.iter().copied()).collect();
+        let covariance = (0..d)
+            .map(|i| {
+                (0..d)
+                    .map(|j| match (i, j) {
+                        (0, 0) => variance,
+                        (0, _) | (_, 0) => 0.0,
+                        _ => self.prior.covariance[i - 1][j - 1],
+                    })
+                    .collect()
+            })
+            .collect();
+        let spec = Self { base_reward: true, prior: Prior { mean, covariance }, ..self.clone() };
+        spec.validate()?;
+        Ok(spec)
+    }
+
     /// Features of one prompt's candidates from their embeddings and, when the spec has a base
     /// reward, the reward model's raw scores (transformed and centred on these candidates here).
     pub fn candidate_features(&self, replies: &[ReplyEmbedding], base_rewards: Option<&[f64]>) -> Result<Vec<DVector<f64>>> {

@@ -130,7 +130,22 @@ impl Session {
         Ok(())
     }
 
-    fn features(&self, replies: &[String]) -> Result<Vec<DVector<f64>>> {
+    /// Adds the reward model's score as a feature (prior weight 1, variance 0.25); the profile
+    /// then belongs to this (model, reward model) pair. Call before any answer.
+    pub fn use_base_reward(&mut self) -> Result<()> {
+        let spec = self.model.spec().with_base_reward(1.0, 0.25)?;
+        self.model = TasteModel::new(spec)?;
+        self.pending.clear();
+        self.asked.clear();
+        Ok(())
+    }
+
+    /// Whether rerank and questions need reward-model scores.
+    pub fn needs_base_reward(&self) -> bool {
+        self.model.spec().base_reward
+    }
+
+    fn features(&self, replies: &[String], base: Option<&[f64]>) -> Result<Vec<DVector<f64>>> {
         let get = |t: &str| {
             self.cache
                 .get(t)
@@ -143,13 +158,14 @@ impl Session {
                 Ok(ReplyEmbedding { whole: get(r)?, sentences: split_sentences(r).iter().map(|s| get(s)).collect::<Result<_>>()? })
             })
             .collect::<Result<Vec<_>>>()?;
-        self.model.features(&embedded, None)
+        self.model.features(&embedded, base)
     }
 
     /// The replies ranked, best first, with explanations.
-    pub fn rerank(&self, replies: &[String], conservative: Option<f64>) -> Result<Vec<RankedReply>> {
+    /// `base`: the reward model's raw scores of `replies` when [`Self::needs_base_reward`].
+    pub fn rerank(&self, replies: &[String], base: Option<&[f64]>, conservative: Option<f64>) -> Result<Vec<RankedReply>> {
         Self::check_replies(replies, 1)?;
-        let features = self.features(replies)?;
+        let features = self.features(replies, base)?;
         let ranked = self.model.rerank(&features, conservative)?;
         Ok(ranked
             .into_iter()
@@ -183,9 +199,9 @@ impl Session {
     }
 
     /// The most informative pair of these replies that was not asked before.
-    pub fn next_question(&mut self, replies: &[String]) -> Result<QuestionOut> {
+    pub fn next_question(&mut self, replies: &[String], base: Option<&[f64]>) -> Result<QuestionOut> {
         Self::check_replies(replies, 2)?;
-        let features = self.features(replies)?;
+        let features = self.features(replies, base)?;
         let key = |a: usize, b: usize| {
             let (x, y) = (replies[a].clone(), replies[b].clone());
             if x <= y { (x, y) } else { (y, x) }

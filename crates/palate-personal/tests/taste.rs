@@ -297,10 +297,10 @@ mod session {
         // Replies and each sentence, once each (a one-sentence reply is its own sentence).
         let missing = s.missing_texts(&replies);
         assert_eq!(missing, ["A short one.", "A long one. With two sentences.", "A long one.", "With two sentences.", "short again"]);
-        assert!(s.rerank(&replies, None).unwrap_err().to_string().contains("not embedded"));
+        assert!(s.rerank(&replies, None, None).unwrap_err().to_string().contains("not embedded"));
         ready(&mut s, &replies);
 
-        let q = s.next_question(&replies).unwrap();
+        let q = s.next_question(&replies, None).unwrap();
         assert_ne!(q.a, q.b);
         let short = if replies[q.a].contains("short") { "a" } else { "b" };
         let summary = s.answer(q.id, short).unwrap();
@@ -310,12 +310,12 @@ mod session {
         assert!(s.answer(q.id, "a").unwrap_err().to_string().contains("no open question"), "a question is answered once");
         assert!(s.answer(12345, "a").is_err());
 
-        let ranked = s.rerank(&replies, Some(0.5)).unwrap();
+        let ranked = s.rerank(&replies, None, Some(0.5)).unwrap();
         assert!(replies[ranked[0].index].contains("short"), "{ranked:?}");
         assert_eq!(ranked[0].contributions.iter().map(|c| c.label.as_str()).collect::<Vec<_>>(), vec!["concise", "formal", "your learned style"]);
 
         // The asked pair is not asked again.
-        let q2 = s.next_question(&replies).unwrap();
+        let q2 = s.next_question(&replies, None).unwrap();
         assert!((q2.a, q2.b) != (q.a, q.b));
 
         let json = s.export_profile();
@@ -330,19 +330,38 @@ mod session {
     fn limits_and_bad_answers() {
         let mut s = Session::new(spec([0.0, 0.0, 0.0], [1.0, 1.0, 1.0])).unwrap();
         let many: Vec<String> = (0..MAX_REPLIES + 1).map(|i| format!("reply {i}")).collect();
-        assert!(s.rerank(&many, None).unwrap_err().to_string().contains("at most 64"));
+        assert!(s.rerank(&many, None, None).unwrap_err().to_string().contains("at most 64"));
         let huge = vec!["x".repeat(200_000), "y".into()];
-        assert!(s.rerank(&huge, None).unwrap_err().to_string().contains("reply 1 is 200000 characters"));
-        assert!(s.next_question(&["only one".to_string()]).is_err());
+        assert!(s.rerank(&huge, None, None).unwrap_err().to_string().contains("reply 1 is 200000 characters"));
+        assert!(s.next_question(&["only one".to_string()], None).is_err());
         let same = vec!["same".to_string(), "same".to_string()];
         ready(&mut s, &same);
-        assert_eq!(s.next_question(&same), Err(PersonalError::NoQuestionLeft), "identical replies are never asked");
+        assert_eq!(s.next_question(&same, None), Err(PersonalError::NoQuestionLeft), "identical replies are never asked");
         let two = vec!["short".to_string(), "long long".to_string()];
         ready(&mut s, &two);
-        let q = s.next_question(&two).unwrap();
+        let q = s.next_question(&two, None).unwrap();
         assert!(s.answer(q.id, "maybe").unwrap_err().to_string().contains("unknown answer"));
         assert_eq!(s.summary().answers, 0);
         assert!(s.remember(vec!["x".into()], vec![]).is_err());
+    }
+
+    #[test]
+    fn a_reward_model_joins_as_the_first_feature_with_weight_one() {
+        let mut s = Session::new(spec([0.0, 0.0, 0.0], [1.0, 1.0, 1.0])).unwrap();
+        let plain_key = s.model().spec().fingerprint();
+        s.use_base_reward().unwrap();
+        assert!(s.needs_base_reward());
+        assert_ne!(s.model().spec().fingerprint(), plain_key);
+        assert_eq!(s.summary().weights[0].name, "reward");
+        assert_eq!(s.summary().weights[0].mean, 1.0);
+        let replies: Vec<String> = vec!["long long".into(), "long again".into(), "also long".into()];
+        ready(&mut s, &replies);
+        assert!(s.rerank(&replies, None, None).is_err(), "scores are required now");
+        // Identical embeddings: only the reward model separates them.
+        let ranked = s.rerank(&replies, Some(&[0.1, 2.0, -1.0]), None).unwrap();
+        assert_eq!(ranked.iter().map(|r| r.index).collect::<Vec<_>>(), vec![1, 0, 2]);
+        assert!(ranked[0].explanation.contains("reward model rates it above"), "{}", ranked[0].explanation);
+        assert_eq!(ranked[0].contributions[0].label, "reward model");
     }
 }
 

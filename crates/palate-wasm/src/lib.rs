@@ -93,7 +93,7 @@ impl Embedder {
                 spec = spec.with_principles(heads).map_err(taste_error)?;
             }
             let session = Session::new(spec).map_err(taste_error)?;
-            Ok(Taste { embedder, session: Rc::new(RefCell::new(session)) }.into())
+            Ok(Taste { embedder, session: Rc::new(RefCell::new(session)), reward: None }.into())
         })
     }
 
@@ -141,6 +141,7 @@ impl Embedder {
 pub struct Taste {
     embedder: Rc<SentenceEmbedder>,
     session: Rc<RefCell<Session>>,
+    reward: Option<Rc<RewardModel>>,
 }
 
 #[wasm_bindgen]
@@ -155,25 +156,46 @@ impl Taste {
         session.borrow_mut().remember(missing, embedded.into_iter().map(|e| e.embedding).collect()).map_err(taste_error)
     }
 
+    /// Makes the reward model's score a feature (prior weight 1); call before restoring a profile.
+    #[wasm_bindgen(js_name = useReward)]
+    pub fn use_reward(&mut self, reward: &Reward) -> Result<(), JsValue> {
+        self.session.borrow_mut().use_base_reward().map_err(taste_error)?;
+        self.reward = Some(Rc::clone(&reward.inner));
+        Ok(())
+    }
+
+    /// The reward model's scores of `replies` when the taste uses them.
+    async fn base_rewards(reward: Option<Rc<RewardModel>>, prompt: &str, replies: &[String]) -> Result<Option<Vec<f64>>, JsValue> {
+        match reward {
+            None => Ok(None),
+            Some(rm) => {
+                let scores = rm.score(prompt, replies).await.map_err(js_error)?;
+                Ok(Some(scores.into_iter().map(f64::from).collect()))
+            }
+        }
+    }
+
     /// Resolves to the JSON of `[{index, reward, uncertainty, explanation, contributions}]`, best first.
-    pub fn rerank(&self, replies: Vec<String>, conservative: Option<f64>) -> Promise {
-        let (embedder, session) = (Rc::clone(&self.embedder), Rc::clone(&self.session));
+    pub fn rerank(&self, prompt: String, replies: Vec<String>, conservative: Option<f64>) -> Promise {
+        let (embedder, session, reward) = (Rc::clone(&self.embedder), Rc::clone(&self.session), self.reward.clone());
         future_to_promise(async move {
             Session::check_replies(&replies, 1).map_err(taste_error)?;
             Self::prepare(embedder, Rc::clone(&session), &replies).await?;
-            let ranked = session.borrow().rerank(&replies, conservative).map_err(taste_error)?;
+            let base = Self::base_rewards(reward, &prompt, &replies).await?;
+            let ranked = session.borrow().rerank(&replies, base.as_deref(), conservative).map_err(taste_error)?;
             Ok(to_json(&ranked)?.into())
         })
     }
 
     /// Resolves to the JSON of `{id, a, b, gain}`: the pair of replies to ask about next.
     #[wasm_bindgen(js_name = nextQuestion)]
-    pub fn next_question(&self, replies: Vec<String>) -> Promise {
-        let (embedder, session) = (Rc::clone(&self.embedder), Rc::clone(&self.session));
+    pub fn next_question(&self, prompt: String, replies: Vec<String>) -> Promise {
+        let (embedder, session, reward) = (Rc::clone(&self.embedder), Rc::clone(&self.session), self.reward.clone());
         future_to_promise(async move {
             Session::check_replies(&replies, 2).map_err(taste_error)?;
             Self::prepare(embedder, Rc::clone(&session), &replies).await?;
-            let q = session.borrow_mut().next_question(&replies).map_err(taste_error)?;
+            let base = Self::base_rewards(reward, &prompt, &replies).await?;
+            let q = session.borrow_mut().next_question(&replies, base.as_deref()).map_err(taste_error)?;
             Ok(to_json(&q)?.into())
         })
     }
