@@ -346,7 +346,6 @@ impl DecoderScorer {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = batch.len();
         let seq = batch.iter().map(Vec::len).max().unwrap_or(0);
         if let Some(i) = batch.iter().position(Vec::is_empty) {
             return Err(PalateError::InvalidInput(format!("sequence {} is empty", i + 1)));
@@ -361,16 +360,7 @@ impl DecoderScorer {
             return Err(PalateError::InvalidInput(format!("token id {bad} is outside the vocabulary ({})", self.config.vocab_size)));
         }
         let pad = self.config.pad_token_id.unwrap_or(0).max(0);
-        let mut ids = vec![pad; rows * seq];
-        let mut keep = vec![false; rows * seq];
-        for (r, row) in batch.iter().enumerate() {
-            for (c, &id) in row.iter().enumerate() {
-                ids[r * seq + c] = i64::from(id);
-                keep[r * seq + c] = true;
-            }
-        }
-        let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [rows, seq]), &self.device);
-        let keep = Tensor::<2, Bool>::from_data(TensorData::new(keep, [rows, seq]), &self.device);
+        let (ids, keep) = crate::batch::pad_right(batch, pad, &self.device);
         let logits = self.forward(ids, keep); // [rows, seq, labels]
         let labels = self.config.num_labels;
         let data = logits

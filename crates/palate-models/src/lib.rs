@@ -3,6 +3,7 @@
 //! ([`sentence`]). Backend-generic: the same code runs on burn's CPU backend and on wgpu/WebGPU
 //! ([`device`]).
 
+mod batch;
 pub mod bert;
 pub mod chat;
 pub mod decoder;

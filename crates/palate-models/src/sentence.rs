@@ -2,7 +2,7 @@
 //! Transformer (truncated to `max_seq_length`) → Pooling (mean over the attention mask, or CLS) →
 //! Normalize (L2) when modules.json lists it.
 
-use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 use serde::Deserialize;
 
 use crate::bert::{BertConfig, BertModel};
@@ -169,17 +169,7 @@ impl SentenceEmbedder {
     /// One padded batch of token ids → one vector per row.
     async fn embed_ids(&self, batch: &[&[u32]]) -> Result<Vec<Vec<f32>>> {
         let rows = batch.len();
-        let seq = batch.iter().map(|ids| ids.len()).max().unwrap_or(0).max(1);
-        let mut ids = vec![0i64; rows * seq];
-        let mut mask = vec![false; rows * seq];
-        for (r, row) in batch.iter().enumerate() {
-            for (c, &id) in row.iter().enumerate() {
-                ids[r * seq + c] = i64::from(id);
-                mask[r * seq + c] = true;
-            }
-        }
-        let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [rows, seq]), &self.device);
-        let mask = Tensor::<2, Bool>::from_data(TensorData::new(mask, [rows, seq]), &self.device);
+        let (ids, mask) = crate::batch::pad_right(batch, 0, &self.device);
         let hidden = self.model.forward(ids, mask.clone());
         let pooled: Tensor<2> = match self.config.pooling {
             Pooling::Cls => hidden.narrow(1, 0, 1).reshape([rows, self.hidden_size]),
