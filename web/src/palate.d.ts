@@ -31,6 +31,9 @@ export interface RankerOptions {
    *  LlamaForSequenceClassification: config.json, tokenizer.json, chat template, model.safetensors
    *  or shards with model.safetensors.index.json), for score(). */
   rewardModel?: string | URL;
+  /** Storage-binding limit to plan for (default: the WebGPU adapter's maxStorageBufferBindingSize).
+   *  A reward model's token-embedding table larger than this is kept on the CPU. */
+  maxBindingBytes?: number;
   /** Where worker.js is served, if not beside palate.js. */
   workerUrl?: string | URL;
 }
@@ -86,6 +89,8 @@ export interface Ranker {
   readonly dim: number;
   /** sha256 of the model's config.json and weights. */
   readonly fingerprint: string;
+  /** Whether the reward model's token-embedding table was kept on the CPU (over the binding limit). */
+  readonly rewardEmbeddingsOnCpu: boolean;
   /** IndexedDB key of the profile: model fingerprint and feature-spec fingerprint. */
   readonly profileKey: string;
   /** What happened to the profile stored on this device at start-up. */

@@ -204,11 +204,13 @@ async function restoreProfile() {
 
 // ---- requests ----------------------------------------------------------------------------------
 
-async function handleInit(id, { model, backend, principles, rewardModel }) {
+async function handleInit(id, { model, backend, principles, rewardModel, maxBindingBytes }) {
   const base = model.endsWith('/') ? model : `${model}/`;
   let chosen = backend;
+  let bindingLimit;
   if (backend === 'auto' || backend === 'webgpu') {
     const adapter = await webgpuAdapter();
+    bindingLimit = adapter?.limits?.maxStorageBufferBindingSize;
     if (adapter) chosen = 'webgpu';
     else if (backend === 'webgpu') throw new Error('backend "webgpu" was requested but this browser offers no WebGPU adapter; use backend "auto" or "cpu"');
     else chosen = 'cpu';
@@ -261,7 +263,9 @@ async function handleInit(id, { model, backend, principles, rewardModel }) {
       shards = await Promise.all(shardNames.map((name) => loadFile(rmBase, { name, required: true }, rmManifest, cache, rmReport, () => {})));
     }
     progress(id, { phase: 'load', loaded: 1, total: 1 });
-    reward = await Reward.create(chosen, rm.config, rm.tokenizer, rm.tokenizerConfig, rm.chatTemplate, rm.weights, shardNames, shards);
+    // Tables larger than one GPU storage binding stay on the CPU (maxBindingBytes forces a limit).
+    const limit = maxBindingBytes ?? (chosen === 'webgpu' ? bindingLimit : undefined);
+    reward = await Reward.create(chosen, rm.config, rm.tokenizer, rm.tokenizerConfig, rm.chatTemplate, rm.weights, shardNames, shards, limit);
   }
   taste = null;
   let profile = { state: 'none', message: 'this model folder has no palate-taste.json: rerank and questions are off' };
@@ -277,6 +281,7 @@ async function handleInit(id, { model, backend, principles, rewardModel }) {
   }
   return {
     backend: embedder.backend, dim: embedder.dim, fingerprint: embedder.fingerprint, profileKey, reward: reward !== null,
+    rewardEmbeddingsOnCpu: reward?.embeddingsOnCpu ?? false,
     cached: manifest !== null, fromCache, profile,
     taste: taste ? JSON.parse(taste.summary()) : null,
   };

@@ -160,21 +160,23 @@ describe('all-MiniLM-L6-v2 in headless Chromium', { timeout: 20 * 60_000 }, () =
   }
 
   // The tiny Qwen3 reward model against transformers' scores (tests/fixtures/rm/chat.json).
-  for (const backend of ['webgpu', 'cpu']) {
-    test(`reward-model scores on ${backend} match transformers`, async () => {
-      const out = await page.evaluate(async ({ backend, rows, timeout }) => {
+  for (const [backend, maxBindingBytes] of [['webgpu', undefined], ['webgpu', 1024], ['cpu', undefined]]) {
+    const label = maxBindingBytes ? `${backend} with the binding limit forced to ${maxBindingBytes} bytes` : backend;
+    test(`reward-model scores on ${label} match transformers`, async () => {
+      const out = await page.evaluate(async ({ backend, maxBindingBytes, rows, timeout }) => {
         const { createRanker } = await import('/src/palate.js');
-        const r = await createRanker({ model: '/models/all-MiniLM-L6-v2/', rewardModel: '/rm/qwen3/', backend });
+        const r = await createRanker({ model: '/models/all-MiniLM-L6-v2/', rewardModel: '/rm/qwen3/', backend, maxBindingBytes });
         try {
           const prompts = [...new Set(rows.map((x) => x.prompt))];
           const scores = [];
           for (const p of prompts) scores.push(...await r.score(p, rows.filter((x) => x.prompt === p).map((x) => x.response)));
-          return { backend: r.backend, scores };
+          return { backend: r.backend, scores, onCpu: r.rewardEmbeddingsOnCpu };
         } finally {
           r.dispose();
         }
-      }, { backend, rows: chat.rows, timeout: STEP_TIMEOUT_MS });
+      }, { backend, maxBindingBytes, rows: chat.rows, timeout: STEP_TIMEOUT_MS });
       assert.equal(out.backend, backend);
+      assert.equal(out.onCpu, Boolean(maxBindingBytes), 'the embedding table moves to the CPU only under the forced limit');
       let worst = 0;
       out.scores.forEach((s, i) => {
         const want = chat.rows[i].score;
@@ -182,7 +184,7 @@ describe('all-MiniLM-L6-v2 in headless Chromium', { timeout: 20 * 60_000 }, () =
         worst = Math.max(worst, rel);
         assert.ok(rel < 1e-4, `${backend}: ${chat.rows[i].response}: ${s} vs ${want}`);
       });
-      console.log(`reward model on ${backend}: max relative error ${worst.toExponential(2)} over ${out.scores.length} responses`);
+      console.log(`reward model on ${label}: max relative error ${worst.toExponential(2)} over ${out.scores.length} responses`);
     });
   }
 

@@ -196,7 +196,7 @@ impl DecoderConfig {
             .collect()
     }
 
-    fn init(&self, device: &Device) -> DecoderRewardModel {
+    fn init(&self, device: &Device, embed_device: &Device) -> DecoderRewardModel {
         let (h, hd) = (self.hidden_size, self.head_dim);
         let linear = |i: usize, o: usize, bias: bool| LinearConfig::new(i, o).with_bias(bias).init(device);
         let norm = |d: usize| RmsNormConfig::new(d).with_epsilon(self.rms_norm_eps).init(device);
@@ -225,7 +225,7 @@ impl DecoderConfig {
             .collect();
         DecoderRewardModel {
             model: DecoderModel {
-                embed_tokens: EmbeddingConfig::new(self.vocab_size, h).init(device),
+                embed_tokens: EmbeddingConfig::new(self.vocab_size, h).init(embed_device),
                 layers,
                 norm: norm(h),
             },
@@ -292,14 +292,35 @@ pub struct DecoderScorer {
     pub config: DecoderConfig,
     model: DecoderRewardModel,
     device: Device,
+    /// Where the token-embedding table lives: `device`, or the CPU when the table is larger than
+    /// one storage binding of the GPU (see [`DecoderScorer::load_with_binding_limit`]).
+    embed_device: Device,
 }
 
 impl DecoderScorer {
     /// Builds the model from config.json bytes and its weights (f32, f16 or bf16 on disk). A tensor
     /// whose shape disagrees with the config, or a missing one, is an error naming it.
     pub fn load(config_json: &[u8], weights: DecoderWeights, device: &Device) -> Result<Self> {
+        Self::load_with_binding_limit(config_json, weights, device, None)
+    }
+
+    /// [`Self::load`], keeping the token-embedding table on the CPU when it is larger than
+    /// `max_binding_bytes` (a GPU's `maxStorageBufferBindingSize`, often 128 MiB; Qwen3-0.6B's
+    /// table is 151,936 × 1024 f32 = 594 MiB). The table is then never uploaded: tokens are looked
+    /// up on the CPU and only the rows used go to the device. Everything else stays on `device`.
+    pub fn load_with_binding_limit(
+        config_json: &[u8],
+        weights: DecoderWeights,
+        device: &Device,
+        max_binding_bytes: Option<u64>,
+    ) -> Result<Self> {
         let config = DecoderConfig::from_json(config_json)?;
-        let mut model = config.init(device);
+        let table = (config.vocab_size * config.hidden_size * 4) as u64;
+        let embed_device = match max_binding_bytes {
+            Some(limit) if table > limit => crate::device::cpu_device(),
+            _ => device.clone(),
+        };
+        let mut model = config.init(device, &embed_device);
         let shards = match weights {
             DecoderWeights::Single(bytes) => vec![(names::WEIGHTS.to_string(), bytes)],
             DecoderWeights::Sharded(shards) => shards,
@@ -336,7 +357,12 @@ impl DecoderScorer {
                 ),
             });
         }
-        Ok(Self { config, model, device: device.clone() })
+        Ok(Self { config, model, device: device.clone(), embed_device })
+    }
+
+    /// Whether the token-embedding table lives on the CPU rather than the model's device.
+    pub fn embeddings_on_cpu(&self) -> bool {
+        self.embed_device != self.device
     }
 
     /// Scores token sequences (one per response), all in one right-padded batch: label 0 of the
@@ -361,7 +387,18 @@ impl DecoderScorer {
         }
         let pad = self.config.pad_token_id.unwrap_or(0).max(0);
         let (ids, keep) = crate::batch::pad_right(batch, pad, &self.device);
-        let logits = self.forward(ids, keep); // [rows, seq, labels]
+        let x = if self.embed_device == self.device {
+            self.model.model.embed_tokens.forward(ids)
+        } else {
+            // Look the rows up where the table lives, then upload just them.
+            let ids = Tensor::<2, Int>::from_data(
+                ids.into_data_async().await.map_err(|e| PalateError::Backend(format!("reading token ids back: {e:?}")))?,
+                &self.embed_device,
+            );
+            let rows = self.model.model.embed_tokens.forward(ids).into_data_async().await;
+            Tensor::<3>::from_data(rows.map_err(|e| PalateError::Backend(format!("reading embeddings back: {e:?}")))?, &self.device)
+        };
+        let logits = self.forward_embedded(x, keep); // [rows, seq, labels]
         let labels = self.config.num_labels;
         let data = logits
             .into_data_async()
@@ -378,15 +415,15 @@ impl DecoderScorer {
         pollster::block_on(self.score_ids(batch))
     }
 
-    /// `[batch, seq]` ids and a keep-mask (false = padding) → `[batch, seq, num_labels]`.
-    pub fn forward(&self, ids: Tensor<2, Int>, keep: Tensor<2, Bool>) -> Tensor<3> {
-        let [batch, seq] = ids.dims();
+    /// Token embeddings `[batch, seq, hidden]` and a keep-mask (false = padding) →
+    /// `[batch, seq, num_labels]`.
+    pub fn forward_embedded(&self, mut x: Tensor<3>, keep: Tensor<2, Bool>) -> Tensor<3> {
+        let [batch, seq, _] = x.dims();
         let (cos, sin) = self.rotary(seq);
         // Key j is hidden from query i when j > i (causal) or j is padding: [batch, 1, seq, seq].
         let causal = Tensor::<2, Bool>::tril_mask([seq, seq], 0, &self.device).unsqueeze_dims::<4>(&[0, 1]);
         let padding = keep.bool_not().unsqueeze_dims::<4>(&[1, 2]);
         let mask = causal.expand([batch, 1, seq, seq]).bool_or(padding.expand([batch, 1, seq, seq]));
-        let mut x = self.model.model.embed_tokens.forward(ids);
         for layer in &self.model.model.layers {
             let attn = layer.self_attn.forward(layer.input_layernorm.forward(x.clone()), &cos, &sin, mask.clone());
             x = x + attn;

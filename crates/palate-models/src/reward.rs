@@ -96,6 +96,12 @@ pub struct RewardModel {
 
 impl RewardModel {
     pub fn load(files: RewardFiles, device: &burn::tensor::Device) -> Result<Self> {
+        Self::load_with_binding_limit(files, device, None)
+    }
+
+    /// See [`DecoderScorer::load_with_binding_limit`]: a token-embedding table larger than one GPU
+    /// storage binding stays on the CPU.
+    pub fn load_with_binding_limit(files: RewardFiles, device: &burn::tensor::Device, max_binding_bytes: Option<u64>) -> Result<Self> {
         let template = ChatTemplate::from_files(files.tokenizer_config.as_deref(), files.chat_template.as_deref())?;
         let mut tokenizer = Tokenizer::from_bytes(&files.tokenizer)
             .map_err(|e| PalateError::InvalidTokenizer { file: names::TOKENIZER.into(), detail: e.to_string() })?;
@@ -103,7 +109,7 @@ impl RewardModel {
         tokenizer
             .with_truncation(None)
             .map_err(|e| PalateError::InvalidTokenizer { file: names::TOKENIZER.into(), detail: e.to_string() })?;
-        let scorer = DecoderScorer::load(&files.config, files.weights, device)?;
+        let scorer = DecoderScorer::load_with_binding_limit(&files.config, files.weights, device, max_binding_bytes)?;
         Ok(Self { scorer, tokenizer, template })
     }
 

@@ -239,6 +239,7 @@ impl Taste {
 #[wasm_bindgen]
 pub struct Reward {
     inner: Rc<RewardModel>,
+    embeddings_on_cpu: bool,
 }
 
 #[wasm_bindgen]
@@ -255,6 +256,7 @@ impl Reward {
         weights: Option<Vec<u8>>,
         shard_names: Vec<String>,
         shards: Vec<js_sys::Uint8Array>,
+        max_binding_bytes: Option<f64>,
     ) -> Result<Reward, JsValue> {
         let backend: BackendKind = backend.parse().map_err(js_error)?;
         let device = device::device(backend).await.map_err(js_error)?;
@@ -263,8 +265,16 @@ impl Reward {
             None => DecoderWeights::Sharded(shard_names.into_iter().zip(shards.iter().map(|a| a.to_vec())).collect()),
         };
         let files = RewardFiles { config, tokenizer, tokenizer_config, chat_template, weights };
-        let inner = RewardModel::load(files, &device).map_err(js_error)?;
-        Ok(Reward { inner: Rc::new(inner) })
+        let limit = max_binding_bytes.filter(|l| l.is_finite() && *l > 0.0).map(|l| l as u64);
+        let inner = RewardModel::load_with_binding_limit(files, &device, limit).map_err(js_error)?;
+        let embeddings_on_cpu = inner.scorer().embeddings_on_cpu();
+        Ok(Reward { inner: Rc::new(inner), embeddings_on_cpu })
+    }
+
+    /// Whether the token-embedding table was kept on the CPU (larger than one GPU binding).
+    #[wasm_bindgen(getter, js_name = embeddingsOnCpu)]
+    pub fn embeddings_on_cpu(&self) -> bool {
+        self.embeddings_on_cpu
     }
 
     /// Shard file names listed by a model.safetensors.index.json.
