@@ -20,7 +20,8 @@
 //!   ([`ReplyEmbedding::representation`]). Style cues are local (a friendly opener, a caveat, list
 //!   items) and mean pooling over the whole reply dilutes them; the sentence sum keeps them and
 //!   how many sentences carry them. On the synthetic benchmark this lifted held-out accuracy
-//!   after 40 answers from 0.67 to 0.72 (bench/personal/RESULTS.md).
+//!   after 40 answers from 0.67 to 0.72 (measured with a throwaway numpy prototype of the same
+//!   basis fit on `palate embed` output, before the Rust version; not a committed benchmark).
 
 use nalgebra::DVector;
 use serde::{Deserialize, Serialize};
@@ -210,14 +211,6 @@ pub struct Standardise {
 impl Standardise {
     pub const IDENTITY: Self = Self { offset: 0.0, scale: 1.0 };
 
-    /// Mean and standard deviation of `values` (scale 1 when they do not vary).
-    pub fn fit(values: impl Iterator<Item = f64> + Clone) -> Self {
-        let n = values.clone().count().max(1) as f64;
-        let mean = values.clone().sum::<f64>() / n;
-        let var = values.map(|v| (v - mean).powi(2)).sum::<f64>() / n;
-        let sd = var.sqrt();
-        Self { offset: mean, scale: if sd > 1e-12 { sd } else { 1.0 } }
-    }
     /// Scaled for comparisons: offset the mean of `values`, scale the root-mean-square difference
     /// over `pairs` divided by √2 (the standard deviation if pairs were independent draws). Only
     /// differences between replies to the same prompt enter Bradley–Terry, so this is the scale
