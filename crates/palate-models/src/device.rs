@@ -47,24 +47,24 @@ pub fn cpu_device() -> Device {
 /// Initialises the default wgpu adapter once per process and returns its device; later calls
 /// return the same device. In a browser this is the only way to get one (synchronous init panics
 /// there). Errors when no adapter exists.
+///
+/// An async mutex is held across the initialisation: burn registers the wgpu runtime once per
+/// process, so two callers racing (parallel tests, two `createRanker` calls in one worker) would
+/// otherwise both try to register it and the second would fail with "Service already initialized".
 #[cfg(feature = "wgpu")]
 pub async fn wgpu_device() -> Result<Device> {
-    use std::sync::Mutex;
+    use futures_util::lock::Mutex;
     static DEVICE: Mutex<Option<Device>> = Mutex::new(None);
-    if let Some(device) = DEVICE.lock().map_err(|_| poisoned())?.clone() {
-        return Ok(device);
+    let mut slot = DEVICE.lock().await;
+    if let Some(device) = slot.as_ref() {
+        return Ok(device.clone());
     }
     let device = Device::wgpu_options()
         .init_async()
         .await
         .map_err(|e| PalateError::Backend(format!("no usable wgpu adapter: {e}")))?;
-    *DEVICE.lock().map_err(|_| poisoned())? = Some(device.clone());
+    *slot = Some(device.clone());
     Ok(device)
-}
-
-#[cfg(feature = "wgpu")]
-fn poisoned() -> PalateError {
-    PalateError::Backend("wgpu device registry poisoned by an earlier panic".into())
 }
 
 /// A device of the given kind (async because wgpu's initialisation is).
