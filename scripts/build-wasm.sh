@@ -25,9 +25,10 @@ if [ -f "$out/.source-sha256" ] && [ "$(cat "$out/.source-sha256")" = "$hash" ];
   rm -rf "$out.tmp"
   say "web/pkg is up to date"
 else
-  # The features rustc enables by default for wasm32-unknown-unknown; Chromium supports them all.
+  # The features rustc enables by default for wasm32-unknown-unknown, plus SIMD
+  # (.cargo/config.toml); Chromium supports them all.
   "$wasm_opt" -O2 --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-    --enable-mutable-globals --enable-reference-types --enable-multivalue "$bg" -o "$bg.opt" >&2
+    --enable-mutable-globals --enable-reference-types --enable-multivalue --enable-simd "$bg" -o "$bg.opt" >&2
   mv "$bg.opt" "$bg"
   echo "$hash" > "$out.tmp/.source-sha256"
   rm -rf "$out"; mv "$out.tmp" "$out"

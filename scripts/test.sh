@@ -8,5 +8,7 @@ cd "$root"
 say "Rust tests"
 PALATE_REQUIRE_WGPU=${PALATE_REQUIRE_WGPU:-1} cargo test --release --workspace --exclude palate-wasm -- --nocapture
 "$root/scripts/build-wasm.sh"
+say "size budget (web/size-budget.json)"
+node "$root/scripts/size-budget.mjs" --check
 say "browser tests"
 cd "$root/web" && node --test --test-reporter=spec test/*.test.mjs

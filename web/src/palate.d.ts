@@ -31,6 +31,9 @@ export interface RankerOptions {
    *  LlamaForSequenceClassification: config.json, tokenizer.json, chat template, model.safetensors
    *  or shards with model.safetensors.index.json), for score(). */
   rewardModel?: string | URL;
+  /** Weight precision after loading: 'f32' (default), or weight-only 'q8' / 'q4' (block 32) for the
+   *  linear layers of the encoder and the reward model. */
+  precision?: 'f32' | 'q8' | 'q4';
   /** Storage-binding limit to plan for (default: the WebGPU adapter's maxStorageBufferBindingSize).
    *  A reward model's token-embedding table larger than this is kept on the CPU. */
   maxBindingBytes?: number;

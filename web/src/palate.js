@@ -156,13 +156,18 @@ class Ranker {
  *   model: URL of a Hugging Face model folder (config.json, tokenizer.json, model.safetensors, …).
  *   backend: 'auto' (default) uses WebGPU when the browser offers an adapter, else the CPU.
  *   rewardModel: URL of a Qwen3/Llama sequence-classification reward-model folder, for score().
+ *   precision: 'f32' (default), or 'q8' / 'q4': weight-only quantization (block 32) of the linear
+ *     layers of both models after loading — less GPU memory, a little less accuracy.
  *   maxBindingBytes: pretend the GPU allows at most this many bytes per storage binding (default:
  *     the adapter's maxStorageBufferBindingSize); larger token-embedding tables stay on the CPU.
  *   principles: your own principle heads instead of the taste file's (e.g. { name: 'playful',
  *     goal: 'A playful reply with jokes.' }); profiles are kept per set of principles.
  * @returns {Promise<Ranker>}
  */
-export async function createRanker({ model, backend = 'auto', principles, rewardModel, maxBindingBytes, onProgress, workerUrl } = {}) {
+export async function createRanker({ model, backend = 'auto', principles, rewardModel, precision = 'f32', maxBindingBytes, onProgress, workerUrl } = {}) {
+  if (!['f32', 'q8', 'q4'].includes(precision)) {
+    throw new TypeError(`createRanker({ precision }) is 'f32', 'q8' or 'q4', not ${JSON.stringify(precision)}`);
+  }
   if (typeof model !== 'string' && !(model instanceof URL)) {
     throw new TypeError('createRanker({ model }) needs the URL of a model folder');
   }
@@ -175,7 +180,7 @@ export async function createRanker({ model, backend = 'auto', principles, reward
   const ranker = new Ranker(worker);
   try {
     const rewardUrl = rewardModel === undefined ? undefined : new URL(String(rewardModel), globalThis.location?.href).href;
-    const info = await ranker._request('init', { model: modelUrl, backend, principles, rewardModel: rewardUrl, maxBindingBytes }, onProgress);
+    const info = await ranker._request('init', { model: modelUrl, backend, principles, rewardModel: rewardUrl, precision, maxBindingBytes }, onProgress);
     ranker.backend = info.backend;
     ranker.dim = info.dim;
     ranker.fingerprint = info.fingerprint;

@@ -204,7 +204,7 @@ async function restoreProfile() {
 
 // ---- requests ----------------------------------------------------------------------------------
 
-async function handleInit(id, { model, backend, principles, rewardModel, maxBindingBytes }) {
+async function handleInit(id, { model, backend, principles, rewardModel, precision, maxBindingBytes }) {
   const base = model.endsWith('/') ? model : `${model}/`;
   let chosen = backend;
   let bindingLimit;
@@ -245,7 +245,7 @@ async function handleInit(id, { model, backend, principles, rewardModel, maxBind
   progress(id, { phase: 'load', loaded: 1, total: 1 });
   embedder = await Embedder.create(
     chosen, files.config, files.tokenizer, files.weights,
-    files.sentenceBertConfig, files.modules, files.pooling,
+    files.sentenceBertConfig, files.modules, files.pooling, precision,
   );
   reward = null;
   if (rewardModel) {
@@ -265,7 +265,7 @@ async function handleInit(id, { model, backend, principles, rewardModel, maxBind
     progress(id, { phase: 'load', loaded: 1, total: 1 });
     // Tables larger than one GPU storage binding stay on the CPU (maxBindingBytes forces a limit).
     const limit = maxBindingBytes ?? (chosen === 'webgpu' ? bindingLimit : undefined);
-    reward = await Reward.create(chosen, rm.config, rm.tokenizer, rm.tokenizerConfig, rm.chatTemplate, rm.weights, shardNames, shards, limit);
+    reward = await Reward.create(chosen, rm.config, rm.tokenizer, rm.tokenizerConfig, rm.chatTemplate, rm.weights, shardNames, shards, limit, precision);
   }
   taste = null;
   let profile = { state: 'none', message: 'this model folder has no palate-taste.json: rerank and questions are off' };

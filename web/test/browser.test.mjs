@@ -78,13 +78,13 @@ after(async () => {
 });
 
 /** Runs createRanker + embed in the page, bounded in time. */
-function embedInPage(model, backend, texts) {
-  return page.evaluate(async ({ model, backend, texts, timeout }) => {
+function embedInPage(model, backend, texts, precision = 'f32') {
+  return page.evaluate(async ({ model, backend, texts, precision, timeout }) => {
     const { createRanker } = await import('/src/palate.js');
     const timer = new Promise((_, reject) => setTimeout(() => reject(new Error(`timed out after ${timeout} ms`)), timeout));
     const work = (async () => {
       const phases = new Set();
-      const r = await createRanker({ model, backend, onProgress: (p) => phases.add(p.phase) });
+      const r = await createRanker({ model, backend, precision, onProgress: (p) => phases.add(p.phase) });
       try {
         const t0 = performance.now();
         const rows = await r.embed(texts);
@@ -97,7 +97,7 @@ function embedInPage(model, backend, texts) {
       }
     })();
     return Promise.race([work, timer]);
-  }, { model, backend, texts, timeout: STEP_TIMEOUT_MS });
+  }, { model, backend, texts, precision, timeout: STEP_TIMEOUT_MS });
 }
 
 function assertMatchesFixture(out, label) {
@@ -136,6 +136,25 @@ describe('all-MiniLM-L6-v2 in headless Chromium', { timeout: 20 * 60_000 }, () =
     const out = await embedInPage('/models/all-MiniLM-L6-v2/', 'cpu', fixture.texts);
     assert.equal(out.backend, 'cpu');
     assertMatchesFixture(out, 'cpu');
+  });
+
+  test('q8 weights (createRanker({ precision })) keep embeddings within cosine 0.999 on WebGPU and CPU', async () => {
+    for (const backend of ['webgpu', 'cpu']) {
+      const out = await embedInPage('/models/all-MiniLM-L6-v2/', backend, fixture.texts, 'q8');
+      let worst = 1;
+      out.rows.forEach((row, i) => {
+        const ref = fixture.embeddings[i];
+        let dot = 0, a = 0, b = 0;
+        row.embedding.forEach((x, j) => { dot += x * ref[j]; a += x * x; b += ref[j] * ref[j]; });
+        worst = Math.min(worst, dot / Math.sqrt(a * b));
+      });
+      console.log(`q8 on ${backend}: min cosine to the float64 reference ${worst.toFixed(5)}`);
+      assert.ok(worst >= 0.999 && worst < 0.9999999, `q8 on ${backend}: min cosine ${worst}`);
+    }
+    await assert.rejects(
+      page.evaluate(async () => (await import('/src/palate.js')).createRanker({ model: '/models/all-MiniLM-L6-v2/', precision: 'q3' })),
+      /'f32', 'q8' or 'q4'/,
+    );
   });
 
   for (const [name, expected] of [

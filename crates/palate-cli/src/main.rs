@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use palate_models::reward::{RewardFiles, RewardModel};
-use palate_models::{BackendKind, ModelFiles, PalateError, SentenceEmbedder, device};
+use palate_models::{BackendKind, ModelFiles, PalateError, Precision, SentenceEmbedder, device};
 use palate_personal::PersonalError;
 use palate_personal::basis::BasisConfig;
 use palate_personal::eval::Strategy;
@@ -34,6 +34,9 @@ enum Command {
         /// Where to run: cpu (burn Flex) or wgpu (Vulkan/Metal/DX12).
         #[arg(long, default_value = "cpu", value_parser = parse_backend)]
         backend: BackendKind,
+        /// Weight precision in memory: f32, or weight-only q8 / q4 (block 32) for the linear layers.
+        #[arg(long, default_value = "f32", value_parser = parse_precision)]
+        quantize: Precision,
         /// Print a JSON array, one object per text: {"text", "ids", "embedding"}.
         #[arg(long)]
         json: bool,
@@ -55,6 +58,9 @@ enum Command {
         json: bool,
         #[arg(long, default_value = "cpu", value_parser = parse_backend)]
         backend: BackendKind,
+        /// Weight precision in memory: f32, or weight-only q8 / q4 (block 32) for the linear layers.
+        #[arg(long, default_value = "f32", value_parser = parse_precision)]
+        quantize: Precision,
     },
     /// Learn the shared taste basis and population prior from many users' choices; writes a
     /// taste file (install it as MODEL/palate-taste.json).
@@ -121,6 +127,10 @@ fn parse_backend(s: &str) -> Result<BackendKind, String> {
     s.parse().map_err(|e: PalateError| e.to_string())
 }
 
+fn parse_precision(s: &str) -> Result<Precision, String> {
+    s.parse().map_err(|e: PalateError| e.to_string())
+}
+
 fn parse_strategy(s: &str) -> Result<Strategy, String> {
     s.parse().map_err(|e: PersonalError| e.to_string())
 }
@@ -166,8 +176,10 @@ fn load(model: &PathBuf, backend: BackendKind) -> Result<(SentenceEmbedder, Mode
 
 fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
-        Command::Embed { model, backend, json, texts } => embed(model, backend, json, texts),
-        Command::Score { model, prompt, responses, json, backend } => score(model, backend, prompt, responses, json),
+        Command::Embed { model, backend, quantize, json, texts } => embed(model, backend, quantize, json, texts),
+        Command::Score { model, prompt, responses, json, backend, quantize } => {
+            score(model, backend, quantize, prompt, responses, json)
+        }
         Command::TrainBasis { model, data, out, rank, alpha, principles, rounds, init_variance, description, backend } => {
             let (embedder, files) = load(&model, backend)?;
             let args = personal::TrainArgs { data, out, rank, alpha, principles, description, rounds, init_variance };
@@ -221,9 +233,16 @@ pub fn embed_replies(embedder: &SentenceEmbedder, replies: &[String]) -> Result<
         .collect())
 }
 
-fn score(model: PathBuf, backend: BackendKind, prompt: String, responses: Vec<String>, json: bool) -> Result<(), CliError> {
+fn score(
+    model: PathBuf,
+    backend: BackendKind,
+    precision: Precision,
+    prompt: String,
+    responses: Vec<String>,
+    json: bool,
+) -> Result<(), CliError> {
     let device = pollster::block_on(device::device(backend))?;
-    let rm = RewardModel::load(RewardFiles::from_dir(&model)?, &device)?;
+    let rm = RewardModel::load(RewardFiles::from_dir(&model)?, &device)?.quantize(precision)?;
     let scores = rm.score_blocking(&prompt, &responses)?;
     let mut out = std::io::stdout().lock();
     let write_err = |e: std::io::Error| CliError::Io { file: "<stdout>".into(), detail: e.to_string() };
@@ -240,7 +259,13 @@ fn score(model: PathBuf, backend: BackendKind, prompt: String, responses: Vec<St
     Ok(())
 }
 
-fn embed(model: PathBuf, backend: BackendKind, json: bool, mut texts: Vec<String>) -> Result<(), CliError> {
+fn embed(
+    model: PathBuf,
+    backend: BackendKind,
+    precision: Precision,
+    json: bool,
+    mut texts: Vec<String>,
+) -> Result<(), CliError> {
     if texts.is_empty() {
         if std::io::stdin().is_terminal() {
             eprintln!("reading texts from stdin, one per line (Ctrl-D to finish)");
@@ -250,6 +275,7 @@ fn embed(model: PathBuf, backend: BackendKind, json: bool, mut texts: Vec<String
         }
     }
     let (embedder, _) = load(&model, backend)?;
+    let embedder = embedder.quantize(precision)?;
 
     // Chunks so that a long stdin shows progress (the bar hides itself when stderr is no terminal).
     const CHUNK: usize = 256;

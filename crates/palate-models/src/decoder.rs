@@ -297,7 +297,23 @@ pub struct DecoderScorer {
     embed_device: Device,
 }
 
+/// The CPU when the f32 token-embedding table is larger than one storage binding, else `device`.
+fn embedding_device(config: &DecoderConfig, device: &Device, max_binding_bytes: Option<u64>) -> Device {
+    let table = (config.vocab_size * config.hidden_size * 4) as u64;
+    match max_binding_bytes {
+        Some(limit) if table > limit => crate::device::cpu_device(),
+        _ => device.clone(),
+    }
+}
+
 impl DecoderScorer {
+    /// Quantizes the transformer blocks' linear weights ([`crate::quantize`]); the embedding table,
+    /// norms and the `score` head stay f32.
+    pub fn quantize(mut self, precision: crate::quantize::Precision) -> Result<Self> {
+        self.model = crate::quantize::quantize_linear_weights(self.model, precision)?;
+        Ok(self)
+    }
+
     /// Builds the model from config.json bytes and its weights (f32, f16 or bf16 on disk). A tensor
     /// whose shape disagrees with the config, or a missing one, is an error naming it.
     pub fn load(config_json: &[u8], weights: DecoderWeights, device: &Device) -> Result<Self> {
@@ -315,11 +331,7 @@ impl DecoderScorer {
         max_binding_bytes: Option<u64>,
     ) -> Result<Self> {
         let config = DecoderConfig::from_json(config_json)?;
-        let table = (config.vocab_size * config.hidden_size * 4) as u64;
-        let embed_device = match max_binding_bytes {
-            Some(limit) if table > limit => crate::device::cpu_device(),
-            _ => device.clone(),
-        };
+        let embed_device = embedding_device(&config, device, max_binding_bytes);
         let mut model = config.init(device, &embed_device);
         let shards = match weights {
             DecoderWeights::Single(bytes) => vec![(names::WEIGHTS.to_string(), bytes)],
@@ -358,6 +370,14 @@ impl DecoderScorer {
             });
         }
         Ok(Self { config, model, device: device.clone(), embed_device })
+    }
+
+    /// A model with burn's random initialisation and the exact shapes of `config`: for scale
+    /// benchmarks of checkpoints that cannot be downloaded here (`tests/benches/scale.rs`).
+    pub fn random(config: DecoderConfig, device: &Device, max_binding_bytes: Option<u64>) -> Self {
+        let embed_device = embedding_device(&config, device, max_binding_bytes);
+        let model = config.init(device, &embed_device);
+        Self { config, model, device: device.clone(), embed_device }
     }
 
     /// Whether the token-embedding table lives on the CPU rather than the model's device.

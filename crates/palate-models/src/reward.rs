@@ -113,6 +113,12 @@ impl RewardModel {
         Ok(Self { scorer, tokenizer, template })
     }
 
+    /// Quantizes the scorer's linear weights ([`crate::quantize`]).
+    pub fn quantize(mut self, precision: crate::quantize::Precision) -> Result<Self> {
+        self.scorer = self.scorer.quantize(precision)?;
+        Ok(self)
+    }
+
     pub fn scorer(&self) -> &DecoderScorer {
         &self.scorer
     }

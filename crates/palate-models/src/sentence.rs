@@ -8,6 +8,7 @@ use serde::Deserialize;
 use crate::bert::{BertConfig, BertModel};
 use crate::error::{PalateError, Result};
 use crate::files::{ModelFiles, names, parse_json};
+use crate::quantize::Precision;
 use crate::text::TextTokenizer;
 
 /// How token states become one vector (`1_Pooling/config.json`).
@@ -113,6 +114,7 @@ pub struct SentenceEmbedder {
     config: SentenceConfig,
     hidden_size: usize,
     device: Device,
+    precision: Precision,
     /// Most texts per forward pass. Inputs are sorted by length and a batch never pads a text to
     /// more than twice its length, so a long text does not make short ones expensive.
     pub batch_size: usize,
@@ -126,7 +128,19 @@ impl SentenceEmbedder {
         let config = SentenceConfig::from_files(&files, &bert)?;
         let tokenizer = TextTokenizer::from_bytes(&files.tokenizer, config.max_seq_length)?;
         let model = BertModel::load(&bert, files.weights, device)?;
-        Ok(Self { model, tokenizer, config, hidden_size: bert.hidden_size, device: device.clone(), batch_size: 32 })
+        Ok(Self { model, tokenizer, config, hidden_size: bert.hidden_size, device: device.clone(), precision: Precision::F32, batch_size: 32 })
+    }
+
+    /// Quantizes the encoder's linear weights ([`crate::quantize`]); f32 leaves it as loaded.
+    pub fn quantize(mut self, precision: Precision) -> Result<Self> {
+        self.model = crate::quantize::quantize_linear_weights(self.model, precision)?;
+        self.precision = precision;
+        Ok(self)
+    }
+
+    /// The precision of the encoder's linear weights.
+    pub fn precision(&self) -> Precision {
+        self.precision
     }
 
     /// Embedding width.

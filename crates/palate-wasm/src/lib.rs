@@ -8,7 +8,7 @@ use std::rc::Rc;
 use js_sys::{Array, Float32Array, Object, Promise, Reflect, Uint32Array};
 use palate_models::decoder::DecoderWeights;
 use palate_models::reward::{RewardFiles, RewardModel};
-use palate_models::{BackendKind, ModelFiles, PalateError, SentenceEmbedder, device};
+use palate_models::{BackendKind, ModelFiles, PalateError, Precision, SentenceEmbedder, device};
 use palate_personal::features::{DEFAULT_ALPHA, FeatureSpec, Principle, PrincipleHead};
 use palate_personal::session::Session;
 use palate_personal::PersonalError;
@@ -54,12 +54,14 @@ impl Embedder {
         sentence_bert_config: Option<Vec<u8>>,
         modules: Option<Vec<u8>>,
         pooling_config: Option<Vec<u8>>,
+        precision: Option<String>,
     ) -> Result<Embedder, JsValue> {
         let backend: BackendKind = backend.parse().map_err(js_error)?;
+        let precision: Precision = precision.as_deref().unwrap_or("f32").parse().map_err(js_error)?;
         let device = device::device(backend).await.map_err(js_error)?;
         let files = ModelFiles { config, tokenizer, weights, sentence_bert_config, modules, pooling_config };
         let fingerprint = files.fingerprint();
-        let inner = SentenceEmbedder::load(files, &device).map_err(js_error)?;
+        let inner = SentenceEmbedder::load(files, &device).and_then(|e| e.quantize(precision)).map_err(js_error)?;
         Ok(Embedder { inner: Rc::new(inner), backend, fingerprint })
     }
 
@@ -257,8 +259,10 @@ impl Reward {
         shard_names: Vec<String>,
         shards: Vec<js_sys::Uint8Array>,
         max_binding_bytes: Option<f64>,
+        precision: Option<String>,
     ) -> Result<Reward, JsValue> {
         let backend: BackendKind = backend.parse().map_err(js_error)?;
+        let precision: Precision = precision.as_deref().unwrap_or("f32").parse().map_err(js_error)?;
         let device = device::device(backend).await.map_err(js_error)?;
         let weights = match weights {
             Some(w) => DecoderWeights::Single(w),
@@ -266,7 +270,9 @@ impl Reward {
         };
         let files = RewardFiles { config, tokenizer, tokenizer_config, chat_template, weights };
         let limit = max_binding_bytes.filter(|l| l.is_finite() && *l > 0.0).map(|l| l as u64);
-        let inner = RewardModel::load_with_binding_limit(files, &device, limit).map_err(js_error)?;
+        let inner = RewardModel::load_with_binding_limit(files, &device, limit)
+            .and_then(|m| m.quantize(precision))
+            .map_err(js_error)?;
         let embeddings_on_cpu = inner.scorer().embeddings_on_cpu();
         Ok(Reward { inner: Rc::new(inner), embeddings_on_cpu })
     }

@@ -1,0 +1,154 @@
+#!/usr/bin/env node
+// Palate vs transformers.js in one headless Chromium, one run: all-MiniLM-L6-v2 sentence
+// embeddings, batch 1/8/32 × ~32/~128 tokens, warm (median of --runs after --warmup calls) and cold
+// (model load, then the first 8×128 call). Run it through scripts/bench-browser.sh, which prepares
+// the ONNX export and the peer's npm install; this file only measures.
+//
+//   node scripts/bench-browser.mjs [--runs 5] [--warmup 1] [--only palate-cpu,transformers-wasm-fp32]
+//                                  [--out bench/browser/results.json]
+//
+// Each configuration gets a fresh browser context (empty caches), so "load" includes fetching the
+// files from the local server and compiling the wasm. transformers.js runs single-threaded, as
+// Palate does: the page is not cross-origin isolated, so onnxruntime-web cannot start threads.
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { startServer } from './serve.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const { chromium } = await import(path.join(root, 'web/node_modules/playwright-core/index.mjs'));
+const { CHROMIUM_ARGS } = await import(path.join(root, 'web/test/chromium.mjs'));
+
+const arg = (name, fallback) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : fallback;
+};
+const RUNS = Number(arg('runs', 5));
+const WARMUP = Number(arg('warmup', 1));
+const OUT = path.resolve(root, arg('out', 'bench/browser/results.json'));
+const MODEL_DIR = path.join(root, 'models/all-MiniLM-L6-v2');
+
+// Same work for every engine; f32 against f32 ONNX, q8 against transformers.js' q8 export. The
+// q8 schemes differ: Palate's is weight-only (f32 activations), onnxruntime's dynamic q8 also
+// quantizes activations (faster integer matmuls, less accurate: see the agreement figures).
+const CONFIGS = [
+  { key: 'palate-webgpu', engine: 'palate', device: 'webgpu', precision: 'f32' },
+  { key: 'palate-cpu', engine: 'palate', device: 'cpu', precision: 'f32' },
+  { key: 'palate-cpu-q8', engine: 'palate', device: 'cpu', precision: 'q8' },
+  { key: 'transformers-webgpu-fp32', engine: 'transformers', device: 'webgpu', dtype: 'fp32', precision: 'f32' },
+  { key: 'transformers-wasm-fp32', engine: 'transformers', device: 'wasm', dtype: 'fp32', precision: 'f32' },
+  { key: 'transformers-wasm-q8', engine: 'transformers', device: 'wasm', dtype: 'q8', precision: 'q8' },
+];
+const only = arg('only', null)?.split(',');
+const configs = only ? CONFIGS.filter((c) => only.includes(c.key)) : CONFIGS;
+
+// Texts of an exact token count: lowercase words that are one WordPiece each, [CLS] and [SEP]
+// included in the count. The page reports Palate's token ids, and the count is asserted below.
+const WORDS = (`the of and to in is was for on that with as by at from his it an were are which this be or
+have had not but one their they has been its more all who new other first can after two time when there
+also would some most many only over into people such where years while through these three made used year
+then like states because city any between about world work during each both state under part same four
+since school long those music high may what later until water great country several life family group
+government being before us known against house war way still small public within however south north west
+east place five light`).split(/\s+/);
+function rng(seed) {
+  let s = seed >>> 0;
+  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+}
+function texts(count, tokens, seed) {
+  const next = rng(seed);
+  return Array.from({ length: count }, () =>
+    Array.from({ length: tokens - 2 }, () => WORDS[Math.floor(next() * WORDS.length)]).join(' '));
+}
+const BATCHES = [];
+for (const tokens of [32, 128]) for (const size of [1, 8, 32]) {
+  BATCHES.push({ name: `${size}x${tokens}`, size, tokens, texts: texts(size, tokens, size * 1000 + tokens) });
+}
+const COLD = '8x128';
+
+function chromiumVersion() {
+  try { return execFileSync(process.env.CHROMIUM ?? '/usr/bin/chromium', ['--version']).toString().trim(); } catch { return 'unknown'; }
+}
+
+function cosine(a, b) {
+  let d = 0, na = 0, nb = 0;
+  for (let i = 0; i < a.length; i++) { d += a[i] * b[i]; na += a[i] * a[i]; nb += b[i] * b[i]; }
+  return d / Math.sqrt(na * nb);
+}
+
+const server = await startServer({
+  port: 0,
+  mounts: {
+    '/models/all-MiniLM-L6-v2/': MODEL_DIR,
+    '/tjs-models/all-MiniLM-L6-v2/': MODEL_DIR,
+    '/peers/': path.join(root, 'bench/browser/node_modules'),
+  },
+});
+const userDataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'palate-bench-'));
+const browser = await chromium.launchPersistentContext(userDataDir, {
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS,
+});
+const results = {
+  date: new Date().toISOString(),
+  machine: `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB`,
+  browser: chromiumVersion(),
+  runs: RUNS, warmup: WARMUP, cold: COLD,
+  batches: BATCHES.map(({ name, size, tokens }) => ({ name, size, tokens })),
+  configs: {},
+};
+try {
+  // The adapter the page sees (SwiftShader on machines without a GPU).
+  const probe = await browser.newPage();
+  await probe.goto(`${server.url}bench/index.html`);
+  results.adapter = await probe.evaluate(async () => {
+    const a = await navigator.gpu?.requestAdapter();
+    if (!a) return 'none';
+    const i = a.info ?? {};
+    return [i.vendor, i.architecture, i.device, i.description].filter(Boolean).join(' / ') || 'unknown';
+  });
+  await probe.close();
+  for (const config of configs) {
+    // A fresh page per configuration; caches are cleared so every load is a first visit.
+    const page = await browser.newPage();
+    page.on('console', (m) => { if (m.type() === 'error') console.error(`[${config.key}]`, m.text()); });
+    await page.goto(`${server.url}bench/index.html`);
+    await page.evaluate(async () => { for (const k of await caches.keys()) await caches.delete(k); });
+    process.stderr.write(`[bench-browser] ${config.key}: `);
+    const t = Date.now();
+    const out = await page.evaluate((o) => window.palateBench.run(o), {
+      ...config, model: '/models/all-MiniLM-L6-v2/', modelId: 'all-MiniLM-L6-v2',
+      batches: BATCHES.map(({ name, texts }) => ({ name, texts })), cold: COLD, warmup: WARMUP, runs: RUNS,
+    });
+    process.stderr.write(`${((Date.now() - t) / 1000).toFixed(0)} s; 8x128 ${out.medians['8x128'].toFixed(0)} ms\n`);
+    results.configs[config.key] = { ...config, ...out };
+    await page.close();
+  }
+} finally {
+  await browser.close();
+  await server.close();
+  await fs.rm(userDataDir, { recursive: true, force: true });
+}
+
+// Token counts as Palate's tokenizer saw them, and agreement between the engines' embeddings.
+const palate = results.configs['palate-cpu'] ?? Object.values(results.configs).find((c) => c.engine === 'palate');
+if (palate?.tokens && palate.tokens.some((n) => n !== 128)) {
+  throw new Error(`the 8x128 texts are not 128 tokens each: ${palate.tokens}`);
+}
+results.agreement = {};
+const keys = Object.keys(results.configs);
+for (const k of keys) {
+  if (k === palate?.key) continue;
+  const cos = results.configs[k].check.map((row, i) => cosine(row, palate.check[i]));
+  results.agreement[`${k} vs ${palate.key}`] = Math.min(...cos);
+}
+for (const c of Object.values(results.configs)) delete c.check;
+await fs.mkdir(path.dirname(OUT), { recursive: true });
+await fs.writeFile(OUT, JSON.stringify(results, null, 2) + '\n');
+console.error(`[bench-browser] wrote ${path.relative(root, OUT)}`);
+for (const [pair, cos] of Object.entries(results.agreement)) {
+  const f32 = !pair.includes('q8');  // quantized engines are reported, not held to 0.999
+  console.error(`[bench-browser] min cosine ${pair}: ${cos.toFixed(6)}${f32 && cos < 0.999 ? '  << below 0.999' : ''}`);
+  if (f32 && cos < 0.999) process.exitCode = 1;
+}
