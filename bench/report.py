@@ -70,7 +70,11 @@ def main():
     w(f"- WebGPU adapter: **{r['adapter']}**" + (
         " — a software rasteriser on the CPU: WebGPU figures here say nothing about a real GPU."
         if "swiftshader" in r["adapter"].lower() else ""))
-    w(f"- Each warm figure: median of {r['runs']} calls after {r['warmup']} warm-up call(s). Cold: model "
+    gpu_runs = sorted({c.get("runs", r["runs"]) for c in cfg.values() if c["device"] == "webgpu"})
+    w(f"- Each warm figure: median of {r['runs']} calls after {r['warmup']} warm-up call(s)"
+      + (f"; on the software WebGPU adapter median of {'/'.join(map(str, gpu_runs))} calls, the cold call "
+         "serving as warm-up, and no 32-text batches (— in the tables: minutes per call)" if gpu_runs and gpu_runs != [r["runs"]] else "")
+      + ". Cold: model "
       f"load (fresh context, files from the local server) and the first {r['cold']} call.")
     w("- Both run single-threaded: the page is not cross-origin isolated, so onnxruntime-web starts "
       "no threads, and Palate's wasm has none.")
@@ -82,7 +86,8 @@ def main():
     w("|---|" + "---|" * (len(batches) + 2))
     for p, t, name in PAIRS:
         if p in cfg and t in cfg:
-            cells = [f"{cfg[p]['medians'][b] / cfg[t]['medians'][b]:.2f}" for b in batches]
+            cells = [f"{cfg[p]['medians'][b] / cfg[t]['medians'][b]:.2f}" if b in cfg[p]["medians"] and b in cfg[t]["medians"]
+                     else "—" for b in batches]
             cells += [f"{cfg[p]['loadMs'] / cfg[t]['loadMs']:.2f}", f"{cfg[p]['coldMs'] / cfg[t]['coldMs']:.2f}"]
             w(f"| {name} | " + " | ".join(cells) + " |")
     w("")
@@ -90,7 +95,7 @@ def main():
     w("| engine | " + " | ".join(batches) + " | load | first call |")
     w("|---|" + "---|" * (len(batches) + 2))
     for k, c in cfg.items():
-        cells = [ms(c["medians"][b]) for b in batches] + [ms(c["loadMs"]), ms(c["coldMs"])]
+        cells = [ms(c["medians"][b]) if b in c["medians"] else "—" for b in batches] + [ms(c["loadMs"]), ms(c["coldMs"])]
         w(f"| {LABELS.get(k, k)} | " + " | ".join(cells) + " |")
     w("")
     w("## Agreement (min cosine over the cold batch, against Palate)\n")
@@ -126,8 +131,9 @@ def main():
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=False)
     for ax, tokens in zip(axes, (32, 128)):
         for k, c in cfg.items():
-            xs = [b["size"] for b in r["batches"] if b["tokens"] == tokens]
-            ys = [c["medians"][b["name"]] for b in r["batches"] if b["tokens"] == tokens]
+            pts = [(b["size"], c["medians"][b["name"]]) for b in r["batches"]
+                   if b["tokens"] == tokens and b["name"] in c["medians"]]
+            xs, ys = [p[0] for p in pts], [p[1] for p in pts]
             style = "-" if c["engine"] == "palate" else "--"
             ax.plot(xs, ys, style, marker="o", label=LABELS.get(k, k))
         ax.set_xscale("log", base=2)

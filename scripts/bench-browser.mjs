@@ -27,6 +27,10 @@ const arg = (name, fallback) => {
 };
 const RUNS = Number(arg('runs', 5));
 const WARMUP = Number(arg('warmup', 1));
+// WebGPU without a GPU is SwiftShader, ~25× slower than the wasm CPU path: a 32×128 batch takes
+// minutes. There, by default, fewer runs and no 32-text batches (--gpu-runs, --gpu-batches all).
+const GPU_RUNS = Number(arg('gpu-runs', 3));
+const GPU_BATCHES = arg('gpu-batches', '1x32,8x32,1x128,8x128');
 const OUT = path.resolve(root, arg('out', 'bench/browser/results.json'));
 const MODEL_DIR = path.join(root, 'models/all-MiniLM-L6-v2');
 
@@ -117,10 +121,15 @@ try {
     await page.evaluate(async () => { for (const k of await caches.keys()) await caches.delete(k); });
     process.stderr.write(`[bench-browser] ${config.key}: `);
     const t = Date.now();
+    const gpu = config.device === 'webgpu' && !/nvidia|amd|intel|apple|qualcomm/i.test(results.adapter ?? '');
+    const batches = BATCHES.filter((b) => !gpu || GPU_BATCHES === 'all' || GPU_BATCHES.split(',').includes(b.name));
     const out = await page.evaluate((o) => window.palateBench.run(o), {
       ...config, model: '/models/all-MiniLM-L6-v2/', modelId: 'all-MiniLM-L6-v2',
-      batches: BATCHES.map(({ name, texts }) => ({ name, texts })), cold: COLD, warmup: WARMUP, runs: RUNS,
+      batches: batches.map(({ name, texts }) => ({ name, texts })), cold: COLD,
+      // On a software adapter the cold 8×128 call is the warm-up (it compiles every kernel).
+      warmup: gpu ? 0 : WARMUP, runs: gpu ? GPU_RUNS : RUNS,
     });
+    out.runs = gpu ? GPU_RUNS : RUNS;
     process.stderr.write(`${((Date.now() - t) / 1000).toFixed(0)} s; 8x128 ${out.medians['8x128'].toFixed(0)} ms\n`);
     results.configs[config.key] = { ...config, ...out };
     await page.close();
