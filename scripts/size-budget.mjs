@@ -19,13 +19,10 @@ const RUNTIME = [
   'web/pkg/palate_wasm_bg.wasm', 'web/pkg/palate_wasm.js',
   'web/src/palate.js', 'web/src/worker.js', 'web/src/palate-rerank.js',
 ];
-// Model files, per precision, where they exist on this machine.
+// Model files, per format, where they exist on this machine (q8/q4 are made in memory after
+// loading; there is no quantized file format yet).
 const MODELS = [
   ['all-MiniLM-L6-v2', 'f32 safetensors', 'models/all-MiniLM-L6-v2/model.safetensors'],
-  ['all-MiniLM-L6-v2', 'f32 .bpk', 'models/all-MiniLM-L6-v2-f32.bpk'],
-  ['all-MiniLM-L6-v2', 'f16 .bpk', 'models/all-MiniLM-L6-v2-f16.bpk'],
-  ['all-MiniLM-L6-v2', 'q8 .bpk', 'models/all-MiniLM-L6-v2-q8.bpk'],
-  ['all-MiniLM-L6-v2', 'q4 .bpk', 'models/all-MiniLM-L6-v2-q4.bpk'],
   ['all-MiniLM-L6-v2', 'f32 ONNX (transformers.js)', 'models/all-MiniLM-L6-v2/onnx/model.onnx'],
   ['all-MiniLM-L6-v2', 'q8 ONNX (transformers.js)', 'models/all-MiniLM-L6-v2/onnx/model_quantized.onnx'],
 ];
