@@ -1,9 +1,10 @@
 //! Native timings of the sentence encoder (all-MiniLM-L6-v2) on burn's CPU backend (Flex) and on
 //! wgpu (Vulkan; Mesa lavapipe on CPU-only machines): batches of 1, 8 and 32 texts of about 32 and
-//! 128 tokens. `cargo bench -p palate-tests --bench encoder` (the model must be fetched).
+//! 128 tokens. `cargo bench -p palate-tests --bench encoder` (the model must be fetched);
+//! `PALATE_BENCH_PRECISION=q8` (or q4) times the quantized encoder, `PALATE_MODEL_DIR` another folder.
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use palate_models::{BackendKind, ModelFiles, SentenceEmbedder, device};
+use palate_models::{BackendKind, ModelFiles, Precision, SentenceEmbedder, device};
 
 /// A text of `tokens` tokens including [CLS] and [SEP] ("word" is one token).
 fn text(tokens: usize, i: usize) -> String {
@@ -14,6 +15,8 @@ fn text(tokens: usize, i: usize) -> String {
 
 fn bench(c: &mut Criterion) {
     let files = ModelFiles::from_dir(palate_tests::minilm_dir()).expect("model folder");
+    let precision: Precision = std::env::var("PALATE_BENCH_PRECISION").unwrap_or_else(|_| "f32".into()).parse()
+        .unwrap_or_else(|e| panic!("PALATE_BENCH_PRECISION: {e}"));
     for backend in [BackendKind::Cpu, BackendKind::Wgpu] {
         let device = match pollster::block_on(device::device(backend)) {
             Ok(d) => d,
@@ -22,8 +25,9 @@ fn bench(c: &mut Criterion) {
                 continue;
             }
         };
-        let embedder = SentenceEmbedder::load(files.clone(), &device).expect("model loads");
-        let mut group = c.benchmark_group(format!("minilm {backend:?}"));
+        let embedder = SentenceEmbedder::load(files.clone(), &device).expect("model loads")
+            .quantize(precision).expect("quantizes");
+        let mut group = c.benchmark_group(format!("minilm {backend:?} {}", precision.as_str()));
         group.sample_size(10);
         for tokens in [32, 128] {
             for batch in [1, 8, 32] {

@@ -17,6 +17,7 @@ use serde::Deserialize;
 
 use crate::error::{PalateError, Result};
 use crate::files::{names, parse_json};
+use crate::quantize;
 
 /// The keys of a Hugging Face `BertConfig` that the encoder uses; defaults are transformers'.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -284,14 +285,14 @@ impl BertModel {
 impl BertLayer {
     fn forward(&self, x: Tensor<3>, pad: Tensor<4, Bool>) -> Tensor<3> {
         let attn = self.attention.self_.forward(x.clone(), pad);
-        let attn = self.attention.output.LayerNorm.forward(self.attention.output.dense.forward(attn) + x);
-        let inner = self.intermediate.dense.forward(attn.clone());
+        let attn = self.attention.output.LayerNorm.forward(quantize::linear(&self.attention.output.dense, attn) + x);
+        let inner = quantize::linear(&self.intermediate.dense, attn.clone());
         let inner = match self.intermediate.activation {
             Activation::Gelu => activation::gelu(inner),
             Activation::GeluTanh => activation::gelu_approximate(inner),
             Activation::Relu => activation::relu(inner),
         };
-        self.output.LayerNorm.forward(self.output.dense.forward(inner) + attn)
+        self.output.LayerNorm.forward(quantize::linear(&self.output.dense, inner) + attn)
     }
 }
 
@@ -300,9 +301,9 @@ impl BertSelfAttention {
         let [batch, seq, hidden] = x.dims();
         let head_dim = hidden / self.num_heads;
         let heads = |t: Tensor<3>| t.reshape([batch, seq, self.num_heads, head_dim]).swap_dims(1, 2);
-        let q = heads(self.query.forward(x.clone()));
-        let k = heads(self.key.forward(x.clone()));
-        let v = heads(self.value.forward(x));
+        let q = heads(quantize::linear(&self.query, x.clone()));
+        let k = heads(quantize::linear(&self.key, x.clone()));
+        let v = heads(quantize::linear(&self.value, x));
         let scores = q.matmul(k.swap_dims(2, 3)) / (head_dim as f64).sqrt();
         let scores = scores.mask_fill(pad, f32::MIN);
         let probs = activation::softmax(scores, 3);

@@ -18,6 +18,7 @@ use serde::Deserialize;
 
 use crate::error::{PalateError, Result};
 use crate::files::{names, parse_json};
+use crate::quantize;
 
 /// The architectures this module implements.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -449,7 +450,7 @@ impl DecoderScorer {
             x = x + attn;
             let h = layer.post_attention_layernorm.forward(x.clone());
             let mlp = &layer.mlp;
-            x = x + mlp.down_proj.forward(activation::silu(mlp.gate_proj.forward(h.clone())) * mlp.up_proj.forward(h));
+            x = x + quantize::linear(&mlp.down_proj, activation::silu(quantize::linear(&mlp.gate_proj, h.clone())) * quantize::linear(&mlp.up_proj, h));
         }
         self.model.score.forward(self.model.model.norm.forward(x))
     }
@@ -481,9 +482,9 @@ impl Attention {
         let [batch, seq, _] = x.dims();
         let hd = self.head_dim;
         let split = |t: Tensor<3>, n: usize| t.reshape([batch, seq, n, hd]);
-        let mut q = split(self.q_proj.forward(x.clone()), self.heads);
-        let mut k = split(self.k_proj.forward(x.clone()), self.kv_heads);
-        let v = split(self.v_proj.forward(x), self.kv_heads).swap_dims(1, 2);
+        let mut q = split(quantize::linear(&self.q_proj, x.clone()), self.heads);
+        let mut k = split(quantize::linear(&self.k_proj, x.clone()), self.kv_heads);
+        let v = split(quantize::linear(&self.v_proj, x), self.kv_heads).swap_dims(1, 2);
         if let (Some(qn), Some(kn)) = (&self.q_norm, &self.k_norm) {
             q = qn.forward(q);
             k = kn.forward(k);
@@ -503,7 +504,7 @@ impl Attention {
         let scores = q.matmul(k.swap_dims(2, 3)) / (hd as f64).sqrt();
         let probs = activation::softmax(scores.mask_fill(mask, f32::MIN), 3);
         let out = probs.matmul(v).swap_dims(1, 2).reshape([batch, seq, self.heads * hd]);
-        self.o_proj.forward(out)
+        quantize::linear(&self.o_proj, out)
     }
 }
 

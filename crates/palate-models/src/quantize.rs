@@ -18,7 +18,8 @@
 use std::str::FromStr;
 
 use burn::module::{Module, ModuleMapper, Param};
-use burn::tensor::Tensor;
+use burn::nn::Linear;
+use burn::tensor::{DType, Tensor};
 use burn::tensor::quantization::{Calibration, QuantScheme, QuantValue, ScaleDtype, compute_q_params, compute_range};
 
 use crate::error::{PalateError, Result};
@@ -67,6 +68,23 @@ impl FromStr for Precision {
             ))),
         }
     }
+}
+
+/// `linear.forward(x)`, with a quantized weight dequantized first and multiplied as f32.
+///
+/// burn 0.22's fused quantized matmul is not safe to call on real GPUs: on an NVIDIA H200 (Vulkan)
+/// it picks a tiling that needs 72 KiB of workgroup memory where the device allows 48 KiB, and
+/// `burn-cubecl` unwraps the launch error (a panic; a trap in wasm). Browsers allow 16–32 KiB.
+/// Dequantizing costs one elementwise pass over the weight per call (memory-bound, about a
+/// millisecond for a 0.6B model on a datacentre GPU) and keeps the weights packed at rest, which is
+/// what quantization is for here: download size and resident memory. It is also what burn's CPU
+/// backend does inside its own quantized matmul.
+pub fn linear<const D: usize>(linear: &Linear, x: Tensor<D>) -> Tensor<D> {
+    let weight = linear.weight.val();
+    if !matches!(weight.dtype(), DType::QFloat(_)) {
+        return linear.forward(x);
+    }
+    burn::tensor::module::linear(x, weight.dequantize(), linear.bias.as_ref().map(|b| b.val()))
 }
 
 /// Values per quantization block.
