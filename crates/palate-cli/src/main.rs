@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use palate_models::reward::{RewardFiles, RewardModel};
-use palate_models::{BackendKind, ModelFiles, PalateError, Precision, SentenceEmbedder, device};
+use palate_models::{BackendKind, ModelFiles, Pack, PalateError, Precision, SentenceEmbedder, StoredPrecision, device};
 use palate_personal::PersonalError;
 use palate_personal::basis::BasisConfig;
 use palate_personal::eval::Strategy;
@@ -28,7 +28,7 @@ struct Cli {
 enum Command {
     /// Sentence embeddings of TEXTs (or of stdin, one text per line).
     Embed {
-        /// A Hugging Face model folder (config.json, tokenizer.json, model.safetensors, …).
+        /// A Hugging Face model folder (config.json, tokenizer.json, model.safetensors, …) or a `.bpk` from `palate convert`.
         #[arg(long)]
         model: PathBuf,
         /// Where to run: cpu (burn Flex) or wgpu (Vulkan/Metal/DX12).
@@ -45,7 +45,7 @@ enum Command {
     },
     /// Reward-model scores of RESPONSEs to PROMPT (Qwen3 / Llama sequence-classification models).
     Score {
-        /// A Hugging Face reward-model folder (config.json, tokenizer.json, chat template, weights).
+        /// A Hugging Face reward-model folder (config.json, tokenizer.json, chat template, weights) or a `.bpk`.
         #[arg(long)]
         model: PathBuf,
         #[arg(long)]
@@ -61,6 +61,20 @@ enum Command {
         /// Weight precision in memory: f32, or weight-only q8 / q4 (block 32) for the linear layers.
         #[arg(long, default_value = "f32", value_parser = parse_precision)]
         quantize: Precision,
+    },
+    /// Write a model folder (a sentence encoder or a reward model) as one `.bpk` file, quantized or
+    /// not, carrying its config and tokenizer: `embed` / `score --model FILE.bpk` and the browser
+    /// load it directly.
+    Convert {
+        /// Hugging Face model folder.
+        #[arg(long)]
+        model: PathBuf,
+        /// How to store the weights: f32, f16, or q8 / q4 linear layers (block 32) with f16 for the rest.
+        #[arg(long, default_value = "q8", value_parser = parse_stored_precision)]
+        quantize: StoredPrecision,
+        /// The file to write (conventionally NAME.PRECISION.bpk).
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Learn the shared taste basis and population prior from many users' choices; writes a
     /// taste file (install it as MODEL/palate-taste.json).
@@ -131,6 +145,10 @@ fn parse_precision(s: &str) -> Result<Precision, String> {
     s.parse().map_err(|e: PalateError| e.to_string())
 }
 
+fn parse_stored_precision(s: &str) -> Result<StoredPrecision, String> {
+    s.parse().map_err(|e: PalateError| e.to_string())
+}
+
 fn parse_strategy(s: &str) -> Result<Strategy, String> {
     s.parse().map_err(|e: PersonalError| e.to_string())
 }
@@ -174,12 +192,41 @@ fn load(model: &PathBuf, backend: BackendKind) -> Result<(SentenceEmbedder, Mode
     Ok((embedder, files))
 }
 
+/// Whether `--model` names a `.bpk` file (from `palate convert`) rather than a folder.
+fn is_pack(model: &std::path::Path) -> bool {
+    model.is_file() && model.extension().is_some_and(|e| e == palate_models::pack::EXTENSION)
+}
+
+/// `palate convert`: one `.bpk` file from a model folder, with sizes on stderr.
+fn convert(model: PathBuf, precision: StoredPrecision, out: PathBuf) -> Result<(), CliError> {
+    let source: u64 = std::fs::read_dir(&model)
+        .map(|entries| entries.filter_map(|e| e.ok()?.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum())
+        .unwrap_or(0);
+    eprintln!("loading {} …", model.display());
+    let (kind, bytes) = palate_models::pack::convert_dir(&model, precision)?;
+    let tmp = out.with_extension("bpk.part");
+    std::fs::write(&tmp, &bytes)
+        .and_then(|()| std::fs::rename(&tmp, &out))
+        .map_err(|e| CliError::Io { file: out.display().to_string(), detail: e.to_string() })?;
+    eprintln!(
+        "wrote {} ({}, {}): {:.1} MB, {:.2}× the folder's {:.1} MB",
+        out.display(),
+        kind.as_str(),
+        precision.as_str(),
+        bytes.len() as f64 / 1e6,
+        bytes.len() as f64 / source.max(1) as f64,
+        source as f64 / 1e6
+    );
+    Ok(())
+}
+
 fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Embed { model, backend, quantize, json, texts } => embed(model, backend, quantize, json, texts),
         Command::Score { model, prompt, responses, json, backend, quantize } => {
             score(model, backend, quantize, prompt, responses, json)
         }
+        Command::Convert { model, quantize, out } => convert(model, quantize, out),
         Command::TrainBasis { model, data, out, rank, alpha, principles, rounds, init_variance, description, backend } => {
             let (embedder, files) = load(&model, backend)?;
             let args = personal::TrainArgs { data, out, rank, alpha, principles, description, rounds, init_variance };
@@ -242,7 +289,12 @@ fn score(
     json: bool,
 ) -> Result<(), CliError> {
     let device = pollster::block_on(device::device(backend))?;
-    let rm = RewardModel::load(RewardFiles::from_dir(&model)?, &device)?.quantize(precision)?;
+    let rm = if is_pack(&model) {
+        RewardModel::from_pack(&Pack::from_file(&model)?, &device, None)?
+    } else {
+        RewardModel::load(RewardFiles::from_dir(&model)?, &device)?
+    };
+    let rm = rm.quantize(precision)?;
     let scores = rm.score_blocking(&prompt, &responses)?;
     let mut out = std::io::stdout().lock();
     let write_err = |e: std::io::Error| CliError::Io { file: "<stdout>".into(), detail: e.to_string() };
@@ -274,7 +326,12 @@ fn embed(
             texts.push(line.map_err(|e| PalateError::Io { file: "<stdin>".into(), detail: e.to_string() })?);
         }
     }
-    let (embedder, _) = load(&model, backend)?;
+    let embedder = if is_pack(&model) {
+        let device = pollster::block_on(device::device(backend))?;
+        SentenceEmbedder::from_pack(&Pack::from_file(&model)?, &device)?
+    } else {
+        load(&model, backend)?.0
+    };
     let embedder = embedder.quantize(precision)?;
 
     // Chunks so that a long stdin shows progress (the bar hides itself when stderr is no terminal).

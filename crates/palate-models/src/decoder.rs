@@ -373,6 +373,22 @@ impl DecoderScorer {
         Ok(Self { config, model, device: device.clone(), embed_device })
     }
 
+    /// Builds the model from a reward-model `.bpk` ([`crate::pack`]), keeping the token-embedding
+    /// table on the CPU under the same rule as [`Self::load_with_binding_limit`].
+    pub fn from_pack(pack: &crate::pack::Pack, device: &Device, max_binding_bytes: Option<u64>) -> Result<Self> {
+        pack.expect_kind(crate::pack::PackKind::RewardModel)?;
+        let config = DecoderConfig::from_json(&pack.required(names::CONFIG)?)?;
+        let embed_device = embedding_device(&config, device, max_binding_bytes);
+        let mut model = config.init(device, &embed_device);
+        pack.load_into(&mut model)?;
+        Ok(Self { config, model, device: device.clone(), embed_device })
+    }
+
+    /// The module, for writing it out ([`crate::reward::RewardModel::to_pack`]).
+    pub(crate) fn module(&self) -> &DecoderRewardModel {
+        &self.model
+    }
+
     /// A model with burn's random initialisation and the exact shapes of `config`: for scale
     /// benchmarks of checkpoints that cannot be downloaded here (`tests/benches/scale.rs`).
     pub fn random(config: DecoderConfig, device: &Device, max_binding_bytes: Option<u64>) -> Self {

@@ -11,6 +11,8 @@ pub mod names {
     pub const SENTENCE_BERT_CONFIG: &str = "sentence_bert_config.json";
     pub const MODULES: &str = "modules.json";
     pub const POOLING_CONFIG: &str = "1_Pooling/config.json";
+    /// Palate's taste file beside the model (principle heads, taste basis; `palate train-basis`).
+    pub const TASTE: &str = "palate-taste.json";
 }
 
 /// The files a sentence-embedding model is made of. Optional files fall back to

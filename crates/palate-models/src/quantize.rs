@@ -98,8 +98,15 @@ const LINEAR_LAYERS: [&str; 11] =
 /// A weight whose output width is not a multiple of the block stays f32 (tiny test models).
 pub fn quantize_linear_weights<M: Module>(module: M, precision: Precision) -> Result<M> {
     let Some(scheme) = precision.scheme() else { return Ok(module) };
-    let mut mapper = LinearQuantizer { scheme, path: Vec::new(), quantized: 0 };
+    let mut mapper = LinearQuantizer { scheme, path: Vec::new(), quantized: 0, already: 0 };
     let module = module.map(&mut mapper);
+    if mapper.already > 0 {
+        return Err(PalateError::InvalidInput(format!(
+            "the model is already quantized ({} linear weights); load the f32 model to quantize it to {}",
+            mapper.already,
+            precision.as_str()
+        )));
+    }
     if mapper.quantized == 0 {
         return Err(PalateError::InvalidInput(format!(
             "{} quantization found no linear weight with a width divisible by {BLOCK} to quantize",
@@ -115,6 +122,8 @@ struct LinearQuantizer {
     scheme: QuantScheme,
     path: Vec<String>,
     quantized: usize,
+    /// Linear weights found already quantized (a q8 / q4 `.bpk`): left alone, reported as an error.
+    already: usize,
 }
 
 impl ModuleMapper for LinearQuantizer {
@@ -133,6 +142,10 @@ impl ModuleMapper for LinearQuantizer {
             && self.path[n - 1] == "weight"
             && LINEAR_LAYERS.contains(&self.path[n - 2].as_str());
         if !is_linear_weight {
+            return param;
+        }
+        if matches!(param.val().dtype(), DType::QFloat(_)) {
+            self.already += 1;
             return param;
         }
         let scheme = self.scheme;

@@ -9,6 +9,7 @@ use crate::chat::{ChatTemplate, Message};
 use crate::decoder::{DecoderScorer, DecoderWeights};
 use crate::error::{PalateError, Result};
 use crate::files::names;
+use crate::pack::{Pack, PackKind, StoredPrecision};
 
 pub const WEIGHTS_INDEX: &str = "model.safetensors.index.json";
 
@@ -87,6 +88,18 @@ pub fn shard_names(index: &[u8]) -> Result<Vec<String>> {
     Ok(shards)
 }
 
+/// The chat template and the tokenizer (no padding, no truncation: the model sees the whole text).
+fn text_side(tokenizer: &[u8], tokenizer_config: Option<&[u8]>, chat_template: Option<&[u8]>) -> Result<(ChatTemplate, Tokenizer)> {
+    let template = ChatTemplate::from_files(tokenizer_config, chat_template)?;
+    let mut tokenizer = Tokenizer::from_bytes(tokenizer)
+        .map_err(|e| PalateError::InvalidTokenizer { file: names::TOKENIZER.into(), detail: e.to_string() })?;
+    tokenizer.with_padding(None);
+    tokenizer
+        .with_truncation(None)
+        .map_err(|e| PalateError::InvalidTokenizer { file: names::TOKENIZER.into(), detail: e.to_string() })?;
+    Ok((template, tokenizer))
+}
+
 /// A loaded reward model.
 pub struct RewardModel {
     scorer: DecoderScorer,
@@ -102,15 +115,36 @@ impl RewardModel {
     /// See [`DecoderScorer::load_with_binding_limit`]: a token-embedding table larger than one GPU
     /// storage binding stays on the CPU.
     pub fn load_with_binding_limit(files: RewardFiles, device: &burn::tensor::Device, max_binding_bytes: Option<u64>) -> Result<Self> {
-        let template = ChatTemplate::from_files(files.tokenizer_config.as_deref(), files.chat_template.as_deref())?;
-        let mut tokenizer = Tokenizer::from_bytes(&files.tokenizer)
-            .map_err(|e| PalateError::InvalidTokenizer { file: names::TOKENIZER.into(), detail: e.to_string() })?;
-        tokenizer.with_padding(None);
-        tokenizer
-            .with_truncation(None)
-            .map_err(|e| PalateError::InvalidTokenizer { file: names::TOKENIZER.into(), detail: e.to_string() })?;
+        let (template, tokenizer) = text_side(&files.tokenizer, files.tokenizer_config.as_deref(), files.chat_template.as_deref())?;
         let scorer = DecoderScorer::load_with_binding_limit(&files.config, files.weights, device, max_binding_bytes)?;
         Ok(Self { scorer, tokenizer, template })
+    }
+
+    /// Loads a reward-model `.bpk` ([`crate::pack`]); the binding limit as in
+    /// [`Self::load_with_binding_limit`].
+    pub fn from_pack(pack: &Pack, device: &burn::tensor::Device, max_binding_bytes: Option<u64>) -> Result<Self> {
+        pack.expect_kind(PackKind::RewardModel)?;
+        let (template, tokenizer) = text_side(
+            &pack.required(names::TOKENIZER)?,
+            pack.file(crate::chat::TOKENIZER_CONFIG),
+            pack.file(crate::chat::CHAT_TEMPLATE),
+        )?;
+        let scorer = DecoderScorer::from_pack(pack, device, max_binding_bytes)?;
+        Ok(Self { scorer, tokenizer, template })
+    }
+
+    /// The `.bpk` bytes of the model loaded from `files` ([`crate::pack`]); q8 / q4 quantize the
+    /// linear weights first.
+    pub fn to_pack(self, files: &RewardFiles, precision: StoredPrecision) -> Result<Vec<u8>> {
+        let scorer = self.scorer.quantize(precision.quantization())?;
+        let mut carried: Vec<(&str, &[u8])> = vec![(names::CONFIG, &files.config), (names::TOKENIZER, &files.tokenizer)];
+        if let Some(bytes) = &files.tokenizer_config {
+            carried.push((crate::chat::TOKENIZER_CONFIG, bytes));
+        }
+        if let Some(bytes) = &files.chat_template {
+            carried.push((crate::chat::CHAT_TEMPLATE, bytes));
+        }
+        crate::pack::write(scorer.module(), PackKind::RewardModel, precision, None, &carried)
     }
 
     /// Quantizes the scorer's linear weights ([`crate::quantize`]).

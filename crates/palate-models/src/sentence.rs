@@ -8,6 +8,7 @@ use serde::Deserialize;
 use crate::bert::{BertConfig, BertModel};
 use crate::error::{PalateError, Result};
 use crate::files::{ModelFiles, names, parse_json};
+use crate::pack::{Pack, PackKind, StoredPrecision};
 use crate::quantize::Precision;
 use crate::text::TextTokenizer;
 
@@ -129,6 +130,40 @@ impl SentenceEmbedder {
         let tokenizer = TextTokenizer::from_bytes(&files.tokenizer, config.max_seq_length)?;
         let model = BertModel::load(&bert, files.weights, device)?;
         Ok(Self { model, tokenizer, config, hidden_size: bert.hidden_size, device: device.clone(), precision: Precision::F32, batch_size: 32 })
+    }
+
+    /// Builds the model from a `.bpk` written by `palate convert` ([`crate::pack`]): the carried
+    /// files configure it exactly as the folder did; quantized weights load quantized.
+    pub fn from_pack(pack: &Pack, device: &Device) -> Result<Self> {
+        pack.expect_kind(PackKind::SentenceEmbedder)?;
+        let files = pack.model_files()?;
+        let bert = BertConfig::from_json(&files.config)?;
+        let config = SentenceConfig::from_files(&files, &bert)?;
+        let tokenizer = TextTokenizer::from_bytes(&files.tokenizer, config.max_seq_length)?;
+        let mut model = bert.init(device)?;
+        pack.load_into(&mut model)?;
+        let precision = pack.precision.quantization();
+        Ok(Self { model, tokenizer, config, hidden_size: bert.hidden_size, device: device.clone(), precision, batch_size: 32 })
+    }
+
+    /// The `.bpk` bytes of this model ([`crate::pack`]): `files` are the folder it was loaded
+    /// from, `precision` how to store it (q8 / q4 quantize the linear weights first).
+    pub fn to_pack(self, files: &ModelFiles, precision: StoredPrecision, taste: Option<&[u8]>) -> Result<Vec<u8>> {
+        let model = self.quantize(precision.quantization())?.model;
+        let mut carried: Vec<(&str, &[u8])> = vec![(names::CONFIG, &files.config), (names::TOKENIZER, &files.tokenizer)];
+        for (name, file) in [
+            (names::SENTENCE_BERT_CONFIG, &files.sentence_bert_config),
+            (names::MODULES, &files.modules),
+            (names::POOLING_CONFIG, &files.pooling_config),
+        ] {
+            if let Some(bytes) = file {
+                carried.push((name, bytes));
+            }
+        }
+        if let Some(taste) = taste {
+            carried.push((names::TASTE, taste));
+        }
+        crate::pack::write(&model, PackKind::SentenceEmbedder, precision, Some(&files.fingerprint()), &carried)
     }
 
     /// Quantizes the encoder's linear weights ([`crate::quantize`]); f32 leaves it as loaded.

@@ -1,0 +1,359 @@
+//! One-file models: a Burnpack (`.bpk`) file with the weights — f32, f16 or quantized — and, in
+//! its metadata, the small files the model needs (config.json, tokenizer.json, the chat template,
+//! pooling, the taste file). `palate convert` writes one; natively and in the browser it loads
+//! exactly like the folder it came from.
+//!
+//! Metadata keys (all values are strings):
+//!
+//! | key | value |
+//! |---|---|
+//! | `palate.format` | `1` |
+//! | `palate.kind` | `sentence-embedder` or `reward-model` |
+//! | `palate.precision` | `f32`, `f16`, `q8` or `q4` (see [`StoredPrecision`]) |
+//! | `palate.fingerprint` | the source folder's [`ModelFiles::fingerprint`] (encoders; profiles and taste files stay valid) |
+//! | `file:NAME` | the text of the folder's file NAME (`config.json`, `1_Pooling/config.json`, …) |
+//!
+//! Tensors carry burn's module paths (`encoder.layer.0.attention.self_.query.weight`,
+//! `model.layers.3.mlp.up_proj.weight`). Quantized weights are stored packed, as burn holds them
+//! in memory (block 32, f32 scales), and load straight into quantized tensors.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use burn::module::Module;
+use burn::store::burn_pack::{self, Reader};
+use burn::store::burn_pack::Tensor as PackTensor;
+use burn::store::{ApplyResult, BurnpackStore, FloatCastAdapter, ModuleAdapter, ModuleContext, ModuleSnapshot, bridge};
+use burn::tensor::quantization::{QuantStore, QuantValue, QuantizedBytes, ScaleDtype};
+use burn::tensor::{AllocationProperty, Bytes, DType, TensorData};
+
+use crate::error::{PalateError, Result};
+use crate::files::{ModelFiles, names};
+use crate::quantize::Precision;
+
+/// File extension of a packed model.
+pub const EXTENSION: &str = "bpk";
+const FORMAT: &str = "1";
+const FORMAT_KEY: &str = "palate.format";
+const KIND_KEY: &str = "palate.kind";
+const PRECISION_KEY: &str = "palate.precision";
+const FINGERPRINT_KEY: &str = "palate.fingerprint";
+const FILE_PREFIX: &str = "file:";
+
+/// What a pack holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PackKind {
+    /// A sentence-transformers encoder ([`crate::SentenceEmbedder`]).
+    SentenceEmbedder,
+    /// A decoder reward model ([`crate::reward::RewardModel`]).
+    RewardModel,
+}
+
+impl PackKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SentenceEmbedder => "sentence-embedder",
+            Self::RewardModel => "reward-model",
+        }
+    }
+}
+
+/// How the weights are stored in a pack. Computation is always f32 (quantized weights are
+/// dequantized per call, [`crate::quantize::linear`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StoredPrecision {
+    /// Every tensor as loaded, f32.
+    #[default]
+    F32,
+    /// Every float tensor as f16 (half the bytes; cast back to f32 on load).
+    F16,
+    /// Linear weights of the transformer blocks q8 ([`Precision::Q8`]); the rest f16.
+    Q8,
+    /// Linear weights q4 ([`Precision::Q4`]); the rest f16.
+    Q4,
+}
+
+impl StoredPrecision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::F32 => "f32",
+            Self::F16 => "f16",
+            Self::Q8 => "q8",
+            Self::Q4 => "q4",
+        }
+    }
+
+    /// The quantization applied to the linear weights before saving.
+    pub fn quantization(self) -> Precision {
+        match self {
+            Self::F32 | Self::F16 => Precision::F32,
+            Self::Q8 => Precision::Q8,
+            Self::Q4 => Precision::Q4,
+        }
+    }
+
+    /// The dtype of the float (not quantized) tensors in the file.
+    fn float_dtype(self) -> DType {
+        if self == Self::F32 { DType::F32 } else { DType::F16 }
+    }
+}
+
+impl FromStr for StoredPrecision {
+    type Err = PalateError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "f32" | "fp32" => Ok(Self::F32),
+            "f16" | "fp16" => Ok(Self::F16),
+            "q8" | "int8" => Ok(Self::Q8),
+            "q4" | "int4" => Ok(Self::Q4),
+            other => Err(PalateError::InvalidInput(format!(
+                "unknown precision \"{other}\" (expected \"f32\", \"f16\", \"q8\" or \"q4\")"
+            ))),
+        }
+    }
+}
+
+/// A parsed `.bpk`: its description and files; the tensors are read when a model loads it.
+pub struct Pack {
+    pub kind: PackKind,
+    pub precision: StoredPrecision,
+    /// The source folder's fingerprint, where one was recorded.
+    pub fingerprint: Option<String>,
+    files: BTreeMap<String, Vec<u8>>,
+    bytes: bytes::Bytes,
+}
+
+impl std::fmt::Debug for Pack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pack")
+            .field("kind", &self.kind)
+            .field("precision", &self.precision)
+            .field("files", &self.files.keys().collect::<Vec<_>>())
+            .field("bytes", &self.bytes.len())
+            .finish()
+    }
+}
+
+/// Whether `bytes` start like a Burnpack file (its magic number), as opposed to safetensors.
+pub fn is_burnpack(bytes: &[u8]) -> bool {
+    bytes.len() >= 4 && u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) == burn_pack::MAGIC_NUMBER
+}
+
+impl Pack {
+    /// Parses the header and metadata of a pack (`file` names it in errors). The tensor data is
+    /// not copied: the pack shares `bytes` with the model that loads it.
+    pub fn parse(bytes: Vec<u8>, file: &str) -> Result<Self> {
+        let invalid = |detail: String| PalateError::InvalidWeights { file: file.to_string(), detail };
+        if !is_burnpack(&bytes) {
+            return Err(invalid("not a Burnpack (.bpk) file: it does not start with burn's magic number".into()));
+        }
+        let shared = bytes::Bytes::from(bytes);
+        let reader = Reader::from_bytes(Bytes::from_shared(shared.clone(), AllocationProperty::Other))
+            .map_err(|e| invalid(format!("a damaged .bpk file: {e}")))?;
+        let meta = reader.metadata();
+        let get = |key: &str| meta.get(key).ok_or_else(|| invalid(format!("no \"{key}\" in its metadata — was it written by `palate convert`?")));
+        if get(FORMAT_KEY)? != FORMAT {
+            return Err(invalid(format!("pack format {} is not {FORMAT}, the one this version reads", get(FORMAT_KEY)?)));
+        }
+        let kind = match get(KIND_KEY)?.as_str() {
+            "sentence-embedder" => PackKind::SentenceEmbedder,
+            "reward-model" => PackKind::RewardModel,
+            other => return Err(invalid(format!("unknown model kind \"{other}\""))),
+        };
+        let precision = get(PRECISION_KEY)?.parse().map_err(|e: PalateError| invalid(e.to_string()))?;
+        let files = meta
+            .iter()
+            .filter_map(|(k, v)| k.strip_prefix(FILE_PREFIX).map(|name| (name.to_string(), v.clone().into_bytes())))
+            .collect();
+        Ok(Self { kind, precision, fingerprint: meta.get(FINGERPRINT_KEY).cloned(), files, bytes: shared })
+    }
+
+    /// Reads a pack from disk.
+    #[cfg(not(target_family = "wasm"))]
+    pub fn from_file(path: impl AsRef<std::path::Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let file = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                PalateError::MissingFile { file: file.clone(), detail: "no such file".into() }
+            } else {
+                PalateError::Io { file: file.clone(), detail: e.to_string() }
+            }
+        })?;
+        Self::parse(bytes, &file)
+    }
+
+    /// Size of the whole file in bytes.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// The text of a file carried in the pack, if present.
+    pub fn file(&self, name: &str) -> Option<&[u8]> {
+        self.files.get(name).map(Vec::as_slice)
+    }
+
+    /// A carried file that must be there.
+    pub(crate) fn required(&self, name: &str) -> Result<Vec<u8>> {
+        self.file(name).map(<[u8]>::to_vec).ok_or_else(|| PalateError::MissingFile {
+            file: format!("{name} (inside the .bpk)"),
+            detail: "the pack does not carry it; re-run `palate convert` on the model folder".into(),
+        })
+    }
+
+    /// The carried files of a sentence-embedder pack as a [`ModelFiles`] (its `weights` empty:
+    /// the tensors stay in the pack).
+    pub fn model_files(&self) -> Result<ModelFiles> {
+        Ok(ModelFiles {
+            config: self.required(names::CONFIG)?,
+            tokenizer: self.required(names::TOKENIZER)?,
+            weights: Vec::new(),
+            sentence_bert_config: self.file(names::SENTENCE_BERT_CONFIG).map(<[u8]>::to_vec),
+            modules: self.file(names::MODULES).map(<[u8]>::to_vec),
+            pooling_config: self.file(names::POOLING_CONFIG).map(<[u8]>::to_vec),
+        })
+    }
+
+    /// Refuses a pack of another kind than the caller loads.
+    pub(crate) fn expect_kind(&self, kind: PackKind) -> Result<()> {
+        if self.kind == kind {
+            Ok(())
+        } else {
+            Err(PalateError::InvalidInput(format!(
+                "this .bpk holds a {}, not a {}",
+                self.kind.as_str(),
+                kind.as_str()
+            )))
+        }
+    }
+
+    /// Loads the pack's tensors into `module` (built from the carried config): f16 tensors are
+    /// cast to f32, quantized ones stay quantized. Shape disagreements and missing tensors are
+    /// errors naming them.
+    pub(crate) fn load_into<M: Module>(&self, module: &mut M) -> Result<()> {
+        let invalid = |detail: String| PalateError::InvalidWeights { file: format!("{} .bpk", self.kind.as_str()), detail };
+        let mut store = BurnpackStore::from_bytes(Some(Bytes::from_shared(self.bytes.clone(), AllocationProperty::Other)))
+            .with_from_adapter(FloatCastAdapter::to(DType::F32))
+            .allow_partial(true);
+        let result: ApplyResult = module.load_from(&mut store).map_err(|e| invalid(format!("a damaged .bpk file: {e}")))?;
+        if let Some(error) = result.errors.first() {
+            return Err(invalid(format!("{error} — the carried config.json does not describe these tensors")));
+        }
+        if !result.missing.is_empty() {
+            let missing: Vec<&str> = result.missing.iter().take(5).map(|(path, _)| path.as_str()).collect();
+            return Err(invalid(format!("{} tensor(s) are missing, e.g. {}", result.missing.len(), missing.join(", "))));
+        }
+        Ok(())
+    }
+}
+
+/// Writes `module` (already quantized as `precision` says) and `files` into one `.bpk` file's
+/// bytes; float tensors are stored as `precision`'s float dtype. Files must be UTF-8 text.
+pub fn write<M: Module>(
+    module: &M,
+    kind: PackKind,
+    precision: StoredPrecision,
+    fingerprint: Option<&str>,
+    files: &[(&str, &[u8])],
+) -> Result<Vec<u8>> {
+    let mut store = BurnpackStore::from_bytes(None)
+        .metadata(FORMAT_KEY, FORMAT)
+        .metadata(KIND_KEY, kind.as_str())
+        .metadata(PRECISION_KEY, precision.as_str())
+        .with_to_adapter(FloatCastAdapter::to(precision.float_dtype()).chain(PackedQuantAdapter));
+    if let Some(fingerprint) = fingerprint {
+        store = store.metadata(FINGERPRINT_KEY, fingerprint);
+    }
+    for (name, bytes) in files {
+        let text = std::str::from_utf8(bytes).map_err(|_| PalateError::InvalidInput(format!("{name} is not UTF-8 text")))?;
+        store = store.metadata(format!("{FILE_PREFIX}{name}"), text);
+    }
+    module.save_into(&mut store).map_err(|e| PalateError::Backend(format!("writing the .bpk: {e}")))?;
+    let bytes = store.get_bytes().map_err(|e| PalateError::Backend(format!("writing the .bpk: {e}")))?;
+    Ok(bytes.to_vec())
+}
+
+/// `palate convert`: loads the Hugging Face folder `dir` on the CPU — a sentence-transformers BERT
+/// encoder (config `model_type` "bert") or a decoder reward model (any other) — and returns its
+/// `.bpk` bytes at `precision`. The encoder's `palate-taste.json`, when present, is carried too.
+#[cfg(all(not(target_family = "wasm"), feature = "cpu"))]
+pub fn convert_dir(dir: impl AsRef<std::path::Path>, precision: StoredPrecision) -> Result<(PackKind, Vec<u8>)> {
+    use crate::reward::{RewardFiles, RewardModel};
+    use crate::decoder::DecoderWeights;
+    let dir = dir.as_ref();
+    let device = crate::device::cpu_device();
+    let config_path = dir.join(names::CONFIG);
+    let config = std::fs::read(&config_path).map_err(|e| PalateError::MissingFile {
+        file: config_path.display().to_string(),
+        detail: format!("{e}; pass a Hugging Face model folder"),
+    })?;
+    let model_type: Option<String> = serde_json::from_slice::<serde_json::Value>(&config)
+        .map_err(|e| PalateError::InvalidJson { file: config_path.display().to_string(), detail: e.to_string() })?
+        .get("model_type")
+        .and_then(|v| v.as_str().map(str::to_string));
+    if model_type.as_deref() == Some("bert") {
+        let files = ModelFiles::from_dir(dir)?;
+        let taste = match std::fs::read(dir.join(names::TASTE)) {
+            Ok(bytes) => Some(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(PalateError::Io { file: dir.join(names::TASTE).display().to_string(), detail: e.to_string() }),
+        };
+        let embedder = crate::SentenceEmbedder::load(files.clone(), &device)?;
+        let bytes = embedder.to_pack(&files, precision, taste.as_deref())?;
+        Ok((PackKind::SentenceEmbedder, bytes))
+    } else {
+        let files = RewardFiles::from_dir(dir)?;
+        let text = RewardFiles {
+            config: files.config.clone(),
+            tokenizer: files.tokenizer.clone(),
+            tokenizer_config: files.tokenizer_config.clone(),
+            chat_template: files.chat_template.clone(),
+            weights: DecoderWeights::Single(Vec::new()),
+        };
+        let model = RewardModel::load(files, &device)?;
+        Ok((PackKind::RewardModel, model.to_pack(&text, precision)?))
+    }
+}
+
+/// Stores quantized tensors in burn's portable layout, values packed into u32 words
+/// (`QuantStore::PackedU32`): what the GPU backend holds in memory, and what the CPU backend
+/// unpacks on load. burn's CPU backend keeps one value per byte (`QuantStore::Native`), which the
+/// GPU backend refuses to load ("Q8S is not supported for native quantization", "Can't store
+/// native sub-byte values") and which doubles a q4 file.
+#[derive(Clone)]
+struct PackedQuantAdapter;
+
+impl ModuleAdapter for PackedQuantAdapter {
+    fn adapt(&self, tensor: PackTensor, _ctx: ModuleContext<'_>) -> PackTensor {
+        let DType::QFloat(scheme) = tensor.dtype else { return tensor };
+        if scheme.store != QuantStore::Native || !matches!(scheme.value, QuantValue::Q8S | QuantValue::Q4S) {
+            return tensor;
+        }
+        let packed = scheme.with_store(QuantStore::PackedU32(0));
+        let (name, shape) = (tensor.name.clone(), tensor.shape.clone());
+        bridge::map_data(tensor, name, DType::QFloat(packed), shape.clone(), move |data| {
+            let (values, scales) = QuantizedBytes { bytes: data.into_bytes(), scheme, shape: shape.clone() }.into_vec_i8();
+            debug_assert_eq!(scheme.scale_dtype(), ScaleDtype::F32);
+            let bits = if scheme.value == QuantValue::Q4S { 4 } else { 8 };
+            let per_word = 32 / bits;
+            let mask = (1u32 << bits) - 1;
+            let mut bytes = Vec::with_capacity(values.len().div_ceil(per_word) * 4 + scales.block.len() * 4);
+            for word in values.chunks(per_word) {
+                let w = word.iter().enumerate().fold(0u32, |acc, (j, &v)| acc | ((v as u32) & mask) << (j * bits));
+                bytes.extend_from_slice(&w.to_le_bytes());
+            }
+            for scale in &scales.block {
+                bytes.extend_from_slice(&scale.to_le_bytes());
+            }
+            TensorData::from_bytes_vec(bytes, shape.clone(), DType::QFloat(packed))
+        })
+    }
+
+    fn clone_box(&self) -> Box<dyn ModuleAdapter> {
+        Box::new(self.clone())
+    }
+}
