@@ -88,3 +88,31 @@ fn score_prints_one_score_per_response_in_order() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/model.safetensors: missing"));
 }
+
+#[test]
+fn convert_writes_a_bpk_that_scores_like_the_folder() {
+    let model = palate_tests::root().join("tests/fixtures/rm/qwen3");
+    let dir = tempfile::tempdir().unwrap();
+    let bpk = dir.path().join("rm.f32.bpk");
+    let out = palate(&["convert", "--model", model.to_str().unwrap(), "--quantize", "f32", "--out", bpk.to_str().unwrap()], None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("reward-model, f32"));
+    let score = |m: &str| {
+        rows_of(&palate(&["score", "--model", m, "--prompt", "Hi", "--response", "Hello!", "--response", "Go away.", "--json"], None))
+            .iter()
+            .map(|r| r["score"].as_f64().unwrap())
+            .collect::<Vec<_>>()
+    };
+    let (folder, file) = (score(model.to_str().unwrap()), score(bpk.to_str().unwrap()));
+    assert_eq!(folder.len(), 2);
+    for (a, b) in folder.iter().zip(&file) {
+        assert!((a - b).abs() < 1e-5 * a.abs().max(1.0), "{folder:?} vs {file:?}");
+    }
+    // Not a model folder, and an unknown precision.
+    let out = palate(&["convert", "--model", "/nonexistent", "--out", bpk.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/config.json"));
+    let out = palate(&["convert", "--model", "x", "--quantize", "q3", "--out", "y"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown precision \"q3\""));
+}

@@ -1,0 +1,145 @@
+//! One-file models (`palate convert`, `crates/palate-models/src/pack.rs`): a `.bpk` loads exactly
+//! like its folder, on CPU and wgpu, at every stored precision; damaged or mismatched packs are
+//! typed errors. References are the folder-loaded models (themselves checked against HF
+//! transformers and the float64 reference in parity.rs / reward.rs / quantize.rs).
+
+use palate_models::burn::tensor::Device;
+use palate_models::pack::{self, Pack, PackKind, StoredPrecision};
+use palate_models::reward::{RewardFiles, RewardModel};
+use palate_models::{BackendKind, ModelFiles, Precision, SentenceEmbedder, device};
+use palate_tests::{minilm_dir, minilm_fixture, root};
+
+fn embed(embedder: &SentenceEmbedder, texts: &[String]) -> Vec<Vec<f32>> {
+    embedder.embed_blocking(texts).unwrap().into_iter().map(|e| e.embedding).collect()
+}
+
+/// Smallest cosine between matching rows.
+fn min_cosine(a: &[Vec<f32>], b: &[Vec<f32>]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| {
+            let dot: f64 = x.iter().zip(y).map(|(p, q)| *p as f64 * *q as f64).sum();
+            let norm = |v: &[f32]| v.iter().map(|p| (*p as f64).powi(2)).sum::<f64>().sqrt();
+            dot / (norm(x) * norm(y))
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn max_abs_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
+    a.iter().flatten().zip(b.iter().flatten()).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+fn wgpu() -> Device {
+    pollster::block_on(device::device(BackendKind::Wgpu)).expect("a wgpu adapter (lavapipe in CI)")
+}
+
+#[test]
+fn minilm_packs_embed_like_the_folder_at_every_precision() {
+    let texts = minilm_fixture().texts;
+    let cpu = device::cpu_device();
+    let files = ModelFiles::from_dir(minilm_dir()).unwrap();
+    let folder = |p: Precision| embed(&SentenceEmbedder::load(files.clone(), &cpu).unwrap().quantize(p).unwrap(), &texts);
+    let (f32_ref, q8_ref, q4_ref) = (folder(Precision::F32), folder(Precision::Q8), folder(Precision::Q4));
+    let gpu = wgpu();
+    let mut sizes = Vec::new();
+    for precision in [StoredPrecision::F32, StoredPrecision::F16, StoredPrecision::Q8, StoredPrecision::Q4] {
+        let (kind, bytes) = pack::convert_dir(minilm_dir(), precision).unwrap();
+        assert_eq!(kind, PackKind::SentenceEmbedder);
+        sizes.push(bytes.len());
+        let pack = Pack::parse(bytes, "minilm.bpk").unwrap();
+        assert_eq!(pack.precision, precision);
+        assert_eq!(pack.fingerprint.as_deref(), Some(files.fingerprint().as_str()), "profiles and taste files stay valid");
+        let taste = std::fs::read(minilm_dir().join("palate-taste.json")).ok();
+        assert_eq!(pack.file("palate-taste.json"), taste.as_deref(), "the taste file travels with the weights");
+
+        let on_cpu = SentenceEmbedder::from_pack(&pack, &cpu).unwrap();
+        assert_eq!(on_cpu.precision(), precision.quantization());
+        let got = embed(&on_cpu, &texts);
+        let cos_f32 = min_cosine(&got, &f32_ref);
+        println!("{}: {} bytes, min cosine to f32 {cos_f32:.6}", precision.as_str(), sizes.last().unwrap());
+        // Quantized packs hold u32-packed values, the GPU backend's own layout (burn's CPU backend
+        // keeps one per byte, which the GPU backend refuses): both must read them alike.
+        if precision != StoredPrecision::F32 && precision != StoredPrecision::F16 {
+            let on_gpu = embed(&SentenceEmbedder::from_pack(&pack, &gpu).unwrap(), &texts[..4]);
+            let cos_gpu = min_cosine(&on_gpu, &got[..4]);
+            assert!(cos_gpu > 0.99999, "{}: wgpu and CPU disagree ({cos_gpu})", precision.as_str());
+        }
+        match precision {
+            StoredPrecision::F32 => assert!(max_abs_diff(&got, &f32_ref) < 1e-6),
+            StoredPrecision::F16 => assert!(cos_f32 > 0.9999, "{cos_f32}"),
+            // Same quantized weights as quantizing after loading; only the f16 rest differs.
+            StoredPrecision::Q8 => assert!(min_cosine(&got, &q8_ref) > 0.9999 && cos_f32 > 0.999),
+            StoredPrecision::Q4 => assert!(min_cosine(&got, &q4_ref) > 0.999),
+        }
+    }
+    // f16 halves the file; q8 / q4 shrink the linear layers further (the f16 token-embedding
+    // table, 23.4 MB, is what remains).
+    let ratio = |i: usize| sizes[i] as f64 / sizes[0] as f64;
+    assert!(ratio(1) < 0.51 && ratio(2) < 0.41 && ratio(3) < 0.35, "sizes {sizes:?}");
+}
+
+#[test]
+fn reward_model_packs_score_like_the_folder() {
+    let responses: Vec<String> =
+        ["Put it in boiling water for nine minutes.", "Eggs are nice.", "Boil water, add the egg, wait 9 min, cool it."]
+            .map(String::from)
+            .to_vec();
+    let prompt = "How do I boil an egg?";
+    // The llama fixture has no tokenizer (its parity test scores token ids), so only qwen3 here.
+    for arch in ["qwen3"] {
+        let dir = root().join("tests/fixtures/rm").join(arch);
+        let cpu = device::cpu_device();
+        let folder = |p: Precision| {
+            RewardModel::load(RewardFiles::from_dir(&dir).unwrap(), &cpu).unwrap().quantize(p).unwrap().score_blocking(prompt, &responses).unwrap()
+        };
+        for (precision, reference, tolerance) in
+            [(StoredPrecision::F32, folder(Precision::F32), 1e-5), (StoredPrecision::Q8, folder(Precision::Q8), 2e-2)]
+        {
+            let (kind, bytes) = pack::convert_dir(&dir, precision).unwrap();
+            assert_eq!(kind, PackKind::RewardModel);
+            let pack = Pack::parse(bytes, "rm.bpk").unwrap();
+            for device in [cpu.clone(), wgpu()] {
+                let got = RewardModel::from_pack(&pack, &device, None).unwrap().score_blocking(prompt, &responses).unwrap();
+                for (g, r) in got.iter().zip(&reference) {
+                    assert!((g - r).abs() <= tolerance * r.abs().max(1.0), "{arch} {}: {got:?} vs {reference:?}", precision.as_str());
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn damaged_or_mismatched_packs_are_typed_errors() {
+    let (_, bytes) = pack::convert_dir(minilm_dir(), StoredPrecision::Q8).unwrap();
+    let cpu = device::cpu_device();
+
+    let e = Pack::parse(bytes[..bytes.len() / 2].to_vec(), "half.bpk").unwrap_err().to_string();
+    assert!(e.contains("half.bpk") && e.contains("damaged"), "{e}");
+    let e = Pack::parse(b"\x08\0\0\0\0\0\0\0{}".to_vec(), "x.bpk").unwrap_err().to_string();
+    assert!(e.contains("not a Burnpack"), "{e}");
+    let e = Pack::parse(Vec::new(), "empty.bpk").unwrap_err().to_string();
+    assert!(e.contains("empty.bpk"), "{e}");
+
+    let pack = Pack::parse(bytes, "minilm.q8.bpk").unwrap();
+    let e = RewardModel::from_pack(&pack, &cpu, None).err().expect("a sentence-embedder pack is refused").to_string();
+    assert!(e.contains("holds a sentence-embedder, not a reward-model"), "{e}");
+    let e = SentenceEmbedder::from_pack(&pack, &cpu).unwrap().quantize(Precision::Q4).unwrap_err().to_string();
+    assert!(e.contains("already quantized"), "{e}");
+
+    // A reward-model pack whose carried config disagrees with its tensors.
+    let dir = root().join("tests/fixtures/rm/qwen3");
+    let (_, bytes) = pack::convert_dir(&dir, StoredPrecision::F32).unwrap();
+    let rm = Pack::parse(bytes, "rm.bpk").unwrap();
+    let e = SentenceEmbedder::from_pack(&rm, &cpu).unwrap_err().to_string();
+    assert!(e.contains("holds a reward-model"), "{e}");
+
+    // A pack whose carried config.json asks for more layers than its tensors hold.
+    let mut files = ModelFiles::from_dir(minilm_dir()).unwrap();
+    let embedder = SentenceEmbedder::load(files.clone(), &cpu).unwrap();
+    let mut config: serde_json::Value = serde_json::from_slice(&files.config).unwrap();
+    config["num_hidden_layers"] = serde_json::json!(7);
+    files.config = config.to_string().into_bytes();
+    let bytes = embedder.to_pack(&files, StoredPrecision::F16, None).unwrap();
+    let e = SentenceEmbedder::from_pack(&Pack::parse(bytes, "seven.bpk").unwrap(), &cpu).unwrap_err().to_string();
+    assert!(e.contains("missing") && e.contains("encoder.layer.6"), "{e}");
+}
