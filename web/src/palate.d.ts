@@ -19,7 +19,9 @@ export interface Embedding {
 }
 
 export interface RankerOptions {
-  /** URL of a Hugging Face model folder (config.json, tokenizer.json, model.safetensors, …). */
+  /** URL of a Hugging Face model folder (config.json, tokenizer.json, model.safetensors, …), or of
+   *  one `.bpk` file written by `palate convert` (weights f32/f16/q8/q4, config, tokenizer and
+   *  taste file inside). */
   model: string | URL;
   /** 'auto' (default): WebGPU when the browser offers an adapter, else the CPU. */
   backend?: 'auto' | 'webgpu' | 'cpu';
@@ -29,10 +31,11 @@ export interface RankerOptions {
   principles?: { name: string; goal: string; label?: string; baseline?: string }[];
   /** URL of a Hugging Face reward-model folder (Qwen3ForSequenceClassification or
    *  LlamaForSequenceClassification: config.json, tokenizer.json, chat template, model.safetensors
-   *  or shards with model.safetensors.index.json), for score(). */
+   *  or shards with model.safetensors.index.json), or of its `.bpk` (`palate convert`), for score(). */
   rewardModel?: string | URL;
   /** Weight precision after loading: 'f32' (default), or weight-only 'q8' / 'q4' (block 32) for the
-   *  linear layers of the encoder and the reward model. */
+   *  linear layers of the encoder and the reward model. A q8 / q4 `.bpk` is already quantized
+   *  and refuses another precision. */
   precision?: 'f32' | 'q8' | 'q4';
   /** Storage-binding limit to plan for (default: the WebGPU adapter's maxStorageBufferBindingSize).
    *  A reward model's token-embedding table larger than this is kept on the CPU. */

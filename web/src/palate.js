@@ -153,9 +153,11 @@ class Ranker {
  * @param {{ model: string, backend?: 'auto'|'webgpu'|'cpu', onProgress?: (p: Progress) => void,
  *           principles?: { name: string, goal: string, label?: string, baseline?: string }[],
  *           workerUrl?: string|URL }} options
- *   model: URL of a Hugging Face model folder (config.json, tokenizer.json, model.safetensors, …).
+ *   model: URL of a Hugging Face model folder (config.json, tokenizer.json, model.safetensors, …),
+ *     or of one `.bpk` file from `palate convert`.
  *   backend: 'auto' (default) uses WebGPU when the browser offers an adapter, else the CPU.
- *   rewardModel: URL of a Qwen3/Llama sequence-classification reward-model folder, for score().
+ *   rewardModel: URL of a Qwen3/Llama sequence-classification reward-model folder (or its
+ *     `.bpk`), for score().
  *   precision: 'f32' (default), or 'q8' / 'q4': weight-only quantization (block 32) of the linear
  *     layers of both models after loading — less GPU memory, a little less accuracy.
  *   maxBindingBytes: pretend the GPU allows at most this many bytes per storage binding (default:
@@ -169,7 +171,7 @@ export async function createRanker({ model, backend = 'auto', principles, reward
     throw new TypeError(`createRanker({ precision }) is 'f32', 'q8' or 'q4', not ${JSON.stringify(precision)}`);
   }
   if (typeof model !== 'string' && !(model instanceof URL)) {
-    throw new TypeError('createRanker({ model }) needs the URL of a model folder');
+    throw new TypeError('createRanker({ model }) needs the URL of a model folder or .bpk file');
   }
   if (principles !== undefined && (!Array.isArray(principles)
       || principles.some((p) => typeof p?.name !== 'string' || typeof p?.goal !== 'string'))) {

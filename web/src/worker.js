@@ -204,8 +204,22 @@ async function restoreProfile() {
 
 // ---- requests ----------------------------------------------------------------------------------
 
+/** Whether a model URL names one `.bpk` file (`palate convert`) rather than a folder. */
+function isPack(url) {
+  return /\.bpk$/i.test(new URL(url, self.location.href).pathname);
+}
+
+/** A `.bpk` URL as the folder that holds it (with its manifest, if any) and the file's entry. */
+function packFile(url) {
+  const href = new URL(url, self.location.href);
+  const name = decodeURIComponent(href.pathname.split('/').pop());
+  return { base: new URL('./', href).href, file: { key: 'pack', name, required: true } };
+}
+
 async function handleInit(id, { model, backend, principles, rewardModel, precision, maxBindingBytes }) {
-  const base = model.endsWith('/') ? model : `${model}/`;
+  const packed = isPack(model);
+  const base = packed ? packFile(model).base : model.endsWith('/') ? model : `${model}/`;
+  const modelFiles = packed ? [packFile(model).file] : FILES;
   let chosen = backend;
   let bindingLimit;
   if (backend === 'auto' || backend === 'webgpu') {
@@ -224,7 +238,7 @@ async function handleInit(id, { model, backend, principles, rewardModel, precisi
   const cache = await caches?.open(CACHE).catch(() => null);
   const manifest = await loadManifest(base, cache);
   // Progress over all files: bytes from the network and from the cache.
-  const expected = manifest ? FILES.reduce((a, f) => a + (manifest.files?.[f.name]?.size ?? 0), 0) : 0;
+  const expected = manifest ? modelFiles.reduce((a, f) => a + (manifest.files?.[f.name]?.size ?? 0), 0) : 0;
   const totals = new Map();
   let loaded = 0;
   let fromCache = 0;
@@ -239,16 +253,33 @@ async function handleInit(id, { model, backend, principles, rewardModel, precisi
     loaded += n;
     progress(id, { phase: 'cache', loaded, total: expected });
   };
-  const bytes = await Promise.all(FILES.map((f) => loadFile(base, f, manifest, cache, report(f.name), cached)));
-  const files = Object.fromEntries(FILES.map((f, i) => [f.key, bytes[i] ?? undefined]));
+  const bytes = await Promise.all(modelFiles.map((f) => loadFile(base, f, manifest, cache, report(f.name), cached)));
+  const files = Object.fromEntries(modelFiles.map((f, i) => [f.key, bytes[i] ?? undefined]));
 
   progress(id, { phase: 'load', loaded: 1, total: 1 });
-  embedder = await Embedder.create(
-    chosen, files.config, files.tokenizer, files.weights,
-    files.sentenceBertConfig, files.modules, files.pooling, precision,
-  );
+  if (packed) {
+    // One file: weights (maybe quantized), config, tokenizer and taste file inside.
+    embedder = await Embedder.fromPack(chosen, files.pack, precision);
+    const carried = embedder.packedTaste;
+    files.taste = carried === undefined ? undefined : new TextEncoder().encode(carried);
+  } else {
+    embedder = await Embedder.create(
+      chosen, files.config, files.tokenizer, files.weights,
+      files.sentenceBertConfig, files.modules, files.pooling, precision,
+    );
+  }
   reward = null;
-  if (rewardModel) {
+  // Tables larger than one GPU storage binding stay on the CPU (maxBindingBytes forces a limit).
+  const limit = maxBindingBytes ?? (chosen === 'webgpu' ? bindingLimit : undefined);
+  if (rewardModel && isPack(rewardModel)) {
+    const { base: rmBase, file } = packFile(rewardModel);
+    const rmManifest = await loadManifest(rmBase, cache);
+    let rmLoaded = 0;
+    const rmReport = (n, total) => { rmLoaded += n; progress(id, { phase: 'download', file: file.name, loaded: rmLoaded, total }); };
+    const pack = await loadFile(rmBase, file, rmManifest, cache, rmReport, () => {});
+    progress(id, { phase: 'load', loaded: 1, total: 1 });
+    reward = await Reward.fromPack(chosen, pack, limit, precision);
+  } else if (rewardModel) {
     const rmBase = rewardModel.endsWith('/') ? rewardModel : `${rewardModel}/`;
     const rmManifest = await loadManifest(rmBase, cache);
     let rmLoaded = 0;
@@ -263,8 +294,6 @@ async function handleInit(id, { model, backend, principles, rewardModel, precisi
       shards = await Promise.all(shardNames.map((name) => loadFile(rmBase, { name, required: true }, rmManifest, cache, rmReport, () => {})));
     }
     progress(id, { phase: 'load', loaded: 1, total: 1 });
-    // Tables larger than one GPU storage binding stay on the CPU (maxBindingBytes forces a limit).
-    const limit = maxBindingBytes ?? (chosen === 'webgpu' ? bindingLimit : undefined);
     reward = await Reward.create(chosen, rm.config, rm.tokenizer, rm.tokenizerConfig, rm.chatTemplate, rm.weights, shardNames, shards, limit, precision);
   }
   taste = null;

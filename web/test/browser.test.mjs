@@ -157,6 +157,47 @@ describe('all-MiniLM-L6-v2 in headless Chromium', { timeout: 20 * 60_000 }, () =
     );
   });
 
+  // Packs written by scripts/test.sh with `palate convert` (models/packs/).
+  test('one .bpk file (palate convert, q8) loads on WebGPU and CPU: embeddings, taste file, reward model', async () => {
+    for (const backend of ['webgpu', 'cpu']) {
+      const out = await embedInPage('/models/packs/all-MiniLM-L6-v2.q8.bpk', backend, fixture.texts.slice(0, 6));
+      assert.equal(out.backend, backend);
+      let worst = 1;
+      out.rows.forEach((row, i) => {
+        assert.deepEqual(row.ids, fixture.ids[i], `${backend}: token ids of text ${i} (the carried tokenizer)`);
+        const ref = fixture.embeddings[i];
+        let dot = 0, a = 0, b = 0;
+        row.embedding.forEach((x, j) => { dot += x * ref[j]; a += x * x; b += ref[j] * ref[j]; });
+        worst = Math.min(worst, dot / Math.sqrt(a * b));
+      });
+      console.log(`q8 .bpk on ${backend}: min cosine to the float64 reference ${worst.toFixed(5)}`);
+      assert.ok(worst >= 0.999 && worst < 0.9999999, `q8 .bpk on ${backend}: min cosine ${worst}`);
+    }
+    const rows = chat.rows.filter((x) => x.prompt === chat.rows[0].prompt);
+    const out = await page.evaluate(async ({ rows }) => {
+      const { createRanker } = await import('/src/palate.js');
+      const r = await createRanker({ model: '/models/packs/all-MiniLM-L6-v2.q8.bpk', rewardModel: '/models/packs/rm-qwen3.f32.bpk', backend: 'cpu' });
+      try {
+        const scores = await r.score(rows[0].prompt, rows.map((x) => x.response));
+        const ranked = await r.rerank(rows[0].prompt, rows.map((x) => x.response));
+        const hasTaste = await r.taste().then(() => true, () => false);
+        return { scores, ranked: ranked.length, hasTaste };
+      } finally {
+        r.dispose();
+      }
+    }, { rows });
+    assert.ok(out.hasTaste, 'the taste file carried in the .bpk turns rerank on');
+    assert.equal(out.ranked, rows.length);
+    out.scores.forEach((s, i) => {
+      const want = rows[i].score;
+      assert.ok(Math.abs(s - want) / Math.max(Math.abs(want), 1e-2) < 1e-4, `${rows[i].response}: ${s} vs ${want}`);
+    });
+    await assert.rejects(
+      page.evaluate(async () => (await import('/src/palate.js')).createRanker({ model: '/models/packs/all-MiniLM-L6-v2.q8.bpk', precision: 'q4', backend: 'cpu' })),
+      /already quantized/,
+    );
+  });
+
   for (const [name, expected] of [
     ['missing-tokenizer', /tokenizer\.json: missing \(HTTP 404/],
     ['truncated-weights', /^model\.safetensors: not a valid safetensors file/],

@@ -167,7 +167,11 @@ impl SentenceEmbedder {
     }
 
     /// Quantizes the encoder's linear weights ([`crate::quantize`]); f32 leaves it as loaded.
+    /// An already-quantized model (a q8 / q4 `.bpk`) refuses another quantization.
     pub fn quantize(mut self, precision: Precision) -> Result<Self> {
+        if precision == Precision::F32 {
+            return Ok(self); // as loaded (a quantized pack stays quantized)
+        }
         self.model = crate::quantize::quantize_linear_weights(self.model, precision)?;
         self.precision = precision;
         Ok(self)

@@ -8,7 +8,7 @@ use std::rc::Rc;
 use js_sys::{Array, Float32Array, Object, Promise, Reflect, Uint32Array};
 use palate_models::decoder::DecoderWeights;
 use palate_models::reward::{RewardFiles, RewardModel};
-use palate_models::{BackendKind, ModelFiles, PalateError, Precision, SentenceEmbedder, device};
+use palate_models::{BackendKind, ModelFiles, Pack, PalateError, Precision, SentenceEmbedder, device};
 use palate_personal::features::{DEFAULT_ALPHA, FeatureSpec, Principle, PrincipleHead};
 use palate_personal::session::Session;
 use palate_personal::PersonalError;
@@ -33,11 +33,18 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String, JsValue> {
 }
 
 /// A loaded model on one device.
+/// `precision` as JS passes it (absent = f32).
+fn parse_precision(precision: Option<String>) -> Result<Precision, JsValue> {
+    precision.as_deref().unwrap_or("f32").parse().map_err(js_error)
+}
+
 #[wasm_bindgen]
 pub struct Embedder {
     inner: Rc<SentenceEmbedder>,
     backend: BackendKind,
     fingerprint: String,
+    /// palate-taste.json carried by a `.bpk` ([`Embedder::from_pack`]).
+    packed_taste: Option<String>,
 }
 
 #[wasm_bindgen]
@@ -57,12 +64,38 @@ impl Embedder {
         precision: Option<String>,
     ) -> Result<Embedder, JsValue> {
         let backend: BackendKind = backend.parse().map_err(js_error)?;
-        let precision: Precision = precision.as_deref().unwrap_or("f32").parse().map_err(js_error)?;
+        let precision = parse_precision(precision)?;
         let device = device::device(backend).await.map_err(js_error)?;
         let files = ModelFiles { config, tokenizer, weights, sentence_bert_config, modules, pooling_config };
         let fingerprint = files.fingerprint();
         let inner = SentenceEmbedder::load(files, &device).and_then(|e| e.quantize(precision)).map_err(js_error)?;
-        Ok(Embedder { inner: Rc::new(inner), backend, fingerprint })
+        Ok(Embedder { inner: Rc::new(inner), backend, fingerprint, packed_taste: None })
+    }
+
+    /// From the bytes of a `.bpk` written by `palate convert` (config, tokenizer and taste file
+    /// inside). `precision` may quantize an f32 / f16 pack further; a quantized pack refuses it.
+    #[wasm_bindgen(js_name = fromPack)]
+    pub async fn from_pack(backend: String, bytes: Vec<u8>, precision: Option<String>) -> Result<Embedder, JsValue> {
+        let backend: BackendKind = backend.parse().map_err(js_error)?;
+        let precision = parse_precision(precision)?;
+        let device = device::device(backend).await.map_err(js_error)?;
+        let pack = Pack::parse(bytes, "model .bpk").map_err(js_error)?;
+        let fingerprint = match &pack.fingerprint {
+            Some(f) => f.clone(),
+            None => return Err(JsError::new("model .bpk: it records no model fingerprint; re-run `palate convert`").into()),
+        };
+        let packed_taste = pack.file(palate_models::files::names::TASTE).map(|t| String::from_utf8_lossy(t).into_owned());
+        let mut inner = SentenceEmbedder::from_pack(&pack, &device).map_err(js_error)?;
+        if precision != Precision::F32 {
+            inner = inner.quantize(precision).map_err(js_error)?;
+        }
+        Ok(Embedder { inner: Rc::new(inner), backend, fingerprint, packed_taste })
+    }
+
+    /// The palate-taste.json a `.bpk` carried, if any.
+    #[wasm_bindgen(getter, js_name = packedTaste)]
+    pub fn packed_taste(&self) -> Option<String> {
+        self.packed_taste.clone()
     }
 
     /// Resolves to a [`Taste`] for this model from its palate-taste.json (`spec_json`), refused
@@ -262,7 +295,7 @@ impl Reward {
         precision: Option<String>,
     ) -> Result<Reward, JsValue> {
         let backend: BackendKind = backend.parse().map_err(js_error)?;
-        let precision: Precision = precision.as_deref().unwrap_or("f32").parse().map_err(js_error)?;
+        let precision = parse_precision(precision)?;
         let device = device::device(backend).await.map_err(js_error)?;
         let weights = match weights {
             Some(w) => DecoderWeights::Single(w),
@@ -273,6 +306,28 @@ impl Reward {
         let inner = RewardModel::load_with_binding_limit(files, &device, limit)
             .and_then(|m| m.quantize(precision))
             .map_err(js_error)?;
+        let embeddings_on_cpu = inner.scorer().embeddings_on_cpu();
+        Ok(Reward { inner: Rc::new(inner), embeddings_on_cpu })
+    }
+
+    /// From the bytes of a reward-model `.bpk` (`palate convert`); the binding limit and
+    /// `precision` as in [`Reward::create`].
+    #[wasm_bindgen(js_name = fromPack)]
+    pub async fn from_pack(
+        backend: String,
+        bytes: Vec<u8>,
+        max_binding_bytes: Option<f64>,
+        precision: Option<String>,
+    ) -> Result<Reward, JsValue> {
+        let backend: BackendKind = backend.parse().map_err(js_error)?;
+        let precision = parse_precision(precision)?;
+        let device = device::device(backend).await.map_err(js_error)?;
+        let pack = Pack::parse(bytes, "reward model .bpk").map_err(js_error)?;
+        let limit = max_binding_bytes.filter(|l| l.is_finite() && *l > 0.0).map(|l| l as u64);
+        let mut inner = RewardModel::from_pack(&pack, &device, limit).map_err(js_error)?;
+        if precision != Precision::F32 {
+            inner = inner.quantize(precision).map_err(js_error)?;
+        }
         let embeddings_on_cpu = inner.scorer().embeddings_on_cpu();
         Ok(Reward { inner: Rc::new(inner), embeddings_on_cpu })
     }
