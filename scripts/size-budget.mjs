@@ -19,10 +19,14 @@ const RUNTIME = [
   'web/pkg/palate_wasm_bg.wasm', 'web/pkg/palate_wasm.js',
   'web/src/palate.js', 'web/src/worker.js', 'web/src/palate-rerank.js',
 ];
-// Model files, per format, where they exist on this machine (q8/q4 are made in memory after
-// loading; there is no quantized file format yet).
+// Model files, per format, where they exist on this machine: the Hugging Face folder's weights,
+// Palate's one-file packs (`palate convert`, written to models/packs/ by scripts/test.sh; they also
+// carry config, tokenizer and taste file) and the ONNX exports transformers.js reads.
 const MODELS = [
   ['all-MiniLM-L6-v2', 'f32 safetensors', 'models/all-MiniLM-L6-v2/model.safetensors'],
+  ...['f32', 'f16', 'q8', 'q4'].map((p) => [
+    'all-MiniLM-L6-v2', `${p} .bpk (Palate, one file)`, `models/packs/all-MiniLM-L6-v2.${p}.bpk`,
+  ]),
   ['all-MiniLM-L6-v2', 'f32 ONNX (transformers.js)', 'models/all-MiniLM-L6-v2/onnx/model.onnx'],
   ['all-MiniLM-L6-v2', 'q8 ONNX (transformers.js)', 'models/all-MiniLM-L6-v2/onnx/model_quantized.onnx'],
 ];
@@ -57,7 +61,7 @@ if (process.argv.includes('--json')) {
   for (const f of runtime) console.log(`  ${f.file.padEnd(34)} ${mb(f.raw)} ${mb(f.gzip)}`);
   console.log(`  ${'total'.padEnd(34)} ${mb(total.raw)} ${mb(total.gzip)}   budget ${mb(budget.runtime_gzip_bytes)}${over ? '  OVER' : ''}`);
   if (models.length) console.log('model files (fetched once, then from Cache Storage)');
-  for (const m of models) console.log(`  ${(m.model + ', ' + m.precision).padEnd(44)} ${mb(m.raw)}`);
+  for (const m of models) console.log(`  ${(m.model + ', ' + m.precision).padEnd(46)} ${mb(m.raw)}`);
 }
 if (process.argv.includes('--check') && over) {
   console.error(`[size-budget] error: the runtime is ${total.gzip} bytes gzip, over the budget of ` +

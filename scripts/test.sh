@@ -9,7 +9,10 @@ say "Rust tests"
 PALATE_REQUIRE_WGPU=${PALATE_REQUIRE_WGPU:-1} cargo test --release --workspace --exclude palate-wasm -- --nocapture
 say "model packs for the browser tests (palate convert → models/packs/)"
 mkdir -p "$root/models/packs"
-"$CARGO_TARGET_DIR/release/palate" convert --model "$root/models/all-MiniLM-L6-v2" --quantize q8 --out "$root/models/packs/all-MiniLM-L6-v2.q8.bpk"
+for precision in f32 f16 q8 q4; do  # each under a second; the size report lists all four
+  "$CARGO_TARGET_DIR/release/palate" convert --model "$root/models/all-MiniLM-L6-v2" --quantize $precision \
+    --out "$root/models/packs/all-MiniLM-L6-v2.$precision.bpk"
+done
 "$CARGO_TARGET_DIR/release/palate" convert --model "$root/tests/fixtures/rm/qwen3" --quantize f32 --out "$root/models/packs/rm-qwen3.f32.bpk"
 "$root/scripts/build-wasm.sh"
 say "size budget (web/size-budget.json)"
