@@ -66,6 +66,9 @@ def main():
       "embeddings (mean pooling, L2), the same texts for both libraries, in one headless Chromium run.\n")
     w(f"- Date: {r['date']}")
     w(f"- Machine: {r['machine']}")
+    for key, when in r.get("remeasured", {}).items():
+        w(f"- `{key}` re-measured alone on {when} (same machine and browser) after a change to it; "
+          "the other rows are from the date above.")
     w(f"- Browser: {r['browser']}")
     w(f"- WebGPU adapter: **{r['adapter']}**" + (
         " — a software rasteriser on the CPU: WebGPU figures here say nothing about a real GPU."
