@@ -98,8 +98,12 @@ fn reward_model_packs_score_like_the_folder() {
             let (kind, bytes) = pack::convert_dir(&dir, precision).unwrap();
             assert_eq!(kind, PackKind::RewardModel);
             let pack = Pack::parse(bytes, "rm.bpk").unwrap();
-            for device in [cpu.clone(), wgpu()] {
-                let got = RewardModel::from_pack(&pack, &device, None).unwrap().score_blocking(prompt, &responses).unwrap();
+            // The last: a binding limit that sends the token table to the CPU, where an f16 / q8 /
+            // q4 pack keeps it in f16.
+            for (device, limit) in [(cpu.clone(), None), (wgpu(), None), (wgpu(), Some(1024))] {
+                let model = RewardModel::from_pack(&pack, &device, limit).unwrap();
+                assert_eq!(model.scorer().embeddings_on_cpu(), limit.is_some());
+                let got = model.score_blocking(prompt, &responses).unwrap();
                 for (g, r) in got.iter().zip(&reference) {
                     assert!((g - r).abs() <= tolerance * r.abs().max(1.0), "{arch} {}: {got:?} vs {reference:?}", precision.as_str());
                 }

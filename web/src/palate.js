@@ -141,6 +141,11 @@ class Ranker {
     };
   }
 
+  /** @returns {Promise<{ wasmMemoryBytes: number }>} the worker's WebAssembly memory (its peak: it only grows). */
+  stats() {
+    return this._request('stats');
+  }
+
   /** Stops the worker and frees the model. Pending calls reject. */
   dispose() {
     this.#fail(new Error('the ranker was disposed'));

@@ -36,6 +36,7 @@ const RM_FILES = [
   { key: 'index', name: 'model.safetensors.index.json', required: false },
 ];
 
+let wasm = null; // the module's exports (its linear memory, for stats())
 let embedder = null;
 let reward = null;
 let taste = null;
@@ -233,7 +234,7 @@ async function handleInit(id, { model, backend, principles, rewardModel, precisi
   }
 
   progress(id, { phase: 'wasm', loaded: 0, total: 0 });
-  await init();
+  wasm = await init();
 
   const cache = await caches?.open(CACHE).catch(() => null);
   const manifest = await loadManifest(base, cache);
@@ -329,6 +330,11 @@ function checkReplies(replies, fn) {
 }
 
 const handlers = {
+  /** Memory held by the worker's WebAssembly module: its linear memory only grows, so this is the
+   *  peak since the worker started (model bytes, weights, activations). */
+  async stats() {
+    return { wasmMemoryBytes: wasm?.memory?.buffer?.byteLength ?? 0 };
+  },
   async embed({ texts }) {
     if (!embedder) throw new Error('the model is not loaded');
     if (!Array.isArray(texts) || texts.some((t) => typeof t !== 'string')) {

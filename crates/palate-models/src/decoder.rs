@@ -380,13 +380,19 @@ impl DecoderScorer {
         let config = DecoderConfig::from_json(&pack.required(names::CONFIG)?)?;
         let embed_device = embedding_device(&config, device, max_binding_bytes);
         let mut model = config.init(device, &embed_device);
-        pack.load_into(&mut model)?;
+        // A table that lives on the CPU is only looked up: keep it as stored (f16 in an f16 / q8 /
+        // q4 pack, half of f32's 594 MiB for Qwen3-0.6B); the rows used are cast to f32.
+        let keep: &[&str] = if embed_device == crate::device::cpu_device() { &["model.embed_tokens.weight"] } else { &[] };
+        pack.load_into(&mut model, keep)?;
         Ok(Self { config, model, device: device.clone(), embed_device })
     }
 
-    /// The module, for writing it out ([`crate::reward::RewardModel::to_pack`]).
-    pub(crate) fn module(&self) -> &DecoderRewardModel {
-        &self.model
+    /// The `.bpk` bytes of this model ([`crate::pack`]), its linear weights quantized first as
+    /// `precision` says; `carried` are the text files a reward-model pack needs (config.json,
+    /// tokenizer.json, the chat template).
+    pub fn to_pack(self, precision: crate::pack::StoredPrecision, carried: &[(&str, &[u8])]) -> Result<Vec<u8>> {
+        let scorer = self.quantize(precision.quantization())?;
+        crate::pack::write(&scorer.model, crate::pack::PackKind::RewardModel, precision, None, carried)
     }
 
     /// A model with burn's random initialisation and the exact shapes of `config`: for scale
@@ -425,14 +431,14 @@ impl DecoderScorer {
         let pad = self.config.pad_token_id.unwrap_or(0).max(0);
         let (ids, keep) = crate::batch::pad_right(batch, pad, &self.device);
         let x = if self.embed_device == self.device {
-            self.model.model.embed_tokens.forward(ids)
+            self.model.model.embed_tokens.forward(ids).cast(DType::F32)
         } else {
             // Look the rows up where the table lives, then upload just them.
             let ids = Tensor::<2, Int>::from_data(
                 ids.into_data_async().await.map_err(|e| PalateError::Backend(format!("reading token ids back: {e:?}")))?,
                 &self.embed_device,
             );
-            let rows = self.model.model.embed_tokens.forward(ids).into_data_async().await;
+            let rows = self.model.model.embed_tokens.forward(ids).cast(DType::F32).into_data_async().await;
             Tensor::<3>::from_data(rows.map_err(|e| PalateError::Backend(format!("reading embeddings back: {e:?}")))?, &self.device)
         };
         let logits = self.forward_embedded(x, keep); // [rows, seq, labels]

@@ -234,10 +234,13 @@ impl Pack {
     /// Loads the pack's tensors into `module` (built from the carried config): f16 tensors are
     /// cast to f32, quantized ones stay quantized. Shape disagreements and missing tensors are
     /// errors naming them.
-    pub(crate) fn load_into<M: Module>(&self, module: &mut M) -> Result<()> {
+    /// `keep_f16` names tensors (module paths) to leave in the file's float dtype: the decoder's
+    /// CPU-side token-embedding table, which is only looked up, never multiplied.
+    pub(crate) fn load_into<M: Module>(&self, module: &mut M, keep_f16: &[&str]) -> Result<()> {
         let invalid = |detail: String| PalateError::InvalidWeights { file: format!("{} .bpk", self.kind.as_str()), detail };
+        let keep = keep_f16.iter().map(|s| s.to_string()).collect();
         let mut store = BurnpackStore::from_bytes(Some(Bytes::from_shared(self.bytes.clone(), AllocationProperty::Other)))
-            .with_from_adapter(FloatCastAdapter::to(DType::F32))
+            .with_from_adapter(CastToF32Except { keep })
             .allow_partial(true);
         let result: ApplyResult = module.load_from(&mut store).map_err(|e| invalid(format!("a damaged .bpk file: {e}")))?;
         if let Some(error) = result.errors.first() {
@@ -351,6 +354,22 @@ impl ModuleAdapter for PackedQuantAdapter {
             }
             TensorData::from_bytes_vec(bytes, shape.clone(), DType::QFloat(packed))
         })
+    }
+
+    fn clone_box(&self) -> Box<dyn ModuleAdapter> {
+        Box::new(self.clone())
+    }
+}
+
+/// burn's `FloatCastAdapter::to(F32)` for every tensor but the ones named in `keep`.
+#[derive(Clone)]
+struct CastToF32Except {
+    keep: Vec<String>,
+}
+
+impl ModuleAdapter for CastToF32Except {
+    fn adapt(&self, tensor: PackTensor, ctx: ModuleContext<'_>) -> PackTensor {
+        if self.keep.contains(&tensor.name) { tensor } else { FloatCastAdapter::to(DType::F32).adapt(tensor, ctx) }
     }
 
     fn clone_box(&self) -> Box<dyn ModuleAdapter> {

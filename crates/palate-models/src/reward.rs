@@ -136,7 +136,6 @@ impl RewardModel {
     /// The `.bpk` bytes of the model loaded from `files` ([`crate::pack`]); q8 / q4 quantize the
     /// linear weights first.
     pub fn to_pack(self, files: &RewardFiles, precision: StoredPrecision) -> Result<Vec<u8>> {
-        let scorer = self.scorer.quantize(precision.quantization())?;
         let mut carried: Vec<(&str, &[u8])> = vec![(names::CONFIG, &files.config), (names::TOKENIZER, &files.tokenizer)];
         if let Some(bytes) = &files.tokenizer_config {
             carried.push((crate::chat::TOKENIZER_CONFIG, bytes));
@@ -144,7 +143,7 @@ impl RewardModel {
         if let Some(bytes) = &files.chat_template {
             carried.push((crate::chat::CHAT_TEMPLATE, bytes));
         }
-        crate::pack::write(scorer.module(), PackKind::RewardModel, precision, None, &carried)
+        self.scorer.to_pack(precision, &carried)
     }
 
     /// Quantizes the scorer's linear weights ([`crate::quantize`]).
