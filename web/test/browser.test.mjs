@@ -181,12 +181,15 @@ describe('all-MiniLM-L6-v2 in headless Chromium', { timeout: 20 * 60_000 }, () =
         const scores = await r.score(rows[0].prompt, rows.map((x) => x.response));
         const ranked = await r.rerank(rows[0].prompt, rows.map((x) => x.response));
         const hasTaste = await r.taste().then(() => true, () => false);
-        return { scores, ranked: ranked.length, hasTaste };
+        const { wasmMemoryBytes } = await r.stats();
+        return { scores, ranked: ranked.length, hasTaste, wasmMemoryBytes };
       } finally {
         r.dispose();
       }
     }, { rows });
     assert.ok(out.hasTaste, 'the taste file carried in the .bpk turns rerank on');
+    // stats(): the worker's wasm memory holds at least the 36.6 MB pack it was given.
+    assert.ok(out.wasmMemoryBytes > 36e6 && out.wasmMemoryBytes < 2 ** 32, `wasm memory ${out.wasmMemoryBytes}`);
     assert.equal(out.ranked, rows.length);
     out.scores.forEach((s, i) => {
       const want = rows[i].score;
