@@ -103,6 +103,9 @@ fn reward_model_packs_score_like_the_folder() {
             for (device, limit) in [(cpu.clone(), None), (wgpu(), None), (wgpu(), Some(1024))] {
                 let model = RewardModel::from_pack(&pack, &device, limit).unwrap();
                 assert_eq!(model.scorer().embeddings_on_cpu(), limit.is_some());
+                // A quantized model's table, where it lives on the CPU, is read as q8 rows.
+                let on_cpu = device == cpu || limit.is_some();
+                assert_eq!(model.scorer().token_table_quantized(), on_cpu && precision == StoredPrecision::Q8);
                 let got = model.score_blocking(prompt, &responses).unwrap();
                 for (g, r) in got.iter().zip(&reference) {
                     assert!((g - r).abs() <= tolerance * r.abs().max(1.0), "{arch} {}: {got:?} vs {reference:?}", precision.as_str());

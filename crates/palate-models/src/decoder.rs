@@ -296,6 +296,73 @@ pub struct DecoderScorer {
     /// Where the token-embedding table lives: `device`, or the CPU when the table is larger than
     /// one storage binding of the GPU (see [`DecoderScorer::load_with_binding_limit`]).
     embed_device: Device,
+    /// A quantized token table, held as q8 rows on the host ([`RowTable`]); the module's own
+    /// `embed_tokens` is then a 1-row placeholder.
+    row_table: Option<RowTable>,
+}
+
+/// A q8 token-embedding table read row by row on the host: a lookup touches only the rows used.
+/// burn's quantized `select` would dequantize the whole table first (594 MiB for Qwen3-0.6B, per
+/// call); this keeps 149 MiB of i8 and 19 MiB of block scales.
+struct RowTable {
+    values: Vec<i8>,
+    /// One scale per block of [`crate::quantize::BLOCK`] values along a row.
+    scales: Vec<f32>,
+    hidden: usize,
+}
+
+impl RowTable {
+    /// Takes a q8 block-32 table `[vocab, hidden]` apart; `None` for any other dtype or layout.
+    fn from_tensor(table: Tensor<2>) -> Option<Self> {
+        let DType::QFloat(scheme) = table.dtype() else { return None };
+        let [vocab, hidden] = table.dims();
+        let block = crate::quantize::BLOCK as usize;
+        if scheme.value != burn::tensor::quantization::QuantValue::Q8S || hidden % block != 0 {
+            return None;
+        }
+        let data = table.into_data();
+        let (values, scales) = burn::tensor::quantization::QuantizedBytes { bytes: data.into_bytes(), scheme, shape: [vocab, hidden].into() }
+            .into_vec_i8();
+        (values.len() == vocab * hidden && scales.block.len() == vocab * hidden / block)
+            .then_some(Self { values, scales: scales.block, hidden })
+    }
+
+    /// From a q8 table's bytes as a `.bpk` stores them (`pack::PackedQuantAdapter`: the i8 values,
+    /// then one f32 scale per block); `None` for any other dtype or a length that does not fit.
+    fn from_packed(dtype: DType, shape: &[usize], mut bytes: Vec<u8>) -> Option<Self> {
+        use burn::tensor::quantization::{QuantStore, QuantValue};
+        let DType::QFloat(scheme) = dtype else { return None };
+        let block = crate::quantize::BLOCK as usize;
+        let &[vocab, hidden] = shape else { return None };
+        let layout_ok = scheme.value == QuantValue::Q8S
+            && matches!(scheme.store, QuantStore::PackedU32(0) | QuantStore::Native)
+            && scheme.block_size().is_some_and(|b| b.num_elements() == block)
+            && hidden % block == 0;
+        let n = vocab * hidden;
+        if !layout_ok || bytes.len() != n + n / block * 4 {
+            return None;
+        }
+        let scales = bytes[n..].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        bytes.truncate(n);
+        let values = bytes.into_iter().map(|b| b as i8).collect();
+        Some(Self { values, scales, hidden })
+    }
+
+    /// Rows for right-padded `batch` (padding looks up `pad`), as `[rows, seq, hidden]` f32.
+    fn lookup(&self, batch: &[Vec<u32>], seq: usize, pad: u32) -> Vec<f32> {
+        let block = crate::quantize::BLOCK as usize;
+        let mut out = Vec::with_capacity(batch.len() * seq * self.hidden);
+        for row in batch {
+            for t in 0..seq {
+                let id = row.get(t).copied().unwrap_or(pad) as usize;
+                let start = id * self.hidden;
+                for (j, v) in self.values[start..start + self.hidden].iter().enumerate() {
+                    out.push(*v as f32 * self.scales[(start + j) / block]);
+                }
+            }
+        }
+        out
+    }
 }
 
 /// The CPU when the f32 token-embedding table is larger than one storage binding, else `device`.
@@ -311,8 +378,31 @@ impl DecoderScorer {
     /// Quantizes the transformer blocks' linear weights ([`crate::quantize`]); the embedding table,
     /// norms and the `score` head stay f32.
     pub fn quantize(mut self, precision: crate::quantize::Precision) -> Result<Self> {
+        if self.row_table.is_some() && precision != crate::quantize::Precision::F32 {
+            return Err(PalateError::InvalidInput("the model is already quantized; load the f32 model to quantize it".into()));
+        }
         self.model = crate::quantize::quantize_linear_weights(self.model, precision)?;
-        Ok(self)
+        Ok(self.take_row_table())
+    }
+
+    /// Moves a q8 token table on the CPU out of the module into a [`RowTable`] (the module keeps a
+    /// 1-row placeholder); anything else stays as it is.
+    fn take_row_table(mut self) -> Self {
+        let weight = self.model.model.embed_tokens.weight.val();
+        if self.embed_device != crate::device::cpu_device() || !matches!(weight.dtype(), DType::QFloat(_)) {
+            return self;
+        }
+        if let Some(table) = RowTable::from_tensor(weight) {
+            self.set_row_table(table);
+        }
+        self
+    }
+
+    /// Holds `table` and shrinks the module's own table to a 1-row placeholder.
+    fn set_row_table(&mut self, table: RowTable) {
+        let placeholder = Tensor::<2>::zeros([1, table.hidden], &self.embed_device);
+        self.model.model.embed_tokens.weight = burn::module::Param::from_tensor(placeholder);
+        self.row_table = Some(table);
     }
 
     /// Builds the model from config.json bytes and its weights (f32, f16 or bf16 on disk). A tensor
@@ -370,7 +460,7 @@ impl DecoderScorer {
                 ),
             });
         }
-        Ok(Self { config, model, device: device.clone(), embed_device })
+        Ok(Self { config, model, device: device.clone(), embed_device, row_table: None })
     }
 
     /// Builds the model from a reward-model `.bpk` ([`crate::pack`]), keeping the token-embedding
@@ -382,17 +472,31 @@ impl DecoderScorer {
         let mut model = config.init(device, &embed_device);
         // A table that lives on the CPU is only looked up: keep it as stored (f16 in an f16 / q8 /
         // q4 pack, half of f32's 594 MiB for Qwen3-0.6B); the rows used are cast to f32.
-        let keep: &[&str] = if embed_device == crate::device::cpu_device() { &["model.embed_tokens.weight"] } else { &[] };
-        pack.load_into(&mut model, keep)?;
-        Ok(Self { config, model, device: device.clone(), embed_device })
+        // A q8 table (q8 / q4 packs) is read straight from the file into a RowTable, never
+        // through a burn tensor: the module's parameter is left unloaded and replaced.
+        let on_cpu = embed_device == crate::device::cpu_device();
+        let keep: &[&str] = if on_cpu { &[crate::pack::TOKEN_TABLE_PATH] } else { &[] };
+        let table = match on_cpu {
+            true => pack.raw_tensor(crate::pack::TOKEN_TABLE_PATH)?.and_then(|(dtype, shape, bytes)| RowTable::from_packed(dtype, &shape, bytes)),
+            false => None,
+        };
+        pack.load_into(&mut model, keep, table.is_some())?;
+        let mut scorer = Self { config, model, device: device.clone(), embed_device, row_table: None };
+        if let Some(table) = table {
+            scorer.set_row_table(table);
+        }
+        Ok(scorer)
     }
 
     /// The `.bpk` bytes of this model ([`crate::pack`]), its linear weights quantized first as
     /// `precision` says; `carried` are the text files a reward-model pack needs (config.json,
     /// tokenizer.json, the chat template).
     pub fn to_pack(self, precision: crate::pack::StoredPrecision, carried: &[(&str, &[u8])]) -> Result<Vec<u8>> {
-        let scorer = self.quantize(precision.quantization())?;
-        crate::pack::write(&scorer.model, crate::pack::PackKind::RewardModel, precision, None, carried)
+        if self.row_table.is_some() {
+            return Err(PalateError::InvalidInput("write the pack from the f32 model, before quantizing it".into()));
+        }
+        let model = crate::quantize::quantize_linear_weights(self.model, precision.quantization())?;
+        crate::pack::write(&model, crate::pack::PackKind::RewardModel, precision, None, carried)
     }
 
     /// A model with burn's random initialisation and the exact shapes of `config`: for scale
@@ -400,7 +504,13 @@ impl DecoderScorer {
     pub fn random(config: DecoderConfig, device: &Device, max_binding_bytes: Option<u64>) -> Self {
         let embed_device = embedding_device(&config, device, max_binding_bytes);
         let model = config.init(device, &embed_device);
-        Self { config, model, device: device.clone(), embed_device }
+        Self { config, model, device: device.clone(), embed_device, row_table: None }
+    }
+
+    /// Whether the token table is held as q8 rows on the host (a quantized model whose table
+    /// lives on the CPU).
+    pub fn token_table_quantized(&self) -> bool {
+        self.row_table.is_some()
     }
 
     /// Whether the token-embedding table lives on the CPU rather than the model's device.
@@ -430,7 +540,10 @@ impl DecoderScorer {
         }
         let pad = self.config.pad_token_id.unwrap_or(0).max(0);
         let (ids, keep) = crate::batch::pad_right(batch, pad, &self.device);
-        let x = if self.embed_device == self.device {
+        let x = if let Some(table) = &self.row_table {
+            let rows = table.lookup(batch, seq, pad as u32);
+            Tensor::<3>::from_data(TensorData::new(rows, [batch.len(), seq, table.hidden]), &self.device)
+        } else if self.embed_device == self.device {
             self.model.model.embed_tokens.forward(ids).cast(DType::F32)
         } else {
             // Look the rows up where the table lives, then upload just them.

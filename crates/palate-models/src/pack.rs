@@ -23,7 +23,7 @@ use std::str::FromStr;
 use burn::module::Module;
 use burn::store::burn_pack::{self, Reader};
 use burn::store::burn_pack::Tensor as PackTensor;
-use burn::store::{ApplyResult, BurnpackStore, FloatCastAdapter, ModuleAdapter, ModuleContext, ModuleSnapshot, bridge};
+use burn::store::{ApplyResult, BurnpackStore, FloatCastAdapter, ModuleAdapter, ModuleContext, ModuleSnapshot, PathFilter, bridge};
 use burn::tensor::quantization::{QuantStore, QuantValue, QuantizedBytes, ScaleDtype};
 use burn::tensor::{AllocationProperty, Bytes, DType, TensorData};
 
@@ -236,21 +236,47 @@ impl Pack {
     /// errors naming them.
     /// `keep_f16` names tensors (module paths) to leave in the file's float dtype: the decoder's
     /// CPU-side token-embedding table, which is only looked up, never multiplied.
-    pub(crate) fn load_into<M: Module>(&self, module: &mut M, keep_f16: &[&str]) -> Result<()> {
+    /// `skip_token_table`: leave `model.embed_tokens.weight` unloaded (the caller reads it with
+    /// [`Self::raw_tensor`]).
+    pub(crate) fn load_into<M: Module>(&self, module: &mut M, keep_f16: &[&str], skip_token_table: bool) -> Result<()> {
         let invalid = |detail: String| PalateError::InvalidWeights { file: format!("{} .bpk", self.kind.as_str()), detail };
         let keep = keep_f16.iter().map(|s| s.to_string()).collect();
         let mut store = BurnpackStore::from_bytes(Some(Bytes::from_shared(self.bytes.clone(), AllocationProperty::Other)))
             .with_from_adapter(CastToF32Except { keep })
             .allow_partial(true);
+        if skip_token_table {
+            store = store.with_filter(PathFilter::new().with_predicate(|path, _| path != TOKEN_TABLE_PATH));
+        }
         let result: ApplyResult = module.load_from(&mut store).map_err(|e| invalid(format!("a damaged .bpk file: {e}")))?;
         if let Some(error) = result.errors.first() {
             return Err(invalid(format!("{error} — the carried config.json does not describe these tensors")));
         }
-        if !result.missing.is_empty() {
-            let missing: Vec<&str> = result.missing.iter().take(5).map(|(path, _)| path.as_str()).collect();
-            return Err(invalid(format!("{} tensor(s) are missing, e.g. {}", result.missing.len(), missing.join(", "))));
+        let missing: Vec<&str> = result
+            .missing
+            .iter()
+            .map(|(path, _)| path.as_str())
+            .filter(|path| !(skip_token_table && *path == TOKEN_TABLE_PATH))
+            .collect();
+        if !missing.is_empty() {
+            let missing: Vec<&str> = missing.into_iter().take(5).collect();
+            return Err(invalid(format!("tensors are missing, e.g. {}", missing.join(", "))));
         }
         Ok(())
+    }
+}
+
+/// Module path of a decoder's token table.
+pub(crate) const TOKEN_TABLE_PATH: &str = "model.embed_tokens.weight";
+
+impl Pack {
+    /// One tensor's dtype, shape and stored bytes (a copy of that range only), if the pack has it.
+    pub(crate) fn raw_tensor(&self, name: &str) -> Result<Option<(DType, Vec<usize>, Vec<u8>)>> {
+        let invalid = |e: burn_pack::Error| PalateError::InvalidWeights { file: format!("{} .bpk", self.kind.as_str()), detail: e.to_string() };
+        let reader = || Reader::from_bytes(Bytes::from_shared(self.bytes.clone(), AllocationProperty::Other)).map_err(invalid);
+        let Some(tensor) = reader()?.into_tensors().map_err(invalid)?.into_iter().find(|t| t.name == name) else { return Ok(None) };
+        let (dtype, shape) = (tensor.dtype, tensor.shape.to_vec());
+        drop(tensor);
+        Ok(Some((dtype, shape, reader()?.tensor_data(name).map_err(invalid)?)))
     }
 }
 

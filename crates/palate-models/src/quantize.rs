@@ -94,7 +94,11 @@ pub const BLOCK: u8 = 32;
 const LINEAR_LAYERS: [&str; 11] =
     ["query", "key", "value", "dense", "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
 
-/// Quantizes the linear-layer weights of `module` (see the module docs); f32 returns it unchanged.
+/// The decoder's token-embedding table (`model.embed_tokens`).
+pub const TOKEN_TABLE: &str = "embed_tokens";
+
+/// Quantizes the linear-layer weights of `module` (see the module docs), and a decoder's token
+/// table to q8; f32 returns it unchanged.
 /// A weight whose output width is not a multiple of the block stays f32 (tiny test models).
 pub fn quantize_linear_weights<M: Module>(module: M, precision: Precision) -> Result<M> {
     let Some(scheme) = precision.scheme() else { return Ok(module) };
@@ -137,19 +141,21 @@ impl ModuleMapper for LinearQuantizer {
 
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
         let n = self.path.len();
-        let is_linear_weight = D == 2
-            && n >= 2
-            && self.path[n - 1] == "weight"
-            && LINEAR_LAYERS.contains(&self.path[n - 2].as_str());
-        if !is_linear_weight {
+        let is_weight = D == 2 && n >= 2 && self.path[n - 1] == "weight";
+        let is_linear_weight = is_weight && LINEAR_LAYERS.contains(&self.path[n - 2].as_str());
+        // A decoder's token table, only ever looked up by row: q8 at any quantized precision
+        // (`decoder::RowTable` reads it on the host). BERT's `word_embeddings` stay f32.
+        let is_token_table = is_weight && self.path[n - 2] == TOKEN_TABLE;
+        if !is_linear_weight && !is_token_table {
             return param;
         }
         if matches!(param.val().dtype(), DType::QFloat(_)) {
             self.already += 1;
             return param;
         }
-        let scheme = self.scheme;
-        // burn's Linear weight is [d_in, d_out]; a block of 32 runs along d_out.
+        let scheme = if is_token_table { Precision::Q8.scheme().unwrap_or(self.scheme) } else { self.scheme };
+        // burn's Linear weight is [d_in, d_out]; a block of 32 runs along d_out (along the hidden
+        // size of a token table's rows).
         if param.val().dims()[D - 1] % BLOCK as usize != 0 {
             return param;
         }
