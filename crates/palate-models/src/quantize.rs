@@ -1,10 +1,10 @@
 //! Weight-only quantization of a loaded model with burn's own quantized tensors.
 //!
 //! Only the weights of the linear layers in the transformer blocks are quantized — attention
-//! projections and the MLP (BERT: `query`, `key`, `value`, `dense`; decoders: `q_proj` … `down_proj`).
+//! projections and the MLP (BERT: `query`, `key`, `value`, `dense`; decoders: `q_proj` … `down_proj`)
+//! — and a decoder's token table, always to q8 (it is only looked up, by `decoder::RowTable`).
 //! These hold almost all the compute and, apart from the token embeddings, most of the bytes.
-//! Embedding tables, norms, biases and the reward `score` head stay f32: they are small, and the
-//! lookups and reductions on them are not matmuls that burn's quantized kernels speed up.
+//! BERT's embedding tables, norms, biases and the reward `score` head stay f32: they are small.
 //!
 //! Scheme: symmetric integers per block of 32 consecutive values with an f32 scale per block (the
 //! layout of GGUF's Q8_0 / Q4_0), calibrated by min-max. Activations stay f32 (weight-only), so the
