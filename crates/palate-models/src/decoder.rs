@@ -124,14 +124,14 @@ impl DecoderConfig {
         }
         let heads = raw.num_attention_heads;
         let kv_heads = raw.num_key_value_heads.unwrap_or(heads);
-        if heads == 0 || kv_heads == 0 || heads % kv_heads != 0 {
+        if heads == 0 || kv_heads == 0 || !heads.is_multiple_of(kv_heads) {
             return Err(invalid(format!(
                 "num_attention_heads ({heads}) must be a positive multiple of num_key_value_heads ({kv_heads})"
             )));
         }
         let head_dim = match raw.head_dim {
             Some(d) => d,
-            None if raw.hidden_size % heads == 0 => raw.hidden_size / heads,
+            None if raw.hidden_size.is_multiple_of(heads) => raw.hidden_size / heads,
             None => return Err(invalid(format!("hidden_size {} is not divisible by {heads} heads", raw.hidden_size))),
         };
         if head_dim % 2 != 0 {
@@ -317,7 +317,7 @@ impl RowTable {
         let DType::QFloat(scheme) = table.dtype() else { return None };
         let [vocab, hidden] = table.dims();
         let block = crate::quantize::BLOCK as usize;
-        if scheme.value != burn::tensor::quantization::QuantValue::Q8S || hidden % block != 0 {
+        if scheme.value != burn::tensor::quantization::QuantValue::Q8S || !hidden.is_multiple_of(block) {
             return None;
         }
         let data = table.into_data();
@@ -337,7 +337,7 @@ impl RowTable {
         let layout_ok = scheme.value == QuantValue::Q8S
             && matches!(scheme.store, QuantStore::PackedU32(0) | QuantStore::Native)
             && scheme.block_size().is_some_and(|b| b.num_elements() == block)
-            && hidden % block == 0;
+            && hidden.is_multiple_of(block);
         let n = vocab * hidden;
         if !layout_ok || bytes.len() != n + n / block * 4 {
             return None;

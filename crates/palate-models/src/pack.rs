@@ -265,12 +265,15 @@ impl Pack {
     }
 }
 
+/// A tensor as stored: dtype, shape and bytes.
+pub(crate) type RawTensor = (DType, Vec<usize>, Vec<u8>);
+
 /// Module path of a decoder's token table.
 pub(crate) const TOKEN_TABLE_PATH: &str = "model.embed_tokens.weight";
 
 impl Pack {
     /// One tensor's dtype, shape and stored bytes (a copy of that range only), if the pack has it.
-    pub(crate) fn raw_tensor(&self, name: &str) -> Result<Option<(DType, Vec<usize>, Vec<u8>)>> {
+    pub(crate) fn raw_tensor(&self, name: &str) -> Result<Option<RawTensor>> {
         let invalid = |e: burn_pack::Error| PalateError::InvalidWeights { file: format!("{} .bpk", self.kind.as_str()), detail: e.to_string() };
         let reader = || Reader::from_bytes(Bytes::from_shared(self.bytes.clone(), AllocationProperty::Other)).map_err(invalid);
         let Some(tensor) = reader()?.into_tensors().map_err(invalid)?.into_iter().find(|t| t.name == name) else { return Ok(None) };

@@ -156,7 +156,7 @@ impl ModuleMapper for LinearQuantizer {
         let scheme = if is_token_table { Precision::Q8.scheme().unwrap_or(self.scheme) } else { self.scheme };
         // burn's Linear weight is [d_in, d_out]; a block of 32 runs along d_out (along the hidden
         // size of a token table's rows).
-        if param.val().dims()[D - 1] % BLOCK as usize != 0 {
+        if !param.val().dims()[D - 1].is_multiple_of(BLOCK as usize) {
             return param;
         }
         self.quantized += 1;
