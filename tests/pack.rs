@@ -140,6 +140,17 @@ fn damaged_or_mismatched_packs_are_typed_errors() {
     let e = SentenceEmbedder::from_pack(&rm, &cpu).unwrap_err().to_string();
     assert!(e.contains("holds a reward-model"), "{e}");
 
+    // A q8 reward-model pack whose carried config.json claims a larger vocabulary than its token
+    // table (read as host rows, outside burn's shape checks): refused, not a panic on lookup.
+    let mut text = RewardFiles::from_dir(&dir).unwrap();
+    let model = RewardModel::load(RewardFiles::from_dir(&dir).unwrap(), &cpu).unwrap();
+    let mut config: serde_json::Value = serde_json::from_slice(&text.config).unwrap();
+    config["vocab_size"] = serde_json::json!(config["vocab_size"].as_u64().unwrap() * 2);
+    text.config = config.to_string().into_bytes();
+    let bytes = model.to_pack(&text, StoredPrecision::Q8).unwrap();
+    let e = RewardModel::from_pack(&Pack::parse(bytes, "vocab.bpk").unwrap(), &cpu, None).err().expect("refused").to_string();
+    assert!(e.contains("token table") && e.contains("config.json says"), "{e}");
+
     // A pack whose carried config.json asks for more layers than its tensors hold.
     let mut files = ModelFiles::from_dir(minilm_dir()).unwrap();
     let embedder = SentenceEmbedder::load(files.clone(), &cpu).unwrap();

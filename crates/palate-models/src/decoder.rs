@@ -375,8 +375,8 @@ fn embedding_device(config: &DecoderConfig, device: &Device, max_binding_bytes: 
 }
 
 impl DecoderScorer {
-    /// Quantizes the transformer blocks' linear weights ([`crate::quantize`]); the embedding table,
-    /// norms and the `score` head stay f32.
+    /// Quantizes the transformer blocks' linear weights ([`crate::quantize`]) and the token table
+    /// to q8 (held as host rows when it lives on the CPU); norms and the `score` head stay f32.
     pub fn quantize(mut self, precision: crate::quantize::Precision) -> Result<Self> {
         if self.row_table.is_some() && precision != crate::quantize::Precision::F32 {
             return Err(PalateError::InvalidInput("the model is already quantized; load the f32 model to quantize it".into()));
@@ -480,6 +480,21 @@ impl DecoderScorer {
             true => pack.raw_tensor(crate::pack::TOKEN_TABLE_PATH)?.and_then(|(dtype, shape, bytes)| RowTable::from_packed(dtype, &shape, bytes)),
             false => None,
         };
+        // Token ids are checked against config.json's vocab_size: the table must have those rows.
+        if let Some(t) = &table
+            && (t.values.len() != config.vocab_size * config.hidden_size || t.hidden != config.hidden_size)
+        {
+            return Err(PalateError::InvalidWeights {
+                file: "reward-model .bpk".into(),
+                detail: format!(
+                    "its token table holds {} values of width {}; config.json says {} × {}",
+                    t.values.len(),
+                    t.hidden,
+                    config.vocab_size,
+                    config.hidden_size
+                ),
+            });
+        }
         pack.load_into(&mut model, keep, table.is_some())?;
         let mut scorer = Self { config, model, device: device.clone(), embed_device, row_table: None };
         if let Some(table) = table {
