@@ -46,6 +46,18 @@ fn minilm_packs_embed_like_the_folder_at_every_precision() {
         let (kind, bytes) = pack::convert_dir(minilm_dir(), precision).unwrap();
         assert_eq!(kind, PackKind::SentenceEmbedder);
         sizes.push(bytes.len());
+        // Natively a pack is read from disk a tensor at a time; check it against the in-memory one.
+        let on_disk = (precision == StoredPrecision::Q4).then(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("minilm.q4.bpk");
+            std::fs::write(&path, &bytes).unwrap();
+            std::fs::write(dir.path().join("half.bpk"), &bytes[..bytes.len() / 2]).unwrap();
+            let e = Pack::from_file(dir.path().join("half.bpk")).unwrap_err().to_string();
+            assert!(e.contains("half.bpk") && e.contains("damaged"), "{e}");
+            let pack = Pack::from_file(&path).unwrap();
+            assert_eq!(pack.len(), bytes.len());
+            embed(&SentenceEmbedder::from_pack(&pack, &cpu).unwrap(), &texts[..4])
+        });
         let pack = Pack::parse(bytes, "minilm.bpk").unwrap();
         assert_eq!(pack.precision, precision);
         assert_eq!(pack.fingerprint.as_deref(), Some(files.fingerprint().as_str()), "profiles and taste files stay valid");
@@ -55,6 +67,9 @@ fn minilm_packs_embed_like_the_folder_at_every_precision() {
         let on_cpu = SentenceEmbedder::from_pack(&pack, &cpu).unwrap();
         assert_eq!(on_cpu.precision(), precision.quantization());
         let got = embed(&on_cpu, &texts);
+        if let Some(from_disk) = on_disk {
+            assert_eq!(from_disk, got[..4].to_vec(), "a pack read from disk embeds like the same bytes in memory");
+        }
         let cos_f32 = min_cosine(&got, &f32_ref);
         println!("{}: {} bytes, min cosine to f32 {cos_f32:.6}", precision.as_str(), sizes.last().unwrap());
         // Quantized packs hold u32-packed values, the GPU backend's own layout (burn's CPU backend

@@ -120,7 +120,41 @@ pub struct Pack {
     /// The source folder's fingerprint, where one was recorded.
     pub fingerprint: Option<String>,
     files: BTreeMap<String, Vec<u8>>,
-    bytes: bytes::Bytes,
+    source: Source,
+}
+
+/// Where a pack's bytes are: in memory (the browser, tests), or in a file whose tensors are read
+/// one at a time as the model takes them (native: no copy of the whole file in memory).
+enum Source {
+    Memory(bytes::Bytes),
+    #[cfg(not(target_family = "wasm"))]
+    File { path: std::path::PathBuf, len: usize },
+}
+
+impl Source {
+    fn reader(&self) -> std::result::Result<Reader, burn_pack::Error> {
+        match self {
+            Self::Memory(bytes) => Reader::from_bytes(Bytes::from_shared(bytes.clone(), AllocationProperty::Other)),
+            #[cfg(not(target_family = "wasm"))]
+            Self::File { path, .. } => Reader::from_file(path),
+        }
+    }
+
+    fn store(&self) -> BurnpackStore {
+        match self {
+            Self::Memory(bytes) => BurnpackStore::from_bytes(Some(Bytes::from_shared(bytes.clone(), AllocationProperty::Other))),
+            #[cfg(not(target_family = "wasm"))]
+            Self::File { path, .. } => BurnpackStore::from_file(path),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Self::Memory(bytes) => bytes.len(),
+            #[cfg(not(target_family = "wasm"))]
+            Self::File { len, .. } => *len,
+        }
+    }
 }
 
 impl std::fmt::Debug for Pack {
@@ -129,8 +163,15 @@ impl std::fmt::Debug for Pack {
             .field("kind", &self.kind)
             .field("precision", &self.precision)
             .field("files", &self.files.keys().collect::<Vec<_>>())
-            .field("bytes", &self.bytes.len())
+            .field("bytes", &self.source.len())
             .finish()
+    }
+}
+
+fn not_burnpack(file: &str) -> PalateError {
+    PalateError::InvalidWeights {
+        file: file.to_string(),
+        detail: "not a Burnpack (.bpk) file: it does not start with burn's magic number".into(),
     }
 }
 
@@ -140,16 +181,42 @@ pub fn is_burnpack(bytes: &[u8]) -> bool {
 }
 
 impl Pack {
-    /// Parses the header and metadata of a pack (`file` names it in errors). The tensor data is
-    /// not copied: the pack shares `bytes` with the model that loads it.
+    /// Parses the header and metadata of a pack held in memory (`file` names it in errors). The
+    /// tensor data is not copied: the pack shares `bytes` with the model that loads it.
     pub fn parse(bytes: Vec<u8>, file: &str) -> Result<Self> {
-        let invalid = |detail: String| PalateError::InvalidWeights { file: file.to_string(), detail };
         if !is_burnpack(&bytes) {
-            return Err(invalid("not a Burnpack (.bpk) file: it does not start with burn's magic number".into()));
+            return Err(not_burnpack(file));
         }
-        let shared = bytes::Bytes::from(bytes);
-        let reader = Reader::from_bytes(Bytes::from_shared(shared.clone(), AllocationProperty::Other))
-            .map_err(|e| invalid(format!("a damaged .bpk file: {e}")))?;
+        Self::from_source(Source::Memory(bytes::Bytes::from(bytes)), file)
+    }
+
+    /// Opens a pack on disk: the header and metadata are read now, each tensor when a model loads
+    /// it, so loading never holds the whole file in memory.
+    #[cfg(not(target_family = "wasm"))]
+    pub fn from_file(path: impl AsRef<std::path::Path>) -> Result<Self> {
+        use std::io::Read;
+        let path = path.as_ref();
+        let file = path.display().to_string();
+        let io = |e: std::io::Error| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                PalateError::MissingFile { file: file.clone(), detail: "no such file".into() }
+            } else {
+                PalateError::Io { file: file.clone(), detail: e.to_string() }
+            }
+        };
+        let mut handle = std::fs::File::open(path).map_err(io)?;
+        let len = handle.metadata().map_err(io)?.len() as usize;
+        let mut magic = Vec::with_capacity(4);
+        handle.by_ref().take(4).read_to_end(&mut magic).map_err(io)?;
+        if !is_burnpack(&magic) {
+            return Err(not_burnpack(&file));
+        }
+        Self::from_source(Source::File { path: path.to_path_buf(), len }, &file)
+    }
+
+    fn from_source(source: Source, file: &str) -> Result<Self> {
+        let invalid = |detail: String| PalateError::InvalidWeights { file: file.to_string(), detail };
+        let reader = source.reader().map_err(|e| invalid(format!("a damaged .bpk file: {e}")))?;
         let meta = reader.metadata();
         let get = |key: &str| meta.get(key).ok_or_else(|| invalid(format!("no \"{key}\" in its metadata — was it written by `palate convert`?")));
         if get(FORMAT_KEY)? != FORMAT {
@@ -165,31 +232,18 @@ impl Pack {
             .iter()
             .filter_map(|(k, v)| k.strip_prefix(FILE_PREFIX).map(|name| (name.to_string(), v.clone().into_bytes())))
             .collect();
-        Ok(Self { kind, precision, fingerprint: meta.get(FINGERPRINT_KEY).cloned(), files, bytes: shared })
-    }
-
-    /// Reads a pack from disk.
-    #[cfg(not(target_family = "wasm"))]
-    pub fn from_file(path: impl AsRef<std::path::Path>) -> Result<Self> {
-        let path = path.as_ref();
-        let file = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                PalateError::MissingFile { file: file.clone(), detail: "no such file".into() }
-            } else {
-                PalateError::Io { file: file.clone(), detail: e.to_string() }
-            }
-        })?;
-        Self::parse(bytes, &file)
+        let fingerprint = meta.get(FINGERPRINT_KEY).cloned();
+        drop(reader);
+        Ok(Self { kind, precision, fingerprint, files, source })
     }
 
     /// Size of the whole file in bytes.
     pub fn len(&self) -> usize {
-        self.bytes.len()
+        self.source.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
+        self.source.len() == 0
     }
 
     /// The text of a file carried in the pack, if present.
@@ -241,7 +295,7 @@ impl Pack {
     pub(crate) fn load_into<M: Module>(&self, module: &mut M, keep_f16: &[&str], skip_token_table: bool) -> Result<()> {
         let invalid = |detail: String| PalateError::InvalidWeights { file: format!("{} .bpk", self.kind.as_str()), detail };
         let keep = keep_f16.iter().map(|s| s.to_string()).collect();
-        let mut store = BurnpackStore::from_bytes(Some(Bytes::from_shared(self.bytes.clone(), AllocationProperty::Other)))
+        let mut store = self.source.store()
             .with_from_adapter(CastToF32Except { keep })
             .allow_partial(true);
         if skip_token_table {
@@ -275,7 +329,7 @@ impl Pack {
     /// One tensor's dtype, shape and stored bytes (a copy of that range only), if the pack has it.
     pub(crate) fn raw_tensor(&self, name: &str) -> Result<Option<RawTensor>> {
         let invalid = |e: burn_pack::Error| PalateError::InvalidWeights { file: format!("{} .bpk", self.kind.as_str()), detail: e.to_string() };
-        let reader = || Reader::from_bytes(Bytes::from_shared(self.bytes.clone(), AllocationProperty::Other)).map_err(invalid);
+        let reader = || self.source.reader().map_err(invalid);
         let Some(tensor) = reader()?.into_tensors().map_err(invalid)?.into_iter().find(|t| t.name == name) else { return Ok(None) };
         let (dtype, shape) = (tensor.dtype, tensor.shape.to_vec());
         drop(tensor);
