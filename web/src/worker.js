@@ -135,6 +135,15 @@ async function loadFile(base, file, manifest, cache, onBytes, onCached) {
   return bytes;
 }
 
+/** Like Promise.all (the downloads run in parallel), but when several fail, the error is the
+ *  first one in list order — config.json before tokenizer.json — not whichever failed first. */
+async function inOrder(promises) {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((r) => r.value);
+}
+
 async function webgpuAdapter() {
   if (!('gpu' in navigator) || !navigator.gpu) return null;
   try {
@@ -254,7 +263,7 @@ async function handleInit(id, { model, backend, principles, rewardModel, precisi
     loaded += n;
     progress(id, { phase: 'cache', loaded, total: expected });
   };
-  const bytes = await Promise.all(modelFiles.map((f) => loadFile(base, f, manifest, cache, report(f.name), cached)));
+  const bytes = await inOrder(modelFiles.map((f) => loadFile(base, f, manifest, cache, report(f.name), cached)));
   const files = Object.fromEntries(modelFiles.map((f, i) => [f.key, bytes[i] ?? undefined]));
 
   progress(id, { phase: 'load', loaded: 1, total: 1 });
@@ -285,14 +294,14 @@ async function handleInit(id, { model, backend, principles, rewardModel, precisi
     const rmManifest = await loadManifest(rmBase, cache);
     let rmLoaded = 0;
     const rmReport = (n, total) => { rmLoaded += n; progress(id, { phase: 'download', file: 'reward model', loaded: rmLoaded, total }); };
-    const got = await Promise.all(RM_FILES.map((f) => loadFile(rmBase, f, rmManifest, cache, rmReport, () => {})));
+    const got = await inOrder(RM_FILES.map((f) => loadFile(rmBase, f, rmManifest, cache, rmReport, () => {})));
     const rm = Object.fromEntries(RM_FILES.map((f, i) => [f.key, got[i] ?? undefined]));
     let shardNames = [];
     let shards = [];
     if (!rm.weights) {
       if (!rm.index) throw new Error(`model.safetensors: missing (neither it nor model.safetensors.index.json is in ${rmBase})`);
       shardNames = Reward.shardNames(rm.index);
-      shards = await Promise.all(shardNames.map((name) => loadFile(rmBase, { name, required: true }, rmManifest, cache, rmReport, () => {})));
+      shards = await inOrder(shardNames.map((name) => loadFile(rmBase, { name, required: true }, rmManifest, cache, rmReport, () => {})));
     }
     progress(id, { phase: 'load', loaded: 1, total: 1 });
     reward = await Reward.create(chosen, rm.config, rm.tokenizer, rm.tokenizerConfig, rm.chatTemplate, rm.weights, shardNames, shards, limit, precision);
