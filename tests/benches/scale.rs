@@ -71,7 +71,7 @@ fn run(backend: BackendKind, precision: Precision, tokens: usize) -> Result<(), 
 
 /// A conversation whose chat text is about `tokens` tokens long (the prompt asks, the response
 /// rambles), the same text `scripts/bench-scale-browser.mjs` scores.
-pub fn conversation(tokens: usize) -> (String, String) {
+fn conversation(tokens: usize) -> (String, String) {
     let prompt = "Summarise the history of the printing press in a few paragraphs.".to_string();
     let words: Vec<String> = (0..tokens.saturating_sub(30)).map(|i| ["print", "press", "ink", "paper", "type"][i % 5].to_string()).collect();
     (prompt, words.join(" "))

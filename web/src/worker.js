@@ -227,9 +227,9 @@ function packFile(url) {
 }
 
 async function handleInit(id, { model, backend, principles, rewardModel, precision, maxBindingBytes }) {
-  const packed = isPack(model);
-  const base = packed ? packFile(model).base : model.endsWith('/') ? model : `${model}/`;
-  const modelFiles = packed ? [packFile(model).file] : FILES;
+  const pack = isPack(model) ? packFile(model) : null;
+  const base = pack ? pack.base : model.endsWith('/') ? model : `${model}/`;
+  const modelFiles = pack ? [pack.file] : FILES;
   let chosen = backend;
   let bindingLimit;
   if (backend === 'auto' || backend === 'webgpu') {
@@ -267,16 +267,17 @@ async function handleInit(id, { model, backend, principles, rewardModel, precisi
   const files = Object.fromEntries(modelFiles.map((f, i) => [f.key, bytes[i] ?? undefined]));
 
   progress(id, { phase: 'load', loaded: 1, total: 1 });
-  if (packed) {
+  let tasteJson;
+  if (pack) {
     // One file: weights (maybe quantized), config, tokenizer and taste file inside.
     embedder = await Embedder.fromPack(chosen, files.pack, precision);
-    const carried = embedder.packedTaste;
-    files.taste = carried === undefined ? undefined : new TextEncoder().encode(carried);
+    tasteJson = embedder.packedTaste;
   } else {
     embedder = await Embedder.create(
       chosen, files.config, files.tokenizer, files.weights,
       files.sentenceBertConfig, files.modules, files.pooling, precision,
     );
+    tasteJson = files.taste === undefined ? undefined : new TextDecoder().decode(files.taste);
   }
   reward = null;
   // Tables larger than one GPU storage binding stay on the CPU (maxBindingBytes forces a limit).
@@ -286,9 +287,9 @@ async function handleInit(id, { model, backend, principles, rewardModel, precisi
     const rmManifest = await loadManifest(rmBase, cache);
     let rmLoaded = 0;
     const rmReport = (n, total) => { rmLoaded += n; progress(id, { phase: 'download', file: file.name, loaded: rmLoaded, total }); };
-    const pack = await loadFile(rmBase, file, rmManifest, cache, rmReport, () => {});
+    const rmBytes = await loadFile(rmBase, file, rmManifest, cache, rmReport, () => {});
     progress(id, { phase: 'load', loaded: 1, total: 1 });
-    reward = await Reward.fromPack(chosen, pack, limit, precision);
+    reward = await Reward.fromPack(chosen, rmBytes, limit, precision);
   } else if (rewardModel) {
     const rmBase = rewardModel.endsWith('/') ? rewardModel : `${rewardModel}/`;
     const rmManifest = await loadManifest(rmBase, cache);
@@ -308,9 +309,9 @@ async function handleInit(id, { model, backend, principles, rewardModel, precisi
   }
   taste = null;
   let profile = { state: 'none', message: 'this model folder has no palate-taste.json: rerank and questions are off' };
-  if (files.taste) {
+  if (tasteJson !== undefined) {
     progress(id, { phase: 'load', loaded: 1, total: 1 });
-    taste = await embedder.createTaste(new TextDecoder().decode(files.taste), principles ? JSON.stringify(principles) : undefined);
+    taste = await embedder.createTaste(tasteJson, principles ? JSON.stringify(principles) : undefined);
     if (reward) taste.useReward(reward); // the reward model's score joins as a feature (weight 1)
     // One profile per model and feature spec: custom principles keep their own.
     profileKey = `${embedder.fingerprint}:${taste.featuresFingerprint.slice(0, 16)}`;

@@ -378,7 +378,10 @@ impl DecoderScorer {
     /// Quantizes the transformer blocks' linear weights ([`crate::quantize`]) and the token table
     /// to q8 (held as host rows when it lives on the CPU); norms and the `score` head stay f32.
     pub fn quantize(mut self, precision: crate::quantize::Precision) -> Result<Self> {
-        if self.row_table.is_some() && precision != crate::quantize::Precision::F32 {
+        if precision == crate::quantize::Precision::F32 {
+            return Ok(self); // as loaded (a quantized pack stays quantized)
+        }
+        if self.row_table.is_some() {
             return Err(PalateError::InvalidInput("the model is already quantized; load the f32 model to quantize it".into()));
         }
         self.model = crate::quantize::quantize_linear_weights(self.model, precision)?;

@@ -33,6 +33,11 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String, JsValue> {
 }
 
 /// A loaded model on one device.
+/// `maxBindingBytes` as JS passes it: absent, or not a positive finite number, means no limit.
+fn binding_limit(max_binding_bytes: Option<f64>) -> Option<u64> {
+    max_binding_bytes.filter(|l| l.is_finite() && *l > 0.0).map(|l| l as u64)
+}
+
 /// `precision` as JS passes it (absent = f32).
 fn parse_precision(precision: Option<String>) -> Result<Precision, JsValue> {
     precision.as_deref().unwrap_or("f32").parse().map_err(js_error)
@@ -85,10 +90,7 @@ impl Embedder {
             None => return Err(JsError::new("model .bpk: it records no model fingerprint; re-run `palate convert`").into()),
         };
         let packed_taste = pack.file(palate_models::files::names::TASTE).map(|t| String::from_utf8_lossy(t).into_owned());
-        let mut inner = SentenceEmbedder::from_pack(&pack, &device).map_err(js_error)?;
-        if precision != Precision::F32 {
-            inner = inner.quantize(precision).map_err(js_error)?;
-        }
+        let inner = SentenceEmbedder::from_pack(&pack, &device).and_then(|e| e.quantize(precision)).map_err(js_error)?;
         Ok(Embedder { inner: Rc::new(inner), backend, fingerprint, packed_taste })
     }
 
@@ -302,7 +304,7 @@ impl Reward {
             None => DecoderWeights::Sharded(shard_names.into_iter().zip(shards.iter().map(|a| a.to_vec())).collect()),
         };
         let files = RewardFiles { config, tokenizer, tokenizer_config, chat_template, weights };
-        let limit = max_binding_bytes.filter(|l| l.is_finite() && *l > 0.0).map(|l| l as u64);
+        let limit = binding_limit(max_binding_bytes);
         let inner = RewardModel::load_with_binding_limit(files, &device, limit)
             .and_then(|m| m.quantize(precision))
             .map_err(js_error)?;
@@ -323,11 +325,8 @@ impl Reward {
         let precision = parse_precision(precision)?;
         let device = device::device(backend).await.map_err(js_error)?;
         let pack = Pack::parse(bytes, "reward model .bpk").map_err(js_error)?;
-        let limit = max_binding_bytes.filter(|l| l.is_finite() && *l > 0.0).map(|l| l as u64);
-        let mut inner = RewardModel::from_pack(&pack, &device, limit).map_err(js_error)?;
-        if precision != Precision::F32 {
-            inner = inner.quantize(precision).map_err(js_error)?;
-        }
+        let limit = binding_limit(max_binding_bytes);
+        let inner = RewardModel::from_pack(&pack, &device, limit).and_then(|m| m.quantize(precision)).map_err(js_error)?;
         let embeddings_on_cpu = inner.scorer().embeddings_on_cpu();
         Ok(Reward { inner: Rc::new(inner), embeddings_on_cpu })
     }
