@@ -3,7 +3,8 @@
 #   1. bench/personal/make_synthetic.py writes the data (bench/personal/data, git-ignored);
 #   2. `palate train-basis` learns the default taste file from the training users
 #      (assets/taste/all-MiniLM-L6-v2.json, committed, installed beside the model by fetch-model.sh);
-#   3. `palate eval-personal` measures the held-out users (active / random / none), with a plot;
+#   3. `palate eval-personal` measures the held-out users (active / random / none), with a plot,
+#      and, for comparison, random order under a one-Gaussian prior (`--prior-components 1`);
 #   4. bench/personal/oracle.py computes the same curve on the generator's true attributes;
 #   5. bench/personal/report.py writes bench/personal/RESULTS.md.
 set -euo pipefail
@@ -25,6 +26,11 @@ cp assets/taste/all-MiniLM-L6-v2.json $model/palate-taste.json
 say "eval-personal (held-out users, held-out prompts)"
 $palate eval-personal --model $model --data $out/data/test-users.jsonl --max-k 20 --seeds 5 --json \
   --plot $out/accuracy.svg > $out/results.json
+say "ablation: one Gaussian prior instead of the mixture"
+$palate train-basis --model $model --data $out/data/train-users.jsonl --out $out/data/taste-gaussian.json \
+  --prior-components 1 --description "ablation: one Gaussian prior" 2>/dev/null
+$palate eval-personal --model $model --taste $out/data/taste-gaussian.json --data $out/data/test-users.jsonl \
+  --strategies random --max-k 20 --seeds 5 --json > $out/results-gaussian.json
 say "oracle reference"
 python3 $out/oracle.py --data $out/data --max-k 20 --seeds 5 > $out/oracle.json
 python3 $out/report.py --dir $out > $out/RESULTS.md

@@ -101,6 +101,10 @@ enum Command {
         /// Prior variance of embedding-space user weights in the initialisation (smaller: smoother basis).
         #[arg(long, default_value_t = BasisConfig::default().init_prior_variance)]
         init_variance: f64,
+        /// Kinds of users in the prior (a Gaussian mixture over their weights): a number, or
+        /// chosen by BIC up to 8 when left out. 1 is a single Gaussian.
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
+        prior_components: Option<u16>,
         /// What the data is, recorded in the taste file (default: its name and size).
         #[arg(long)]
         description: Option<String>,
@@ -227,9 +231,19 @@ fn run(cli: Cli) -> Result<(), CliError> {
             score(model, backend, quantize, prompt, responses, json)
         }
         Command::Convert { model, quantize, out } => convert(model, quantize, out),
-        Command::TrainBasis { model, data, out, rank, alpha, principles, rounds, init_variance, description, backend } => {
+        Command::TrainBasis { model, data, out, rank, alpha, principles, rounds, init_variance, prior_components, description, backend } => {
             let (embedder, files) = load(&model, backend)?;
-            let args = personal::TrainArgs { data, out, rank, alpha, principles, description, rounds, init_variance };
+            let args = personal::TrainArgs {
+                data,
+                out,
+                rank,
+                alpha,
+                principles,
+                description,
+                rounds,
+                init_variance,
+                prior_components: prior_components.map(usize::from),
+            };
             personal::train_basis(args, &embedder, &files)
         }
         Command::EvalPersonal { model, data, taste, strategies, max_k, seeds, json, plot, backend } => {

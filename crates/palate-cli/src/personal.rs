@@ -99,6 +99,7 @@ pub struct TrainArgs {
     pub description: Option<String>,
     pub rounds: usize,
     pub init_variance: f64,
+    pub prior_components: Option<usize>,
 }
 
 pub fn train_basis(args: TrainArgs, embedder: &SentenceEmbedder, files: &ModelFiles) -> Result<(), CliError> {
@@ -126,8 +127,13 @@ pub fn train_basis(args: TrainArgs, embedder: &SentenceEmbedder, files: &ModelFi
     let replies = embed_replies(embedder, &data.texts)?;
     let users: Vec<Vec<(usize, usize)>> =
         data.users.iter().map(|u| u.train.iter().chain(&u.test).copied().collect()).collect();
-    let config =
-        BasisConfig { rank: args.rank, rounds: args.rounds, init_prior_variance: args.init_variance, ..BasisConfig::default() };
+    let config = BasisConfig {
+        rank: args.rank,
+        rounds: args.rounds,
+        init_prior_variance: args.init_variance,
+        prior_components: args.prior_components,
+        ..BasisConfig::default()
+    };
     let name = args.data.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let trained_on = args.description.unwrap_or_else(|| {
         format!("{name}: {} users, {} preference pairs, {} distinct replies", data.users.len(), data.pairs, data.texts.len())
@@ -150,6 +156,8 @@ pub fn train_basis(args: TrainArgs, embedder: &SentenceEmbedder, files: &ModelFi
     for (round, (ll, acc)) in report.log_likelihood.iter().zip(&report.accuracy).enumerate() {
         eprintln!("round {round}: mean log-likelihood {ll:.4}, training accuracy {acc:.3}");
     }
+    let shares: Vec<String> = report.prior_weights.iter().map(|w| format!("{:.0}%", 100.0 * w)).collect();
+    eprintln!("prior: {} kind(s) of user ({})", shares.len(), shares.join(", "));
     let out = args.out.display().to_string();
     std::fs::write(&args.out, spec.to_json() + "\n").map_err(|e| CliError::Io { file: out.clone(), detail: e.to_string() })?;
     eprintln!("wrote {out}: {} features ({} principles, {} basis directions)", spec.dim(), spec.principles.len(), spec.basis.len());

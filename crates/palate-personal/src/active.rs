@@ -4,8 +4,9 @@
 //!
 //! `I = H[ E_w σ(z) ] − E_w[ H(σ(z)) ]`, with `z = wᵀ(x_A − x_B)`.
 //!
-//! Under the Laplace posterior `z` is Gaussian, so both expectations are one-dimensional and are
-//! computed by Gauss–Hermite quadrature. A pair the model is sure about (`|μ|` large) or that no
+//! Under each Laplace component of the posterior `z` is Gaussian, so both expectations are sums
+//! over the mixture's components ([`MixturePosterior`]) of one-dimensional integrals, computed by
+//! Gauss–Hermite quadrature. A pair the model is sure about (`|μ|` large) or that no
 //! draw of `w` can separate (`s` tiny: near-duplicate replies) scores near zero.
 
 use std::collections::HashSet;
@@ -13,7 +14,7 @@ use std::sync::OnceLock;
 
 use nalgebra::DVector;
 
-use crate::posterior::Posterior;
+use crate::mixture::MixturePosterior;
 use crate::quadrature::GaussHermite;
 use crate::transform::sigmoid;
 use crate::{PersonalError, Result};
@@ -25,13 +26,18 @@ fn entropy(p: f64) -> f64 {
 }
 
 /// Expected information gain (nats) from asking about replies `a` and `b`.
-pub fn information_gain(posterior: &Posterior, a: &DVector<f64>, b: &DVector<f64>) -> Result<f64> {
-    let (mu, var) = posterior.margin(a, b)?;
+pub fn information_gain(posterior: &MixturePosterior, a: &DVector<f64>, b: &DVector<f64>) -> Result<f64> {
     // The rule is an eigen-decomposition: build it once, not per pair.
     static RULE: OnceLock<GaussHermite> = OnceLock::new();
     let q = RULE.get_or_init(|| GaussHermite::new(32));
-    let mean_p = q.expect(mu, var, sigmoid);
-    let mean_h = q.expect(mu, var, |z| entropy(sigmoid(z)));
+    let (mut mean_p, mut mean_h) = (0.0, 0.0);
+    for (r, mu, var) in posterior.component_margins(a, b)? {
+        if r < 1e-12 {
+            continue;
+        }
+        mean_p += r * q.expect(mu, var, sigmoid);
+        mean_h += r * q.expect(mu, var, |z| entropy(sigmoid(z)));
+    }
     Ok((entropy(mean_p) - mean_h).max(0.0))
 }
 
@@ -46,7 +52,7 @@ pub struct Question {
 /// The most informative pair among `candidates`, skipping pairs in `asked` (either order) and
 /// near-duplicates (feature distance below `min_distance`).
 pub fn next_question(
-    posterior: &Posterior,
+    posterior: &MixturePosterior,
     candidates: &[DVector<f64>],
     asked: &HashSet<(usize, usize)>,
     min_distance: f64,
@@ -75,8 +81,8 @@ pub fn next_question(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::posterior::Answer;
-    use nalgebra::{Cholesky, DVector};
+    use crate::posterior::{Answer, Posterior};
+    use nalgebra::{Cholesky, DMatrix, DVector};
     use rand::{SeedableRng, rngs::StdRng};
     use rand_distr::{Distribution, StandardNormal};
 
@@ -84,16 +90,22 @@ mod tests {
         DVector::from_column_slice(xs)
     }
 
-    /// BALD by brute force: draw w from the posterior, average.
-    fn monte_carlo_gain(post: &Posterior, a: &DVector<f64>, b: &DVector<f64>, draws: usize) -> f64 {
-        let chol = Cholesky::new(post.covariance().clone()).unwrap();
-        let l = chol.l();
+    /// BALD by brute force: draw a component by its responsibility, then w from it; average.
+    fn monte_carlo_gain(post: &MixturePosterior, a: &DVector<f64>, b: &DVector<f64>, draws: usize) -> f64 {
+        use rand::Rng;
+        let factors: Vec<_> = post.components().iter().map(|c| Cholesky::new(c.covariance().clone()).unwrap().l()).collect();
         let mut rng = StdRng::seed_from_u64(7);
         let d = a - b;
         let (mut sum_p, mut sum_h) = (0.0, 0.0);
         for _ in 0..draws {
+            let mut u: f64 = rng.random();
+            let k = post.responsibilities().iter().position(|r| {
+                u -= r;
+                u <= 0.0
+            });
+            let k = k.unwrap_or(factors.len() - 1);
             let e = DVector::from_fn(post.dim(), |_, _| StandardNormal.sample(&mut rng));
-            let w = post.mean() + &l * e;
+            let w = post.components()[k].mean() + &factors[k] * e;
             let p = sigmoid(w.dot(&d));
             sum_p += p;
             sum_h += entropy(p);
@@ -103,24 +115,36 @@ mod tests {
 
     #[test]
     fn information_gain_matches_monte_carlo() {
-        let mut post = Posterior::isotropic(v(&[0.2, -0.1, 0.0]), 2.0).unwrap();
+        let mut post = MixturePosterior::from(Posterior::isotropic(v(&[0.2, -0.1, 0.0]), 2.0).unwrap());
         post.update(&v(&[1.0, 0.0, 0.5]), &v(&[0.0, 1.0, 0.0]), Answer::A).unwrap();
         post.update(&v(&[0.0, 0.3, 1.0]), &v(&[0.5, 0.0, 0.0]), Answer::B).unwrap();
-        for (a, b) in [
-            (v(&[1.0, 0.0, 0.0]), v(&[0.0, 0.0, 0.0])),
-            (v(&[2.0, -1.0, 0.5]), v(&[-1.0, 1.0, 0.0])),
-            (v(&[0.1, 0.1, 0.1]), v(&[0.0, 0.1, 0.1])),
-        ] {
-            let exact = information_gain(&post, &a, &b).unwrap();
-            let mc = monte_carlo_gain(&post, &a, &b, 400_000);
-            assert!((exact - mc).abs() < 3e-3, "quadrature {exact} vs Monte Carlo {mc}");
+        // Two kinds of user that disagree on feature 0: the mixture's gain is more than either
+        // component's, because the answer also tells which kind this is.
+        let mut mix = MixturePosterior::new(vec![
+            (0.5, v(&[2.0, 0.0, 0.0]), DMatrix::identity(3, 3) * 0.3),
+            (0.5, v(&[-2.0, 0.5, 0.0]), DMatrix::identity(3, 3) * 0.3),
+        ])
+        .unwrap();
+        mix.update(&v(&[0.0, 1.0, 0.0]), &v(&[0.0, 0.0, 1.0]), Answer::A).unwrap();
+        for post in [&post, &mix] {
+            for (a, b) in [
+                (v(&[1.0, 0.0, 0.0]), v(&[0.0, 0.0, 0.0])),
+                (v(&[2.0, -1.0, 0.5]), v(&[-1.0, 1.0, 0.0])),
+                (v(&[0.1, 0.1, 0.1]), v(&[0.0, 0.1, 0.1])),
+            ] {
+                let exact = information_gain(post, &a, &b).unwrap();
+                let mc = monte_carlo_gain(post, &a, &b, 400_000);
+                assert!((exact - mc).abs() < 3e-3, "quadrature {exact} vs Monte Carlo {mc}");
+            }
         }
+        let split = information_gain(&mix, &v(&[1.0, 0.0, 0.0]), &v(&[0.0, 0.0, 0.0])).unwrap();
+        assert!(split > 0.3, "a question that separates the kinds is worth a lot: {split}");
     }
 
     #[test]
     fn asks_the_uncertain_pair_not_the_settled_or_duplicate_one() {
         // Feature 0 is settled (many answers), feature 1 unknown.
-        let mut post = Posterior::isotropic(v(&[0.0, 0.0]), 1.0).unwrap();
+        let mut post = MixturePosterior::from(Posterior::isotropic(v(&[0.0, 0.0]), 1.0).unwrap());
         for _ in 0..30 {
             post.update(&v(&[1.0, 0.0]), &v(&[0.0, 0.0]), Answer::A).unwrap();
         }

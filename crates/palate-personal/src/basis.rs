@@ -13,12 +13,14 @@
 //!    difference vectors), then `U` = the top-`K` right singular vectors of the stacked user vectors.
 //! 2. **Alternation**: per-user MAP weights `(v_u, w_u)` with `U` fixed (Laplace/Newton, the same
 //!    code as online updates), then Adam steps on `U` with the users fixed; repeat.
-//! 3. **Prior**: mean and covariance (plus a small ridge) of the users' weight vectors — what a new
-//!    user starts from.
+//! 3. **Prior**: what a new user starts from. The mean and covariance (plus a small ridge) of the
+//!    users' weight vectors, and, because users come in kinds (PAL's prototypes, MiCRo's mixture
+//!    of heads), a Gaussian mixture over those vectors with a shared covariance, its number of
+//!    components chosen by BIC ([`crate::mixture::fit_prior`]).
 
 use nalgebra::{DMatrix, DVector};
 
-use crate::features::{BasisDirection, FeatureSpec, PrincipleHead, Prior, ReplyEmbedding, SPEC_VERSION, Standardise};
+use crate::features::{BasisDirection, FeatureSpec, PrincipleHead, Prior, PriorComponent, ReplyEmbedding, SPEC_VERSION, Standardise};
 use crate::posterior::{Answer, Posterior};
 use crate::transform::log_sigmoid;
 use crate::{PersonalError, Result};
@@ -39,6 +41,8 @@ pub struct BasisConfig {
     pub learning_rate: f64,
     /// Added to the diagonal of the prior covariance.
     pub prior_ridge: f64,
+    /// Components of the mixture prior: `None` chooses 1..=8 by BIC, `Some(1)` is one Gaussian.
+    pub prior_components: Option<usize>,
 }
 
 impl Default for BasisConfig {
@@ -55,6 +59,7 @@ impl Default for BasisConfig {
             steps_per_round: 40,
             learning_rate: 0.02,
             prior_ridge: 0.05,
+            prior_components: None,
         }
     }
 }
@@ -71,6 +76,8 @@ pub struct TrainingData<'a> {
 pub struct TrainReport {
     pub log_likelihood: Vec<f64>,
     pub accuracy: Vec<f64>,
+    /// Share of users in each component of the mixture prior.
+    pub prior_weights: Vec<f64>,
 }
 
 /// Learns the taste basis and population prior; the principle heads are kept as given and
@@ -202,6 +209,23 @@ pub fn train(
     for i in 0..d {
         cov[(i, i)] += config.prior_ridge;
     }
+    progress("fitting the mixture prior", 0, 1);
+    let mixture = match config.prior_components {
+        None => crate::mixture::fit_prior(&weights, 8, config.prior_ridge, 2026)?,
+        Some(k) => crate::mixture::fit_tied_mixture(&weights, k.clamp(1, weights.len()), config.prior_ridge, 8, 2026)?,
+    };
+    report.prior_weights = mixture.weights.clone();
+    let rows = |m: &DMatrix<f64>| (0..d).map(|i| m.row(i).iter().copied().collect()).collect::<Vec<Vec<f64>>>();
+    let components = if mixture.weights.len() > 1 {
+        mixture
+            .weights
+            .iter()
+            .zip(&mixture.means)
+            .map(|(&weight, m)| PriorComponent { weight, mean: m.iter().copied().collect(), covariance: rows(&mixture.covariance) })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let spec = FeatureSpec {
         version: SPEC_VERSION,
         model: model.to_string(),
@@ -213,10 +237,7 @@ pub fn train(
         basis: (0..rank)
             .map(|k| BasisDirection { direction: basis.column(k).iter().copied().collect(), standardise: standardise[k] })
             .collect(),
-        prior: Prior {
-            mean: mean.iter().copied().collect(),
-            covariance: (0..d).map(|i| cov.row(i).iter().copied().collect()).collect(),
-        },
+        prior: Prior { mean: mean.iter().copied().collect(), covariance: rows(&cov), components },
     };
     spec.validate()?;
     Ok((spec, report))

@@ -237,9 +237,70 @@ pub struct BasisDirection {
 /// The population prior over a user's weights, one entry per feature.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Prior {
+    /// Mean of the training users' weights.
+    pub mean: Vec<f64>,
+    /// Row-major `d × d`, symmetric positive definite: their covariance.
+    pub covariance: Vec<Vec<f64>>,
+    /// Kinds of users: a Gaussian mixture over the weights ([`crate::mixture`]). Empty means the
+    /// single Gaussian `N(mean, covariance)`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<PriorComponent>,
+}
+
+/// One kind of user in a mixture prior.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PriorComponent {
+    /// Share of users of this kind (the weights of a prior sum to 1).
+    pub weight: f64,
     pub mean: Vec<f64>,
     /// Row-major `d × d`, symmetric positive definite.
     pub covariance: Vec<Vec<f64>>,
+}
+
+impl Prior {
+    /// The single Gaussian `N(mean, covariance)`.
+    pub fn gaussian(mean: Vec<f64>, covariance: Vec<Vec<f64>>) -> Self {
+        Self { mean, covariance, components: Vec::new() }
+    }
+
+    /// `(weight, mean, covariance)` of each component (one for a single Gaussian).
+    pub fn mixture(&self) -> Vec<(f64, &[f64], &[Vec<f64>])> {
+        if self.components.is_empty() {
+            vec![(1.0, &self.mean[..], &self.covariance[..])]
+        } else {
+            self.components.iter().map(|c| (c.weight, &c.mean[..], &c.covariance[..])).collect()
+        }
+    }
+
+    /// The prior over `d` features where feature `i` is old feature `old(i)`, or, where that is
+    /// None, a new feature with prior mean and variance `new(i)`, independent of the rest.
+    fn remap(&self, d: usize, old: impl Fn(usize) -> Option<usize>, new: impl Fn(usize) -> (f64, f64)) -> Self {
+        let map = |mean: &[f64], cov: &[Vec<f64>]| -> (Vec<f64>, Vec<Vec<f64>>) {
+            let m = (0..d).map(|i| old(i).map_or_else(|| new(i).0, |o| mean[o])).collect();
+            let c = (0..d)
+                .map(|i| {
+                    (0..d)
+                        .map(|j| match (old(i), old(j)) {
+                            (Some(oi), Some(oj)) => cov[oi][oj],
+                            _ if i == j => new(i).1,
+                            _ => 0.0,
+                        })
+                        .collect()
+                })
+                .collect();
+            (m, c)
+        };
+        let (mean, covariance) = map(&self.mean, &self.covariance);
+        let components = self
+            .components
+            .iter()
+            .map(|c| {
+                let (mean, covariance) = map(&c.mean, &c.covariance);
+                PriorComponent { weight: c.weight, mean, covariance }
+            })
+            .collect();
+        Self { mean, covariance, components }
+    }
 }
 
 /// What a feature means, for explanations and for the profile.
@@ -320,6 +381,14 @@ impl FeatureSpec {
         h.finalize().iter().map(|b| format!("{b:02x}")).collect()
     }
 
+    /// Fingerprint of the population prior (not part of [`Self::fingerprint`]: a new prior over
+    /// the same features keeps profiles valid, their answers are replayed under it).
+    pub fn prior_fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let json = serde_json::to_string(&self.prior).unwrap_or_default();
+        Sha256::digest(json.as_bytes()).iter().take(16).map(|b| format!("{b:02x}")).collect()
+    }
+
     /// Checks internal consistency (after loading a file).
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(PersonalError::InvalidSpec(m));
@@ -340,8 +409,12 @@ impl FeatureSpec {
             }
         }
         let d = self.dim();
-        if self.prior.mean.len() != d || self.prior.covariance.len() != d || self.prior.covariance.iter().any(|r| r.len() != d) {
+        let shaped = |mean: &[f64], cov: &[Vec<f64>]| mean.len() == d && cov.len() == d && cov.iter().all(|r| r.len() == d);
+        if !shaped(&self.prior.mean, &self.prior.covariance) || !self.prior.components.iter().all(|c| shaped(&c.mean, &c.covariance)) {
             return bad(format!("the prior must be over {d} features"));
+        }
+        if !self.prior.components.iter().all(|c| c.weight.is_finite() && c.weight > 0.0) {
+            return bad("the prior's component weights must be positive".into());
         }
         let finite = |xs: &[f64]| xs.iter().all(|x| x.is_finite());
         let scales_ok = self
@@ -352,6 +425,7 @@ impl FeatureSpec {
         if !scales_ok
             || !finite(&self.prior.mean)
             || !self.prior.covariance.iter().all(|r| finite(r))
+            || !self.prior.components.iter().all(|c| finite(&c.mean) && c.covariance.iter().all(|r| finite(r)))
             || !self.principles.iter().all(|p| finite(&p.goal) && finite(&p.direction) && finite(&[p.alpha]))
             || !self.basis.iter().all(|b| finite(&b.direction))
         {
@@ -404,22 +478,11 @@ impl FeatureSpec {
         };
         let p_new = heads.len();
         let d = b + p_new + self.basis.len();
-        let mean = (0..d).map(|i| old_index(i, p_new).map_or(0.0, |o| self.prior.mean[o])).collect();
-        let covariance = (0..d)
-            .map(|i| {
-                (0..d)
-                    .map(|j| match (old_index(i, p_new), old_index(j, p_new)) {
-                        (Some(oi), Some(oj)) => self.prior.covariance[oi][oj],
-                        _ if i == j => variance,
-                        _ => 0.0,
-                    })
-                    .collect()
-            })
-            .collect();
+        let prior = self.prior.remap(d, |i| old_index(i, p_new), |_| (0.0, variance));
         let spec = Self {
             principle_standardise: vec![Standardise { offset: 0.0, scale }; p_new],
             principles: heads,
-            prior: Prior { mean, covariance },
+            prior,
             ..self.clone()
         };
         spec.validate()?;
@@ -436,20 +499,8 @@ impl FeatureSpec {
         if !(weight.is_finite() && variance.is_finite() && variance > 0.0) {
             return Err(PersonalError::InvalidPrior(format!("base reward prior N({weight}, {variance})")));
         }
-        let d = self.dim() + 1;
-        let mean = std::iter::once(weight).chain(self.prior.mean.iter().copied()).collect();
-        let covariance = (0..d)
-            .map(|i| {
-                (0..d)
-                    .map(|j| match (i, j) {
-                        (0, 0) => variance,
-                        (0, _) | (_, 0) => 0.0,
-                        _ => self.prior.covariance[i - 1][j - 1],
-                    })
-                    .collect()
-            })
-            .collect();
-        let spec = Self { base_reward: true, prior: Prior { mean, covariance }, ..self.clone() };
+        let prior = self.prior.remap(self.dim() + 1, |i| i.checked_sub(1), |_| (weight, variance));
+        let spec = Self { base_reward: true, prior, ..self.clone() };
         spec.validate()?;
         Ok(spec)
     }

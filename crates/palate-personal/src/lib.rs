@@ -4,6 +4,8 @@
 //! - [`transform`]: the log-sigmoid reward transform and sum-as-AND combination.
 //! - [`posterior`]: a Laplace-approximated Bayesian Bradley–Terry model of one user's weights over
 //!   reply features, with predictive preference probabilities and their uncertainty.
+//! - [`mixture`]: the same posterior under a Gaussian-mixture population prior (kinds of users,
+//!   PAL/MiCRo style), and fitting that prior.
 //! - [`active`]: which pair to ask about next (BALD information gain).
 //! - [`features`]: what a reply is to the model (principle heads, taste basis, base reward).
 //! - [`basis`]: learning the taste basis and population prior from many users (`train-basis`).
@@ -16,6 +18,7 @@ pub mod active;
 pub mod basis;
 pub mod eval;
 pub mod features;
+pub mod mixture;
 pub mod posterior;
 pub mod profile;
 pub mod quadrature;

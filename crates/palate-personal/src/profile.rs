@@ -7,6 +7,7 @@
 //!   "version": 1,                      // PROFILE_VERSION; other versions are refused
 //!   "model": "…",                      // fingerprint of the embedding model (FeatureSpec::model)
 //!   "features": "…",                   // FeatureSpec::fingerprint(): what each feature means
+//!   "prior": "…",                      // FeatureSpec::prior_fingerprint(): the population prior
 //!   "feature_names": ["concise", …],   // for people reading the file
 //!   "posterior": { "mean": [...], "sd": [...] },  // for people; recomputed on import
 //!   "history": [ { "a": [...], "b": [...], "answer": "a" | "b" | "tie" | "skip" } ]
@@ -15,7 +16,9 @@
 //!
 //! The answer history is the source of truth: import replays it from the spec's prior, so a
 //! profile cannot smuggle in a posterior its answers do not support, and a stored mean that
-//! disagrees with the replay marks the file as corrupt.
+//! disagrees with the replay marks the file as corrupt. A taste file may be updated with a new
+//! population prior over the same features (more training users); a profile made under another
+//! prior is then replayed under the new one, its answers kept, without the mean check.
 
 use nalgebra::DVector;
 use serde::{Deserialize, Serialize};
@@ -34,6 +37,9 @@ struct ProfileJson {
     version: u32,
     model: String,
     features: String,
+    /// Absent in older profiles: then the stored mean is not checked.
+    #[serde(default)]
+    prior: String,
     #[serde(default)]
     feature_names: Vec<String>,
     posterior: PosteriorJson,
@@ -82,6 +88,7 @@ impl TasteModel {
             version: PROFILE_VERSION,
             model: self.spec().model.clone(),
             features: self.spec().fingerprint(),
+            prior: self.spec().prior_fingerprint(),
             feature_names: self.spec().names(),
             posterior: PosteriorJson {
                 mean: post.mean().iter().copied().collect(),
@@ -145,9 +152,12 @@ impl TasteModel {
                 answer: parse_answer(&c.answer)?,
             });
         }
+        let spec_prior = spec.prior_fingerprint();
         let model = TasteModel::replay(spec, history)?;
         let mean = model.posterior().mean();
-        let consistent = doc.posterior.mean.len() == d
+        let same_prior = doc.prior == spec_prior;
+        let consistent = !same_prior
+            || doc.posterior.mean.len() == d
             && doc.posterior.mean.iter().zip(mean.iter()).all(|(a, b)| (a - b).abs() <= 1e-6 * (1.0 + b.abs()));
         if !consistent {
             return refuse("damaged profile: its stored weights do not follow from its answers".into());

@@ -7,7 +7,8 @@ use nalgebra::{DMatrix, DVector};
 
 use crate::active::{Question, information_gain, next_question};
 use crate::features::{FeatureKind, FeatureSpec, ReplyEmbedding};
-use crate::posterior::{Answer, Posterior, Preference};
+use crate::mixture::MixturePosterior;
+use crate::posterior::{Answer, Preference};
 use crate::{PersonalError, Result};
 
 /// Feature differences smaller than this (in standard deviations) do not count as evidence in
@@ -50,7 +51,7 @@ pub struct Ranked {
 #[derive(Clone, Debug)]
 pub struct TasteModel {
     spec: FeatureSpec,
-    posterior: Posterior,
+    posterior: MixturePosterior,
     history: Vec<Choice>,
 }
 
@@ -58,14 +59,14 @@ impl TasteModel {
     /// A new user: the posterior is the spec's population prior.
     pub fn new(spec: FeatureSpec) -> Result<Self> {
         spec.validate()?;
-        let posterior = Posterior::new(DVector::from_column_slice(&spec.prior.mean), prior_covariance(&spec))?;
+        let posterior = prior_posterior(&spec)?;
         Ok(Self { spec, posterior, history: Vec::new() })
     }
 
     pub fn spec(&self) -> &FeatureSpec {
         &self.spec
     }
-    pub fn posterior(&self) -> &Posterior {
+    pub fn posterior(&self) -> &MixturePosterior {
         &self.posterior
     }
     pub fn history(&self) -> &[Choice] {
@@ -261,9 +262,16 @@ impl TasteModel {
     }
 }
 
-fn prior_covariance(spec: &FeatureSpec) -> DMatrix<f64> {
+/// The spec's population prior (one Gaussian or a mixture) as a posterior with no answers.
+fn prior_posterior(spec: &FeatureSpec) -> Result<MixturePosterior> {
     let d = spec.dim();
-    DMatrix::from_fn(d, d, |i, j| spec.prior.covariance[i][j])
+    MixturePosterior::new(
+        spec.prior
+            .mixture()
+            .into_iter()
+            .map(|(w, mean, cov)| (w, DVector::from_column_slice(mean), DMatrix::from_fn(d, d, |i, j| cov[i][j])))
+            .collect(),
+    )
 }
 
 fn check_candidates(candidates: &[DVector<f64>], dim: usize, needed: usize) -> Result<()> {

@@ -7,7 +7,7 @@ use nalgebra::DVector;
 use palate_personal::PersonalError;
 use palate_personal::eval::{EvalUser, Strategy, evaluate};
 use palate_personal::features::{
-    BasisDirection, FeatureSpec, Principle, PrincipleHead, Prior, ReplyEmbedding, SPEC_VERSION, Standardise,
+    BasisDirection, FeatureSpec, Principle, PrincipleHead, Prior, PriorComponent, ReplyEmbedding, SPEC_VERSION, Standardise,
     split_sentences,
 };
 use palate_personal::posterior::Answer;
@@ -38,6 +38,7 @@ fn spec(mean: [f64; 3], var: [f64; 3]) -> FeatureSpec {
         principle_standardise: vec![Standardise::IDENTITY; 2],
         basis: vec![BasisDirection { direction: basis, standardise: Standardise::IDENTITY }],
         prior: Prior {
+            components: Vec::new(),
             mean: mean.to_vec(),
             covariance: (0..3).map(|i| (0..3).map(|j| if i == j { var[i] } else { 0.0 }).collect()).collect(),
         },
@@ -143,10 +144,10 @@ fn features_follow_the_spec() {
     // A spec with a base reward needs the scores, one per candidate.
     let mut with_reward = spec([1.0, 0.0, 0.0], [1.0, 1.0, 1.0]);
     with_reward.base_reward = true;
-    with_reward.prior = Prior {
-        mean: vec![1.0, 0.0, 0.0, 0.0],
-        covariance: (0..4).map(|i| (0..4).map(|j| if i == j { 1.0 } else { 0.0 }).collect()).collect(),
-    };
+    with_reward.prior = Prior::gaussian(
+        vec![1.0, 0.0, 0.0, 0.0],
+        (0..4).map(|i| (0..4).map(|j| if i == j { 1.0 } else { 0.0 }).collect()).collect(),
+    );
     let m = TasteModel::new(with_reward).unwrap();
     let two = [reply.clone(), reply.clone()];
     assert!(m.features(&two, None).is_err());
@@ -205,6 +206,19 @@ fn profile_round_trip_and_refusals() {
     tampered["posterior"]["mean"][0] = serde_json::json!(9.0);
     let err = TasteModel::import_profile(s.clone(), &tampered.to_string()).unwrap_err();
     assert!(err.to_string().contains("do not follow from its answers"), "{err}");
+    // The same features under a new population prior (a mixture): the answers are replayed
+    // under it, so the weights move but nothing is refused or lost.
+    let mut new_prior = s.clone();
+    new_prior.prior.components = vec![
+        PriorComponent { weight: 0.5, mean: vec![1.0, 0.0, 0.0], covariance: new_prior.prior.covariance.clone() },
+        PriorComponent { weight: 0.5, mean: vec![-1.0, 0.0, 0.0], covariance: new_prior.prior.covariance.clone() },
+    ];
+    assert_eq!(new_prior.fingerprint(), s.fingerprint());
+    assert_ne!(new_prior.prior_fingerprint(), s.prior_fingerprint());
+    let replayed = TasteModel::import_profile(new_prior.clone(), &json).unwrap();
+    assert_eq!(replayed.history(), model.history());
+    assert!((replayed.posterior().mean() - model.posterior().mean()).norm() > 1e-3);
+    assert!((replayed.posterior().responsibilities().iter().sum::<f64>() - 1.0).abs() < 1e-12);
     // Future version, random JSON, not JSON, bad answer, NaN-like values.
     let mut future = doc.clone();
     future["version"] = serde_json::json!(2);
@@ -385,4 +399,48 @@ fn own_principles_replace_the_defaults_and_keep_the_basis() {
     for bad in [r#"[{"name": "", "goal": "x"}]"#, r#"[{"name": "a", "goal": "x"}, {"name": "a", "goal": "y"}]"#, r#"{"name": "a"}"#, r#"[{"name": "a"}]"#] {
         assert!(Principle::list_from_json(bad).is_err(), "{bad}");
     }
+}
+
+/// A taste file with kinds of users: it round-trips through JSON, keeps its components when a
+/// reward model or other principles are added, refuses malformed components, and a few answers
+/// are enough to tell which kind the user is.
+#[test]
+fn mixture_prior_in_the_taste_file() {
+    let mut s = spec([0.0, 0.0, 0.0], [1.0, 1.0, 1.0]);
+    let small: Vec<Vec<f64>> = (0..3).map(|i| (0..3).map(|j| if i == j { 0.05 } else { 0.0 }).collect()).collect();
+    s.prior.components = vec![
+        PriorComponent { weight: 0.5, mean: vec![2.0, 0.0, 0.0], covariance: small.clone() },
+        PriorComponent { weight: 0.5, mean: vec![-2.0, 0.0, 0.0], covariance: small.clone() },
+    ];
+    let back = FeatureSpec::from_json(&s.to_json()).unwrap();
+    assert_eq!(back, s);
+    let with_reward = s.with_base_reward(1.0, 0.5).unwrap();
+    assert_eq!(with_reward.prior.components.len(), 2);
+    assert_eq!(with_reward.prior.components[1].mean, vec![1.0, -2.0, 0.0, 0.0]);
+    assert_eq!(with_reward.prior.components[0].covariance[0], vec![0.5, 0.0, 0.0, 0.0]);
+    TasteModel::new(with_reward).unwrap();
+
+    let mut model = TasteModel::new(s.clone()).unwrap();
+    assert_eq!(model.posterior().responsibilities(), &[0.5, 0.5]);
+    // The user prefers the more concise reply (feature 0) twice: the first kind.
+    for _ in 0..2 {
+        model.answer(&v(&[1.0, 0.0, 0.0]), &v(&[0.0, 0.0, 0.0]), Answer::A).unwrap();
+    }
+    let r = model.posterior().responsibilities();
+    assert!(r[0] > 0.95, "{r:?}");
+    assert!(model.posterior().mean()[0] > 1.5);
+
+    for bad in [
+        PriorComponent { weight: 0.0, mean: vec![0.0; 3], covariance: small.clone() },
+        PriorComponent { weight: 1.0, mean: vec![0.0; 2], covariance: small.clone() },
+        PriorComponent { weight: 1.0, mean: vec![f64::NAN, 0.0, 0.0], covariance: small.clone() },
+    ] {
+        let mut broken = s.clone();
+        broken.prior.components.push(bad);
+        assert!(FeatureSpec::from_json(&broken.to_json()).is_err());
+    }
+    // Not positive definite: refused when the model is made, not later.
+    let mut broken = s.clone();
+    broken.prior.components[0].covariance[0][0] = -1.0;
+    assert!(TasteModel::new(broken).is_err());
 }
