@@ -4,7 +4,8 @@
 #   2. `palate train-basis` learns the default taste file from the training users
 #      (assets/taste/all-MiniLM-L6-v2.json, committed, installed beside the model by fetch-model.sh);
 #   3. `palate eval-personal` measures the held-out users (active / random / none), with a plot,
-#      and, for comparison, random order under a one-Gaussian prior (`--prior-components 1`);
+#      and, for comparison, random order under a one-Gaussian prior (`--prior-components 1`) and
+#      with a basis over sentence embeddings only (`--no-token-bag`);
 #   4. bench/personal/oracle.py computes the same curve on the generator's true attributes;
 #   5. bench/personal/report.py writes bench/personal/RESULTS.md.
 set -euo pipefail
@@ -31,6 +32,11 @@ $palate train-basis --model $model --data $out/data/train-users.jsonl --out $out
   --prior-components 1 --description "ablation: one Gaussian prior" 2>/dev/null
 $palate eval-personal --model $model --taste $out/data/taste-gaussian.json --data $out/data/test-users.jsonl \
   --strategies random --max-k 20 --seeds 5 --json > $out/results-gaussian.json
+say "ablation: basis without the token bag"
+$palate train-basis --model $model --data $out/data/train-users.jsonl --out $out/data/taste-no-bag.json \
+  --no-token-bag --description "ablation: no token bag" 2>/dev/null
+$palate eval-personal --model $model --taste $out/data/taste-no-bag.json --data $out/data/test-users.jsonl \
+  --strategies random --max-k 20 --seeds 5 --json > $out/results-no-bag.json
 say "oracle reference"
 python3 $out/oracle.py --data $out/data --max-k 20 --seeds 5 > $out/oracle.json
 python3 $out/report.py --dir $out > $out/RESULTS.md

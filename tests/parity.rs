@@ -60,3 +60,46 @@ fn minilm_matches_reference_on_wgpu() {
     };
     check_parity(BackendKind::Wgpu, device);
 }
+
+/// The bag of token embeddings against the checkpoint itself, read with the `safetensors` crate
+/// and summed in f64: on the CPU and, where an adapter exists, on wgpu. An id outside the
+/// vocabulary is a typed error.
+#[test]
+fn token_bags_sum_the_checkpoint_input_table() {
+    let fixture = minilm_fixture();
+    let bytes = std::fs::read(minilm_dir().join("model.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let name = st.names().into_iter().find(|n| n.ends_with("embeddings.word_embeddings.weight")).unwrap();
+    let table = st.tensor(&name).unwrap();
+    assert_eq!(table.dtype(), safetensors::Dtype::F32);
+    let dim = table.shape()[1];
+    let row = |id: u32| -> Vec<f64> {
+        let start = id as usize * dim * 4;
+        table.data()[start..start + dim * 4].chunks(4).map(|b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))).collect()
+    };
+    let expected: Vec<Vec<f64>> = fixture
+        .ids
+        .iter()
+        .map(|ids| ids.iter().fold(vec![0.0; dim], |acc, &id| acc.iter().zip(row(id)).map(|(a, r)| a + r).collect()))
+        .collect();
+    let mut devices = vec![(BackendKind::Cpu, device::cpu_device())];
+    if let Ok(Ok(wgpu)) = std::panic::catch_unwind(|| pollster::block_on(device::wgpu_device())) {
+        devices.push((BackendKind::Wgpu, wgpu));
+    }
+    for (backend, dev) in devices {
+        let embedder = SentenceEmbedder::load(ModelFiles::from_dir(minilm_dir()).unwrap(), &dev).unwrap();
+        let bags = pollster::block_on(embedder.token_bags(&fixture.ids)).unwrap();
+        assert_eq!(bags.len(), expected.len());
+        for (i, (got, want)) in bags.iter().zip(&expected).enumerate() {
+            let scale = want.iter().map(|x| x.abs()).fold(0.0, f64::max);
+            for (a, b) in got.iter().zip(want) {
+                assert!((f64::from(*a) - b).abs() <= 1e-5 * (1.0 + scale), "{backend:?}: text {i}: {a} vs {b}");
+            }
+        }
+        // The ids the embedder itself produces give the same bags (what the taste features use).
+        let own = embedder.token_bags_blocking(&embedder.tokenize(&fixture.texts[..3]).unwrap()).unwrap();
+        assert_eq!(own, bags[..3].to_vec());
+        let err = embedder.token_bags_blocking(&[vec![101, 9_999_999]]).unwrap_err();
+        assert!(err.to_string().contains("outside the vocabulary"), "{err}");
+    }
+}

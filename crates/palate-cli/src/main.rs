@@ -101,6 +101,9 @@ enum Command {
         /// Prior variance of embedding-space user weights in the initialisation (smaller: smoother basis).
         #[arg(long, default_value_t = BasisConfig::default().init_prior_variance)]
         init_variance: f64,
+        /// Leave the bag of token embeddings out of the basis (sentence embeddings only).
+        #[arg(long)]
+        no_token_bag: bool,
         /// Kinds of users in the prior (a Gaussian mixture over their weights): a number, or
         /// chosen by BIC up to 8 when left out. 1 is a single Gaussian.
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
@@ -231,7 +234,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             score(model, backend, quantize, prompt, responses, json)
         }
         Command::Convert { model, quantize, out } => convert(model, quantize, out),
-        Command::TrainBasis { model, data, out, rank, alpha, principles, rounds, init_variance, prior_components, description, backend } => {
+        Command::TrainBasis { model, data, out, rank, alpha, principles, rounds, init_variance, prior_components, no_token_bag, description, backend } => {
             let (embedder, files) = load(&model, backend)?;
             let args = personal::TrainArgs {
                 data,
@@ -243,6 +246,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 rounds,
                 init_variance,
                 prior_components: prior_components.map(usize::from),
+                token_bag: !no_token_bag,
             };
             personal::train_basis(args, &embedder, &files)
         }
@@ -288,9 +292,15 @@ pub fn embed_replies(embedder: &SentenceEmbedder, replies: &[String]) -> Result<
     let layout: Vec<(usize, Vec<usize>)> =
         replies.iter().map(|r| (id(r), split_sentences(r).iter().map(|t| id(t)).collect())).collect();
     let embedded = embed_all(embedder, &unique, "replies and sentences")?;
+    let bags = embedder.token_bags_blocking(&embedder.tokenize(replies)?)?;
     Ok(layout
         .into_iter()
-        .map(|(w, ids)| ReplyEmbedding { whole: embedded[w].clone(), sentences: ids.iter().map(|&i| embedded[i].clone()).collect() })
+        .zip(bags)
+        .map(|((w, ids), tokens)| ReplyEmbedding {
+            whole: embedded[w].clone(),
+            sentences: ids.iter().map(|&i| embedded[i].clone()).collect(),
+            tokens,
+        })
         .collect())
 }
 

@@ -100,6 +100,7 @@ pub struct TrainArgs {
     pub rounds: usize,
     pub init_variance: f64,
     pub prior_components: Option<usize>,
+    pub token_bag: bool,
 }
 
 pub fn train_basis(args: TrainArgs, embedder: &SentenceEmbedder, files: &ModelFiles) -> Result<(), CliError> {
@@ -132,6 +133,7 @@ pub fn train_basis(args: TrainArgs, embedder: &SentenceEmbedder, files: &ModelFi
         rounds: args.rounds,
         init_prior_variance: args.init_variance,
         prior_components: args.prior_components,
+        token_bag: args.token_bag,
         ..BasisConfig::default()
     };
     let name = args.data.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();

@@ -219,6 +219,47 @@ impl SentenceEmbedder {
         pollster::block_on(self.embed(texts))
     }
 
+    /// Bag of token embeddings: for each id list (as [`Embedded::ids`]), the sum of its rows of
+    /// the model's static input table (`embeddings.word_embeddings`), special tokens included.
+    /// Unlike the pooled embedding it grows with the text and adds up its words linearly, so
+    /// counts of words (length, hedges, markers of tone) stay linearly readable; the personal
+    /// taste basis uses it (`palate_personal::features::ReplyEmbedding::tokens`). Works in a browser.
+    pub async fn token_bags(&self, ids: &[Vec<u32>]) -> Result<Vec<Vec<f32>>> {
+        let table = &self.model.embeddings.word_embeddings;
+        let vocab = table.weight.dims()[0];
+        if let Some(bad) = ids.iter().flatten().find(|&&id| id as usize >= vocab) {
+            return Err(PalateError::InvalidInput(format!("token id {bad} is outside the vocabulary ({vocab})")));
+        }
+        let mut order: Vec<usize> = (0..ids.len()).collect();
+        order.sort_by_key(|&i| ids[i].len());
+        let mut bags: Vec<Vec<f32>> = vec![Vec::new(); ids.len()];
+        for chunk in length_buckets(&order, |i| ids[i].len(), self.batch_size) {
+            let rows = chunk.len();
+            let batch: Vec<&[u32]> = chunk.iter().map(|&i| ids[i].as_slice()).collect();
+            let (tokens, mask) = crate::batch::pad_right(&batch, 0, &self.device);
+            let summed: Tensor<2> =
+                (table.forward(tokens) * mask.float().unsqueeze_dim::<3>(2)).sum_dim(1).reshape([rows, self.hidden_size]);
+            let data = summed
+                .into_data_async()
+                .await
+                .map_err(|e| PalateError::Backend(format!("reading token bags back: {e:?}")))?
+                .convert::<f32>();
+            let flat = data
+                .try_into_vec::<f32>()
+                .map_err(|e| PalateError::Backend(format!("unexpected token-bag data: {e:?}")))?;
+            for (&i, v) in chunk.iter().zip(flat.chunks(self.hidden_size)) {
+                bags[i] = v.to_vec();
+            }
+        }
+        Ok(bags)
+    }
+
+    /// Native convenience: [`Self::token_bags`], blocking.
+    #[cfg(not(target_family = "wasm"))]
+    pub fn token_bags_blocking(&self, ids: &[Vec<u32>]) -> Result<Vec<Vec<f32>>> {
+        pollster::block_on(self.token_bags(ids))
+    }
+
     /// One padded batch of token ids → one vector per row.
     async fn embed_ids(&self, batch: &[&[u32]]) -> Result<Vec<Vec<f32>>> {
         let rows = batch.len();

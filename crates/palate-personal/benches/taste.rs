@@ -18,7 +18,7 @@ fn spec() -> FeatureSpec {
 
 fn random_reply(rng: &mut StdRng, dim: usize, sentences: usize) -> ReplyEmbedding {
     let mut v = || (0..dim).map(|_| rng.random_range(-1.0f32..1.0)).collect::<Vec<f32>>();
-    ReplyEmbedding { whole: v(), sentences: (0..sentences).map(|_| v()).collect() }
+    ReplyEmbedding { whole: v(), sentences: (0..sentences).map(|_| v()).collect(), tokens: v() }
 }
 
 fn benches(c: &mut Criterion) {

@@ -129,16 +129,33 @@ pub fn split_sentences(text: &str) -> Vec<String> {
 }
 
 /// The embeddings Palate needs of one reply: the whole text and each of its sentences
-/// ([`split_sentences`]), all from the same sentence-embedding model.
+/// ([`split_sentences`]), all from the same sentence-embedding model, and the bag of its token
+/// embeddings when the taste file's basis reads it.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ReplyEmbedding {
     pub whole: Vec<f32>,
     pub sentences: Vec<Vec<f32>>,
+    /// Sum of the model's static input embeddings over the reply's tokens (the sentence
+    /// embedder's `token_bags`); empty when the taste file does not use it ([`FeatureSpec::token_bag`]).
+    /// Pooled sentence embeddings are normalised averages: they lose how long a reply is and
+    /// dilute single words (a hedge, an exclamation). A sum of word vectors keeps both linear.
+    pub tokens: Vec<f32>,
 }
 
 impl ReplyEmbedding {
-    /// `[unit(whole), Σ unit(sentence)]`, `2·dim` entries.
-    pub fn representation(&self, dim: usize) -> Result<Vec<f64>> {
+    /// `[unit(whole), Σ unit(sentence)]` (`2·dim` entries), followed by the token bag when
+    /// `tokens` (`3·dim`).
+    pub fn representation(&self, dim: usize, tokens: bool) -> Result<Vec<f64>> {
+        if tokens && self.tokens.len() != dim {
+            return Err(if self.tokens.is_empty() {
+                PersonalError::InvalidInput("this taste file reads the bag of a reply's token embeddings, and none was given".into())
+            } else {
+                PersonalError::DimensionMismatch { expected: dim, found: self.tokens.len() }
+            });
+        }
+        if tokens && self.tokens.iter().any(|x| !x.is_finite()) {
+            return Err(PersonalError::NonFinite { what: "token bag" });
+        }
         if self.whole.len() != dim {
             return Err(PersonalError::DimensionMismatch { expected: dim, found: self.whole.len() });
         }
@@ -153,6 +170,9 @@ impl ReplyEmbedding {
             }
         }
         r.extend(sum);
+        if tokens {
+            r.extend(self.tokens.iter().map(|&x| f64::from(x)));
+        }
         Ok(r)
     }
 }
@@ -325,6 +345,10 @@ pub struct FeatureSpec {
     pub base_reward: bool,
     pub principles: Vec<PrincipleHead>,
     pub principle_standardise: Vec<Standardise>,
+    /// Whether the basis reads the bag of token embeddings ([`ReplyEmbedding::tokens`]) after
+    /// the sentence embeddings: its directions then have `3·embedding_dim` entries, else `2·`.
+    #[serde(default)]
+    pub token_bag: bool,
     pub basis: Vec<BasisDirection>,
     pub prior: Prior,
 }
@@ -333,6 +357,11 @@ impl FeatureSpec {
     /// Number of features.
     pub fn dim(&self) -> usize {
         usize::from(self.base_reward) + self.principles.len() + self.basis.len()
+    }
+
+    /// Length of [`ReplyEmbedding::representation`] that the basis reads.
+    pub fn representation_dim(&self) -> usize {
+        (2 + usize::from(self.token_bag)) * self.embedding_dim
     }
 
     pub fn kind(&self, i: usize) -> FeatureKind {
@@ -364,6 +393,9 @@ impl FeatureSpec {
         h.update(self.model.as_bytes());
         h.update((self.embedding_dim as u64).to_le_bytes());
         h.update([u8::from(self.base_reward)]);
+        if self.token_bag {
+            h.update(b"token-bag");
+        }
         let mut put = |xs: &[f64]| xs.iter().for_each(|x| h.update(x.to_le_bytes()));
         for (p, s) in self.principles.iter().zip(&self.principle_standardise) {
             put(&p.goal);
@@ -404,8 +436,8 @@ impl FeatureSpec {
             }
         }
         for (k, b) in self.basis.iter().enumerate() {
-            if b.direction.len() != 2 * self.embedding_dim {
-                return bad(format!("basis direction {} does not have {} dimensions", k + 1, 2 * self.embedding_dim));
+            if b.direction.len() != self.representation_dim() {
+                return bad(format!("basis direction {} does not have {} dimensions", k + 1, self.representation_dim()));
             }
         }
         let d = self.dim();
@@ -521,7 +553,7 @@ impl FeatureSpec {
             .iter()
             .enumerate()
             .map(|(i, reply)| {
-                let r = reply.representation(self.embedding_dim)?;
+                let r = reply.representation(self.embedding_dim, self.token_bag)?;
                 let x = &r[..self.embedding_dim];
                 let mut f = Vec::with_capacity(self.dim());
                 if let Some(t) = &transformed {

@@ -1,7 +1,9 @@
 //! One user's live session, as the browser worker and the CLI hold it: replies come in as text,
 //! their embeddings are cached by text, questions get ids, and every result is a serialisable
 //! value. Embedding itself happens outside (it is async and needs the model): call
-//! [`Session::missing_texts`], embed those, hand them to [`Session::remember`], then ask.
+//! [`Session::missing_texts`], embed those, hand them to [`Session::remember`]; when the taste
+//! file reads token bags, likewise [`Session::missing_bags`] and [`Session::remember_bags`]
+//! (the embedder's `token_bags` of those replies); then ask.
 
 use std::collections::{HashMap, HashSet};
 
@@ -70,6 +72,8 @@ struct Pending {
 pub struct Session {
     model: TasteModel,
     cache: HashMap<String, Vec<f32>>,
+    /// Token bags of replies, by text (only when the spec reads them).
+    bags: HashMap<String, Vec<f32>>,
     pending: HashMap<u32, Pending>,
     asked: HashSet<(String, String)>,
     next_id: u32,
@@ -77,7 +81,14 @@ pub struct Session {
 
 impl Session {
     pub fn new(spec: FeatureSpec) -> Result<Self> {
-        Ok(Self { model: TasteModel::new(spec)?, cache: HashMap::new(), pending: HashMap::new(), asked: HashSet::new(), next_id: 1 })
+        Ok(Self {
+            model: TasteModel::new(spec)?,
+            cache: HashMap::new(),
+            bags: HashMap::new(),
+            pending: HashMap::new(),
+            asked: HashSet::new(),
+            next_id: 1,
+        })
     }
 
     pub fn model(&self) -> &TasteModel {
@@ -130,6 +141,32 @@ impl Session {
         Ok(())
     }
 
+    /// Replies whose token bag is needed and not cached yet, each once (none when the taste file
+    /// does not read token bags).
+    pub fn missing_bags(&self, replies: &[String]) -> Vec<String> {
+        if !self.model.spec().token_bag {
+            return Vec::new();
+        }
+        let mut seen = HashSet::new();
+        replies.iter().filter(|r| !self.bags.contains_key(*r) && seen.insert(*r)).cloned().collect()
+    }
+
+    /// Stores the token bags of `texts` (the embedder's `token_bags`, in order).
+    pub fn remember_bags(&mut self, texts: Vec<String>, bags: Vec<Vec<f32>>) -> Result<()> {
+        if texts.len() != bags.len() {
+            return Err(PersonalError::DimensionMismatch { expected: texts.len(), found: bags.len() });
+        }
+        let dim = self.model.spec().embedding_dim;
+        if let Some(b) = bags.iter().find(|b| b.len() != dim) {
+            return Err(PersonalError::DimensionMismatch { expected: dim, found: b.len() });
+        }
+        if self.bags.len() + texts.len() > CACHE_LIMIT {
+            self.bags.clear();
+        }
+        self.bags.extend(texts.into_iter().zip(bags));
+        Ok(())
+    }
+
     /// Adds the reward model's score as a feature (prior weight 1, variance 0.25); the profile
     /// then belongs to this (model, reward model) pair. Call before any answer.
     pub fn use_base_reward(&mut self) -> Result<()> {
@@ -155,7 +192,18 @@ impl Session {
         let embedded = replies
             .iter()
             .map(|r| {
-                Ok(ReplyEmbedding { whole: get(r)?, sentences: split_sentences(r).iter().map(|s| get(s)).collect::<Result<_>>()? })
+                let tokens = if self.model.spec().token_bag {
+                    self.bags.get(r).cloned().ok_or_else(|| {
+                        PersonalError::InvalidInput("a reply's token bag was not given first (call missing_bags and remember_bags)".into())
+                    })?
+                } else {
+                    Vec::new()
+                };
+                Ok(ReplyEmbedding {
+                    whole: get(r)?,
+                    sentences: split_sentences(r).iter().map(|s| get(s)).collect::<Result<_>>()?,
+                    tokens,
+                })
             })
             .collect::<Result<Vec<_>>>()?;
         self.model.features(&embedded, base)

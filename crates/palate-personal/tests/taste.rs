@@ -34,6 +34,7 @@ fn spec(mean: [f64; 3], var: [f64; 3]) -> FeatureSpec {
         trained_on: "unit test".into(),
         embedding_dim: 4,
         base_reward: false,
+        token_bag: false,
         principles: vec![head("concise", 0), head("formal", 1)],
         principle_standardise: vec![Standardise::IDENTITY; 2],
         basis: vec![BasisDirection { direction: basis, standardise: Standardise::IDENTITY }],
@@ -124,9 +125,9 @@ fn bad_input_gets_a_clear_error_and_changes_nothing() {
     assert_eq!(same.iter().map(|r| r.index).collect::<Vec<_>>(), vec![0, 1]);
     assert!(same[1].explanation.contains("much like the other replies"), "{}", same[1].explanation);
     // Embeddings of the wrong size or with NaN.
-    let bad = ReplyEmbedding { whole: vec![1.0, 0.0], sentences: vec![] };
+    let bad = ReplyEmbedding { whole: vec![1.0, 0.0], ..Default::default() };
     assert!(matches!(model.features(&[bad], None), Err(PersonalError::DimensionMismatch { .. })));
-    let nan = ReplyEmbedding { whole: vec![f32::NAN, 0.0, 0.0, 0.0], sentences: vec![] };
+    let nan = ReplyEmbedding { whole: vec![f32::NAN, 0.0, 0.0, 0.0], ..Default::default() };
     assert!(matches!(model.features(&[nan], None), Err(PersonalError::NonFinite { .. })));
     assert!(model.features(&[], None).is_err());
 }
@@ -134,13 +135,13 @@ fn bad_input_gets_a_clear_error_and_changes_nothing() {
 #[test]
 fn features_follow_the_spec() {
     let model = TasteModel::new(spec([0.0, 0.0, 0.0], [1.0, 1.0, 1.0])).unwrap();
-    let reply = ReplyEmbedding { whole: vec![0.0, 0.0, 2.0, 0.0], sentences: vec![vec![1.0, 0.0, 0.0, 0.0]] };
+    let reply = ReplyEmbedding { whole: vec![0.0, 0.0, 2.0, 0.0], sentences: vec![vec![1.0, 0.0, 0.0, 0.0]], tokens: Vec::new() };
     let f = model.features(std::slice::from_ref(&reply), None).unwrap();
     // Whole embedding is unit axis 2: basis feature 1; principle heads with α = 1 measure the
     // projection of x − g on g − b: for x ⟂ g, b: R = 1 − ½ (dᵀ(x − g))²/‖d‖² = 1 − ½·(−1)²/2.
     assert!((f[0][2] - 1.0).abs() < 1e-12);
     assert!((f[0][0] - 0.75).abs() < 1e-12, "{}", f[0][0]);
-    assert_eq!(reply.representation(4).unwrap(), vec![0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0]);
+    assert_eq!(reply.representation(4, false).unwrap(), vec![0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0]);
     // A spec with a base reward needs the scores, one per candidate.
     let mut with_reward = spec([1.0, 0.0, 0.0], [1.0, 1.0, 1.0]);
     with_reward.base_reward = true;

@@ -183,14 +183,21 @@ pub struct Taste {
 
 #[wasm_bindgen]
 impl Taste {
-    /// Embeds what is not cached yet of `replies` (texts and sentences).
+    /// Embeds what is not cached yet of `replies` (texts and sentences, and the replies' token
+    /// bags when the taste file reads them).
     async fn prepare(embedder: Rc<SentenceEmbedder>, session: Rc<RefCell<Session>>, replies: &[String]) -> Result<(), JsValue> {
         let missing = session.borrow().missing_texts(replies);
-        if missing.is_empty() {
-            return Ok(());
+        if !missing.is_empty() {
+            let embedded = embedder.embed(&missing).await.map_err(js_error)?;
+            session.borrow_mut().remember(missing, embedded.into_iter().map(|e| e.embedding).collect()).map_err(taste_error)?;
         }
-        let embedded = embedder.embed(&missing).await.map_err(js_error)?;
-        session.borrow_mut().remember(missing, embedded.into_iter().map(|e| e.embedding).collect()).map_err(taste_error)
+        let bag_texts = session.borrow().missing_bags(replies);
+        if !bag_texts.is_empty() {
+            let ids = embedder.tokenize(&bag_texts).map_err(js_error)?;
+            let bags = embedder.token_bags(&ids).await.map_err(js_error)?;
+            session.borrow_mut().remember_bags(bag_texts, bags).map_err(taste_error)?;
+        }
+        Ok(())
     }
 
     /// Makes the reward model's score a feature (prior weight 1); call before restoring a profile.
