@@ -360,6 +360,39 @@ mod session {
         assert!(s.remember(vec!["x".into()], vec![]).is_err());
     }
 
+    /// A taste file whose basis reads token bags: the session asks for them (replies only, each
+    /// once), refuses to rank without them, and ranks by them once given.
+    #[test]
+    fn token_bags_are_asked_for_when_the_basis_reads_them() {
+        let mut with_bag = spec([0.0, 0.0, 0.0], [1.0, 1.0, 1.0]);
+        with_bag.token_bag = true;
+        // The basis reads only the first axis of the token bag.
+        let mut direction = vec![0.0; 12];
+        direction[8] = 1.0;
+        with_bag.basis[0].direction = direction;
+        with_bag.validate().unwrap();
+        let mut s = Session::new(with_bag).unwrap();
+        let replies: Vec<String> = vec!["One.".into(), "Two words.".into(), "One.".into()];
+        assert!(Session::new(spec([0.0; 3], [1.0; 3])).unwrap().missing_bags(&replies).is_empty(), "not asked without a bag basis");
+        ready(&mut s, &replies);
+        assert_eq!(s.missing_bags(&replies), ["One.", "Two words."]);
+        let err = s.rerank(&replies, None, None).unwrap_err();
+        assert!(err.to_string().contains("token bag"), "{err}");
+        assert!(s.remember_bags(vec!["One.".into()], vec![vec![1.0, 0.0]]).is_err(), "wrong width");
+        assert!(s.remember_bags(vec!["One.".into()], vec![]).is_err());
+        s.remember_bags(vec!["One.".into(), "Two words.".into()], vec![vec![1.0, 0.0, 0.0, 0.0], vec![3.0, 0.0, 0.0, 0.0]]).unwrap();
+        assert!(s.missing_bags(&replies).is_empty());
+        // A user who likes the learned style (prior mean on the basis weight) ranks the larger bag first.
+        let mut likes = spec([0.0, 0.0, 2.0], [1.0, 1.0, 0.1]);
+        likes.token_bag = true;
+        likes.basis = s.model().spec().basis.clone();
+        let mut s2 = Session::new(likes).unwrap();
+        ready(&mut s2, &replies);
+        s2.remember_bags(vec!["One.".into(), "Two words.".into()], vec![vec![1.0, 0.0, 0.0, 0.0], vec![3.0, 0.0, 0.0, 0.0]]).unwrap();
+        let ranked = s2.rerank(&replies, None, None).unwrap();
+        assert_eq!(ranked[0].index, 1, "{ranked:?}");
+    }
+
     #[test]
     fn a_reward_model_joins_as_the_first_feature_with_weight_one() {
         let mut s = Session::new(spec([0.0, 0.0, 0.0], [1.0, 1.0, 1.0])).unwrap();
