@@ -51,7 +51,9 @@ fn train_basis_then_eval_personal() {
     let spec: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&taste).unwrap()).unwrap();
     assert_eq!(spec["principles"].as_array().unwrap().len(), 8);
     assert_eq!(spec["basis"].as_array().unwrap().len(), 4);
-    assert_eq!(spec["basis"][0]["direction"].as_array().unwrap().len(), 2 * 384);
+    // [whole, Σ sentences, token bag] by default.
+    assert_eq!(spec["token_bag"], true);
+    assert_eq!(spec["basis"][0]["direction"].as_array().unwrap().len(), 3 * 384);
     assert_eq!(spec["prior"]["mean"].as_array().unwrap().len(), 12);
 
     let svg = dir.path().join("curves.svg");
