@@ -176,3 +176,67 @@ fn damaged_or_mismatched_packs_are_typed_errors() {
     let e = SentenceEmbedder::from_pack(&Pack::parse(bytes, "seven.bpk").unwrap(), &cpu).unwrap_err().to_string();
     assert!(e.contains("missing") && e.contains("encoder.layer.6"), "{e}");
 }
+
+/// A pack behind [`pack::ByteRanges`] that counts what is read (the browser's Blob path).
+struct Counted {
+    bytes: Vec<u8>,
+    reads: std::sync::Mutex<Vec<(usize, usize)>>,
+}
+
+impl pack::ByteRanges for Counted {
+    fn len(&self) -> usize {
+        self.bytes.len()
+    }
+    fn read(&self, start: usize, end: usize) -> Result<Vec<u8>, String> {
+        self.reads.lock().unwrap().push((start, end));
+        self.bytes.get(start..end).map(<[u8]>::to_vec).ok_or_else(|| format!("bytes {start}..{end} are past the end"))
+    }
+}
+
+/// Read by byte ranges, a pack loads like the same bytes in memory, a tensor at a time: no read
+/// is larger than the largest tensor, and together they read the file about once. A truncated
+/// or foreign file is a typed error.
+#[test]
+fn packs_load_by_byte_ranges_a_tensor_at_a_time() {
+    use std::sync::Arc;
+    let texts = minilm_fixture().texts;
+    let cpu = device::cpu_device();
+    let (_, bytes) = pack::convert_dir(minilm_dir(), StoredPrecision::Q8).unwrap();
+    let reference = embed(&SentenceEmbedder::from_pack(&Pack::parse(bytes.clone(), "m.bpk").unwrap(), &cpu).unwrap(), &texts[..4]);
+    let source = Arc::new(Counted { bytes: bytes.clone(), reads: Default::default() });
+    let pack = Pack::from_ranges(source.clone(), "m.bpk").unwrap();
+    assert_eq!(pack.len(), bytes.len());
+    assert_eq!(pack.precision, StoredPrecision::Q8);
+    assert!(pack.file("tokenizer.json").is_some());
+    for device in [cpu.clone(), wgpu()] {
+        source.reads.lock().unwrap().clear();
+        let embedder = SentenceEmbedder::from_pack(&pack, &device).unwrap();
+        let reads = source.reads.lock().unwrap().clone();
+        let largest = reads.iter().map(|(s, e)| e - s).max().unwrap();
+        let total: usize = reads.iter().map(|(s, e)| e - s).sum();
+        // The token-embedding table (30522 × 384, f16) is the largest tensor: 23.4 MB.
+        assert!(largest <= 30522 * 384 * 2 + 64, "one read of {largest} bytes");
+        assert!(reads.len() > 50, "{} reads", reads.len());
+        assert!(total <= bytes.len() && total > bytes.len() * 9 / 10, "read {total} of {} bytes", bytes.len());
+        let got = embed(&embedder, &texts[..4]);
+        assert!(max_abs_diff(&got, &reference) < 1e-5, "ranges and memory disagree");
+    }
+    // The reward model's CPU-side q8 token table is read the same way.
+    let rm_dir = root().join("tests/fixtures/rm/qwen3");
+    let (_, rm_bytes) = pack::convert_dir(&rm_dir, StoredPrecision::Q8).unwrap();
+    let responses = vec!["Boil it.".to_string(), "Eggs are nice.".to_string()];
+    let in_memory = RewardModel::from_pack(&Pack::parse(rm_bytes.clone(), "rm.bpk").unwrap(), &cpu, None).unwrap();
+    let ranged = Pack::from_ranges(Arc::new(Counted { bytes: rm_bytes, reads: Default::default() }), "rm.bpk").unwrap();
+    let ranged = RewardModel::from_pack(&ranged, &cpu, None).unwrap();
+    assert!(ranged.scorer().token_table_quantized());
+    assert_eq!(ranged.score_blocking("Egg?", &responses).unwrap(), in_memory.score_blocking("Egg?", &responses).unwrap());
+
+    // Damaged: cut short, or not a pack at all.
+    let half = Arc::new(Counted { bytes: bytes[..bytes.len() / 2].to_vec(), reads: Default::default() });
+    let e = Pack::from_ranges(half, "half.bpk").unwrap_err().to_string();
+    assert!(e.contains("half.bpk") && e.contains("truncated"), "{e}");
+    let junk = Arc::new(Counted { bytes: b"PK\x03\x04 not a pack".to_vec(), reads: Default::default() });
+    assert!(Pack::from_ranges(junk, "junk.bpk").unwrap_err().to_string().contains("not a Burnpack"));
+    let empty = Arc::new(Counted { bytes: Vec::new(), reads: Default::default() });
+    assert!(Pack::from_ranges(empty, "empty.bpk").is_err());
+}

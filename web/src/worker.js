@@ -96,7 +96,11 @@ async function loadManifest(base, cache) {
   return cached ? JSON.parse(await cached.text()) : null;
 }
 
-/** One file: from the cache when the manifest's sha256 matches, else from the network. */
+/**
+ * One file: from the cache when the manifest's sha256 matches, else from the network. Bytes as a
+ * Uint8Array, or, for `file.blob` (a `.bpk`), as a Blob that wasm reads a tensor at a time (from
+ * the Cache API it stays on disk), so a large model is never copied whole into wasm memory.
+ */
 async function loadFile(base, file, manifest, cache, onBytes, onCached) {
   const url = new URL(file.name, base).href;
   const entry = manifest?.files?.[file.name];
@@ -108,6 +112,11 @@ async function loadFile(base, file, manifest, cache, onBytes, onCached) {
   if (key && cache) {
     const hit = await cache.match(key);
     if (hit) {
+      if (file.blob) {
+        const blob = await hit.blob();
+        onCached(blob.size);
+        return blob;
+      }
       const bytes = new Uint8Array(await hit.arrayBuffer());
       onCached(bytes.byteLength);
       return bytes;
@@ -130,9 +139,13 @@ async function loadFile(base, file, manifest, cache, onBytes, onCached) {
       }
       await cache.put(key, new Response(bytes, { headers: { 'content-type': 'application/octet-stream' } }))
         .catch(() => {}); // quota exceeded: work uncached rather than fail
+      if (file.blob) {
+        const stored = await cache.match(key);
+        if (stored) return stored.blob();
+      }
     }
   }
-  return bytes;
+  return file.blob ? new Blob([bytes]) : bytes;
 }
 
 /** Like Promise.all (the downloads run in parallel), but when several fail, the error is the
@@ -223,7 +236,7 @@ function isPack(url) {
 function packFile(url) {
   const href = new URL(url, self.location.href);
   const name = decodeURIComponent(href.pathname.split('/').pop());
-  return { base: new URL('./', href).href, file: { key: 'pack', name, required: true } };
+  return { base: new URL('./', href).href, file: { key: 'pack', name, required: true, blob: true } };
 }
 
 async function handleInit(id, { model, backend, principles, rewardModel, precision, maxBindingBytes }) {

@@ -123,36 +123,129 @@ pub struct Pack {
     source: Source,
 }
 
-/// Where a pack's bytes are: in memory (the browser, tests), or in a file whose tensors are read
-/// one at a time as the model takes them (native: no copy of the whole file in memory).
+/// Byte ranges of a pack that lives elsewhere, read on demand: in the browser a `Blob` (a cached
+/// or downloaded file, read with `FileReaderSync` in the worker), so a model loads a tensor at a
+/// time and the file is never copied whole into wasm memory.
+pub trait ByteRanges: Send + Sync {
+    /// Size of the whole file.
+    fn len(&self) -> usize;
+    /// Bytes `start..end` (`end <= len`); the error is worded for the user.
+    fn read(&self, start: usize, end: usize) -> std::result::Result<Vec<u8>, String>;
+}
+
+/// Where a pack's bytes are: in memory (tests, small files), in a file whose tensors are read
+/// one at a time as the model takes them (native: no copy of the whole file in memory), or
+/// behind [`ByteRanges`] (the browser), likewise a tensor at a time.
 enum Source {
     Memory(bytes::Bytes),
     #[cfg(not(target_family = "wasm"))]
     File { path: std::path::PathBuf, len: usize },
+    Ranges(Ranged),
+}
+
+/// A [`ByteRanges`] source and its parsed table of contents.
+struct Ranged {
+    read: std::sync::Arc<dyn ByteRanges>,
+    tensors: BTreeMap<String, Descriptor>,
+    /// Where the tensor data section starts.
+    data_offset: usize,
+}
+
+/// The CBOR metadata of a Burnpack file (burn-pack's own reader keeps its types private; this
+/// mirrors the fields Palate needs: see `burn_pack::base::Metadata`).
+#[derive(serde::Deserialize)]
+struct Contents {
+    tensors: BTreeMap<String, Descriptor>,
+    #[serde(default)]
+    metadata: BTreeMap<String, String>,
+}
+
+#[derive(Clone, serde::Deserialize)]
+struct Descriptor {
+    dtype: DType,
+    shape: Vec<u64>,
+    /// Offsets within the data section.
+    data_offsets: (u64, u64),
+    #[serde(default)]
+    param_id: Option<u64>,
+}
+
+impl Ranged {
+    /// Reads the header and metadata of a pack behind `read` and checks every tensor's range.
+    fn open(read: std::sync::Arc<dyn ByteRanges>) -> std::result::Result<(Self, BTreeMap<String, String>), String> {
+        let len = read.len();
+        let header = burn_pack::Header::from_bytes(&read.read(0, burn_pack::HEADER_SIZE.min(len))?).map_err(|e| e.to_string())?;
+        if header.metadata_size > burn_pack::MAX_METADATA_SIZE {
+            return Err(format!("its metadata claims {} bytes", header.metadata_size));
+        }
+        let meta_end = burn_pack::HEADER_SIZE + header.metadata_size as usize;
+        if meta_end > len {
+            return Err(format!("it is truncated ({len} bytes, its metadata ends at byte {meta_end})"));
+        }
+        let raw = read.read(burn_pack::HEADER_SIZE, meta_end)?;
+        let contents: Contents = ciborium::de::from_reader_with_recursion_limit(raw.as_slice(), burn_pack::MAX_CBOR_RECURSION_DEPTH)
+            .map_err(|e| format!("its metadata is not valid CBOR: {e}"))?;
+        if contents.tensors.len() > burn_pack::MAX_TENSOR_COUNT {
+            return Err(format!("it lists {} tensors", contents.tensors.len()));
+        }
+        let data_offset = burn_pack::aligned_data_section_start(header.metadata_size as usize);
+        for (name, d) in &contents.tensors {
+            let (start, end) = (data_offset as u64 + d.data_offsets.0, data_offset as u64 + d.data_offsets.1);
+            if start > end || end > len as u64 {
+                return Err(format!("tensor {name} lies at bytes {start}..{end} of a {len}-byte file (truncated?)"));
+            }
+        }
+        Ok((Self { read, tensors: contents.tensors, data_offset }, contents.metadata))
+    }
+
+    /// `(start, end)` of a tensor in the file.
+    fn range(&self, d: &Descriptor) -> (usize, usize) {
+        (self.data_offset + d.data_offsets.0 as usize, self.data_offset + d.data_offsets.1 as usize)
+    }
+
+    /// Every tensor, its bytes read when the model takes it.
+    fn tensors(&self) -> Vec<PackTensor> {
+        self.tensors
+            .iter()
+            .map(|(name, d)| {
+                let (start, end) = self.range(d);
+                let read = std::sync::Arc::clone(&self.read);
+                let shape: Vec<usize> = d.shape.iter().map(|&x| x as usize).collect();
+                PackTensor::deferred(name.clone(), d.dtype, shape, d.param_id, end - start, move || {
+                    read.read(start, end).map(Bytes::from_bytes_vec).map_err(burn_pack::Error::IoError)
+                })
+            })
+            .collect()
+    }
 }
 
 impl Source {
-    fn reader(&self) -> std::result::Result<Reader, burn_pack::Error> {
-        match self {
-            Self::Memory(bytes) => Reader::from_bytes(Bytes::from_shared(bytes.clone(), AllocationProperty::Other)),
-            #[cfg(not(target_family = "wasm"))]
-            Self::File { path, .. } => Reader::from_file(path),
-        }
-    }
-
-    fn store(&self) -> BurnpackStore {
-        match self {
-            Self::Memory(bytes) => BurnpackStore::from_bytes(Some(Bytes::from_shared(bytes.clone(), AllocationProperty::Other))),
-            #[cfg(not(target_family = "wasm"))]
-            Self::File { path, .. } => BurnpackStore::from_file(path),
-        }
-    }
-
     fn len(&self) -> usize {
         match self {
             Self::Memory(bytes) => bytes.len(),
             #[cfg(not(target_family = "wasm"))]
             Self::File { len, .. } => *len,
+            Self::Ranges(r) => r.read.len(),
+        }
+    }
+
+    /// The pack's tensors as burn-pack's lazy tensors.
+    fn tensors(&self) -> std::result::Result<Vec<PackTensor>, burn_pack::Error> {
+        match self {
+            Self::Memory(bytes) => Reader::from_bytes(Bytes::from_shared(bytes.clone(), AllocationProperty::Other))?.into_tensors(),
+            #[cfg(not(target_family = "wasm"))]
+            Self::File { path, .. } => Reader::from_file(path)?.into_tensors(),
+            Self::Ranges(r) => Ok(r.tensors()),
+        }
+    }
+
+    /// The user metadata (`palate.*`, `file:*`).
+    fn metadata(&self) -> std::result::Result<BTreeMap<String, String>, burn_pack::Error> {
+        match self {
+            Self::Memory(bytes) => Ok(Reader::from_bytes(Bytes::from_shared(bytes.clone(), AllocationProperty::Other))?.metadata().clone()),
+            #[cfg(not(target_family = "wasm"))]
+            Self::File { path, .. } => Ok(Reader::from_file(path)?.metadata().clone()),
+            Self::Ranges(_) => Ok(BTreeMap::new()), // read once, in `Pack::from_ranges`
         }
     }
 }
@@ -214,10 +307,26 @@ impl Pack {
         Self::from_source(Source::File { path: path.to_path_buf(), len }, &file)
     }
 
+    /// Opens a pack behind [`ByteRanges`] (the browser's `Blob`): the header and metadata are
+    /// read now, each tensor when a model loads it.
+    pub fn from_ranges(read: std::sync::Arc<dyn ByteRanges>, file: &str) -> Result<Self> {
+        let invalid = |detail: String| PalateError::InvalidWeights { file: file.to_string(), detail };
+        let magic = read.read(0, 4.min(read.len())).map_err(|e| invalid(e.clone()))?;
+        if !is_burnpack(&magic) {
+            return Err(not_burnpack(file));
+        }
+        let (ranged, meta) = Ranged::open(read).map_err(|e| invalid(format!("a damaged .bpk file: {e}")))?;
+        Self::with_metadata(Source::Ranges(ranged), &meta, file)
+    }
+
     fn from_source(source: Source, file: &str) -> Result<Self> {
         let invalid = |detail: String| PalateError::InvalidWeights { file: file.to_string(), detail };
-        let reader = source.reader().map_err(|e| invalid(format!("a damaged .bpk file: {e}")))?;
-        let meta = reader.metadata();
+        let meta = source.metadata().map_err(|e| invalid(format!("a damaged .bpk file: {e}")))?;
+        Self::with_metadata(source, &meta, file)
+    }
+
+    fn with_metadata(source: Source, meta: &BTreeMap<String, String>, file: &str) -> Result<Self> {
+        let invalid = |detail: String| PalateError::InvalidWeights { file: file.to_string(), detail };
         let get = |key: &str| meta.get(key).ok_or_else(|| invalid(format!("no \"{key}\" in its metadata — was it written by `palate convert`?")));
         if get(FORMAT_KEY)? != FORMAT {
             return Err(invalid(format!("pack format {} is not {FORMAT}, the one this version reads", get(FORMAT_KEY)?)));
@@ -233,7 +342,6 @@ impl Pack {
             .filter_map(|(k, v)| k.strip_prefix(FILE_PREFIX).map(|name| (name.to_string(), v.clone().into_bytes())))
             .collect();
         let fingerprint = meta.get(FINGERPRINT_KEY).cloned();
-        drop(reader);
         Ok(Self { kind, precision, fingerprint, files, source })
     }
 
@@ -295,13 +403,10 @@ impl Pack {
     pub(crate) fn load_into<M: Module>(&self, module: &mut M, keep_f16: &[&str], skip_token_table: bool) -> Result<()> {
         let invalid = |detail: String| PalateError::InvalidWeights { file: format!("{} .bpk", self.kind.as_str()), detail };
         let keep = keep_f16.iter().map(|s| s.to_string()).collect();
-        let mut store = self.source.store()
-            .with_from_adapter(CastToF32Except { keep })
-            .allow_partial(true);
-        if skip_token_table {
-            store = store.with_filter(PathFilter::new().with_predicate(|path, _| path != TOKEN_TABLE_PATH));
-        }
-        let result: ApplyResult = module.load_from(&mut store).map_err(|e| invalid(format!("a damaged .bpk file: {e}")))?;
+        let tensors = self.source.tensors().map_err(|e| invalid(format!("a damaged .bpk file: {e}")))?;
+        let filter = skip_token_table.then(|| PathFilter::new().with_predicate(|path, _| path != TOKEN_TABLE_PATH));
+        // Tensors are read (file, Blob) and made one at a time as the module takes them.
+        let result: ApplyResult = module.apply(tensors, filter, Some(Box::new(CastToF32Except { keep })), false);
         if let Some(error) = result.errors.first() {
             return Err(invalid(format!("{error} — the carried config.json does not describe these tensors")));
         }
@@ -329,11 +434,10 @@ impl Pack {
     /// One tensor's dtype, shape and stored bytes (a copy of that range only), if the pack has it.
     pub(crate) fn raw_tensor(&self, name: &str) -> Result<Option<RawTensor>> {
         let invalid = |e: burn_pack::Error| PalateError::InvalidWeights { file: format!("{} .bpk", self.kind.as_str()), detail: e.to_string() };
-        let reader = || self.source.reader().map_err(invalid);
-        let Some(tensor) = reader()?.into_tensors().map_err(invalid)?.into_iter().find(|t| t.name == name) else { return Ok(None) };
+        let Some(tensor) = self.source.tensors().map_err(invalid)?.into_iter().find(|t| t.name == name) else { return Ok(None) };
         let (dtype, shape) = (tensor.dtype, tensor.shape.to_vec());
-        drop(tensor);
-        Ok(Some((dtype, shape, reader()?.tensor_data(name).map_err(invalid)?)))
+        let bytes = tensor.into_bytes().map_err(invalid)?;
+        Ok(Some((dtype, shape, bytes.to_vec())))
     }
 }
 

@@ -32,7 +32,6 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String, JsValue> {
     serde_json::to_string(value).map_err(|e| JsError::new(&e.to_string()).into())
 }
 
-/// A loaded model on one device.
 /// `maxBindingBytes` as JS passes it: absent, or not a positive finite number, means no limit.
 fn binding_limit(max_binding_bytes: Option<f64>) -> Option<u64> {
     max_binding_bytes.filter(|l| l.is_finite() && *l > 0.0).map(|l| l as u64)
@@ -41,6 +40,65 @@ fn binding_limit(max_binding_bytes: Option<f64>) -> Option<u64> {
 /// `precision` as JS passes it (absent = f32).
 fn parse_precision(precision: Option<String>) -> Result<Precision, JsValue> {
     precision.as_deref().unwrap_or("f32").parse().map_err(js_error)
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// The DOM's `Blob` (only what a pack needs).
+    type Blob;
+    #[wasm_bindgen(method, getter)]
+    fn size(this: &Blob) -> f64;
+    #[wasm_bindgen(method)]
+    fn slice(this: &Blob, start: f64, end: f64) -> Blob;
+
+    /// Synchronous reads of a `Blob`, offered in workers only (where Palate runs).
+    type FileReaderSync;
+    #[wasm_bindgen(constructor, catch)]
+    fn new() -> Result<FileReaderSync, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = readAsArrayBuffer)]
+    fn read_as_array_buffer(this: &FileReaderSync, blob: &Blob) -> Result<js_sys::ArrayBuffer, JsValue>;
+}
+
+/// A `.bpk` held in a `Blob` (downloaded, or straight from the Cache API, which keeps it on disk),
+/// read a tensor at a time: the file is never copied whole into wasm memory.
+struct BlobRanges {
+    blob: Blob,
+    reader: FileReaderSync,
+    len: usize,
+}
+
+// SAFETY: wasm32-unknown-unknown as built here has no threads: nothing can reach these JS handles
+// from another thread. burn-pack asks for Send + Sync because its lazy tensors may cross threads
+// natively.
+unsafe impl Send for BlobRanges {}
+unsafe impl Sync for BlobRanges {}
+
+impl palate_models::pack::ByteRanges for BlobRanges {
+    fn len(&self) -> usize {
+        self.len
+    }
+    fn read(&self, start: usize, end: usize) -> Result<Vec<u8>, String> {
+        let part = self.blob.slice(start as f64, end as f64);
+        let buffer = self.reader.read_as_array_buffer(&part).map_err(|e| format!("reading bytes {start}..{end} of the file failed: {e:?}"))?;
+        Ok(js_sys::Uint8Array::new(&buffer).to_vec())
+    }
+}
+
+/// A `.bpk` as JS passes it: a `Uint8Array` (parsed in memory) or a `Blob` (read by ranges).
+fn open_pack(data: JsValue, file: &str) -> Result<Pack, JsValue> {
+    if let Some(bytes) = data.dyn_ref::<js_sys::Uint8Array>() {
+        return Pack::parse(bytes.to_vec(), file).map_err(js_error);
+    }
+    let is_blob = Reflect::get(&data, &"slice".into()).is_ok_and(|f| f.is_function())
+        && Reflect::get(&data, &"size".into()).is_ok_and(|n| n.as_f64().is_some());
+    if !is_blob {
+        return Err(JsError::new(&format!("{file}: expected the file as a Uint8Array or a Blob")).into());
+    }
+    let blob: Blob = data.unchecked_into();
+    let reader = FileReaderSync::new()
+        .map_err(|_| JsError::new(&format!("{file}: a Blob can only be read in a worker (FileReaderSync); pass a Uint8Array")))?;
+    let len = blob.size() as usize;
+    Pack::from_ranges(std::sync::Arc::new(BlobRanges { blob, reader, len }), file).map_err(js_error)
 }
 
 #[wasm_bindgen]
@@ -77,14 +135,15 @@ impl Embedder {
         Ok(Embedder { inner: Rc::new(inner), backend, fingerprint, packed_taste: None })
     }
 
-    /// From the bytes of a `.bpk` written by `palate convert` (config, tokenizer and taste file
-    /// inside). `precision` may quantize an f32 / f16 pack further; a quantized pack refuses it.
+    /// From a `.bpk` written by `palate convert` (config, tokenizer and taste file inside), as a
+    /// `Uint8Array` or a `Blob`; a Blob is read a tensor at a time, never copied whole into wasm
+    /// memory. `precision` may quantize an f32 / f16 pack further; a quantized pack refuses it.
     #[wasm_bindgen(js_name = fromPack)]
-    pub async fn from_pack(backend: String, bytes: Vec<u8>, precision: Option<String>) -> Result<Embedder, JsValue> {
+    pub async fn from_pack(backend: String, data: JsValue, precision: Option<String>) -> Result<Embedder, JsValue> {
         let backend: BackendKind = backend.parse().map_err(js_error)?;
         let precision = parse_precision(precision)?;
         let device = device::device(backend).await.map_err(js_error)?;
-        let pack = Pack::parse(bytes, "model .bpk").map_err(js_error)?;
+        let pack = open_pack(data, "model .bpk")?;
         let fingerprint = match &pack.fingerprint {
             Some(f) => f.clone(),
             None => return Err(JsError::new("model .bpk: it records no model fingerprint; re-run `palate convert`").into()),
@@ -319,19 +378,20 @@ impl Reward {
         Ok(Reward { inner: Rc::new(inner), embeddings_on_cpu })
     }
 
-    /// From the bytes of a reward-model `.bpk` (`palate convert`); the binding limit and
+    /// From a reward-model `.bpk` (`palate convert`), a `Uint8Array` or a `Blob` (read a tensor
+    /// at a time); the binding limit and
     /// `precision` as in [`Reward::create`].
     #[wasm_bindgen(js_name = fromPack)]
     pub async fn from_pack(
         backend: String,
-        bytes: Vec<u8>,
+        data: JsValue,
         max_binding_bytes: Option<f64>,
         precision: Option<String>,
     ) -> Result<Reward, JsValue> {
         let backend: BackendKind = backend.parse().map_err(js_error)?;
         let precision = parse_precision(precision)?;
         let device = device::device(backend).await.map_err(js_error)?;
-        let pack = Pack::parse(bytes, "reward model .bpk").map_err(js_error)?;
+        let pack = open_pack(data, "reward model .bpk")?;
         let limit = binding_limit(max_binding_bytes);
         let inner = RewardModel::from_pack(&pack, &device, limit).and_then(|m| m.quantize(precision)).map_err(js_error)?;
         let embeddings_on_cpu = inner.scorer().embeddings_on_cpu();
