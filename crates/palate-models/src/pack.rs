@@ -129,6 +129,9 @@ pub struct Pack {
 pub trait ByteRanges: Send + Sync {
     /// Size of the whole file.
     fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// Bytes `start..end` (`end <= len`); the error is worded for the user.
     fn read(&self, start: usize, end: usize) -> std::result::Result<Vec<u8>, String>;
 }

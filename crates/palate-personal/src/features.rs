@@ -267,6 +267,9 @@ pub struct Prior {
     pub components: Vec<PriorComponent>,
 }
 
+/// `(weight, mean, covariance rows)` of one prior component, borrowed.
+pub type ComponentView<'a> = (f64, &'a [f64], &'a [Vec<f64>]);
+
 /// One kind of user in a mixture prior.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PriorComponent {
@@ -284,7 +287,7 @@ impl Prior {
     }
 
     /// `(weight, mean, covariance)` of each component (one for a single Gaussian).
-    pub fn mixture(&self) -> Vec<(f64, &[f64], &[Vec<f64>])> {
+    pub fn mixture(&self) -> Vec<ComponentView<'_>> {
         if self.components.is_empty() {
             vec![(1.0, &self.mean[..], &self.covariance[..])]
         } else {

@@ -100,7 +100,7 @@ fn questions_skip_asked_and_identical_pairs() {
     let asked: HashSet<_> = [(0, 1), (0, 2)].into_iter().collect();
     assert_eq!(model.next_question(&[a.clone(), b.clone(), b.clone()], &asked), Err(PersonalError::NoQuestionLeft));
     assert_eq!(
-        model.next_question(&[a.clone()], &HashSet::new()),
+        model.next_question(std::slice::from_ref(&a), &HashSet::new()),
         Err(PersonalError::TooFewCandidates { needed: 2, found: 1 })
     );
 }
@@ -110,7 +110,7 @@ fn bad_input_gets_a_clear_error_and_changes_nothing() {
     let mut model = TasteModel::new(spec([0.0, 0.0, 0.0], [1.0, 1.0, 1.0])).unwrap();
     assert_eq!(model.rerank(&[], None), Err(PersonalError::TooFewCandidates { needed: 1, found: 0 }));
     let nan = v(&[f64::NAN, 0.0, 0.0]);
-    assert!(matches!(model.rerank(&[nan.clone()], None), Err(PersonalError::NonFinite { .. })));
+    assert!(matches!(model.rerank(std::slice::from_ref(&nan), None), Err(PersonalError::NonFinite { .. })));
     assert!(matches!(model.answer(&nan, &v(&[0.0, 0.0, 0.0]), Answer::A), Err(PersonalError::NonFinite { .. })));
     assert_eq!(
         model.answer(&v(&[1.0]), &v(&[0.0, 0.0, 0.0]), Answer::A),
