@@ -197,6 +197,15 @@ impl Ranged {
             if start > end || end > len as u64 {
                 return Err(format!("tensor {name} lies at bytes {start}..{end} of a {len}-byte file (truncated?)"));
             }
+            // Shapes come from the file: they must fit this platform and, for plain dtypes, agree
+            // with the byte range (quantized data also holds its scales, so it is exempt).
+            let elements = d.shape.iter().try_fold(1u64, |acc, &x| usize::try_from(x).ok().and(acc.checked_mul(x)));
+            let Some(elements) = elements.filter(|&n| usize::try_from(n).is_ok()) else {
+                return Err(format!("tensor {name} has an impossible shape {:?}", d.shape));
+            };
+            if !matches!(d.dtype, DType::QFloat(_)) && elements.checked_mul(d.dtype.size() as u64) != Some(end - start) {
+                return Err(format!("tensor {name}: shape {:?} of {:?} does not fill its {} bytes", d.shape, d.dtype, end - start));
+            }
         }
         Ok((Self { read, tensors: contents.tensors, data_offset }, contents.metadata))
     }
