@@ -23,7 +23,8 @@ say "train-basis (training users)"
 $palate train-basis --model $model --data $out/data/train-users.jsonl --out assets/taste/all-MiniLM-L6-v2.json \
   --description "SYNTHETIC benchmark data (bench/personal/make_synthetic.py, seed 2026): 120 simulated users, 14 prompts; see bench/personal/RESULTS.md" \
   2> >(tee $out/train-basis.log >&2)
-cp assets/taste/all-MiniLM-L6-v2.json $model/palate-taste.json
+# Installs the new taste file beside the model and rewrites its palate-manifest.json.
+"$root/scripts/fetch-model.sh" "$root/$model"
 say "eval-personal (held-out users, held-out prompts)"
 $palate eval-personal --model $model --data $out/data/test-users.jsonl --max-k 20 --seeds 5 --json \
   --plot $out/accuracy.svg > $out/results.json
