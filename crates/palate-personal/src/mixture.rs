@@ -172,7 +172,8 @@ impl MixturePosterior {
 
     /// Mean and variance of the reward difference `wᵀ(a − b)` under the whole mixture.
     pub fn margin(&self, a: &DVector<f64>, b: &DVector<f64>) -> Result<(f64, f64)> {
-        self.components[0].margin(a, b)?; // checks shapes
+        self.components[0].check(a, "features of reply A")?;
+        self.components[0].check(b, "features of reply B")?;
         let d = a - b;
         Ok((self.mean.dot(&d), d.dot(&(&self.covariance * &d)).max(0.0)))
     }
@@ -190,7 +191,7 @@ impl MixturePosterior {
 
     /// Personal reward of a reply: the mixture's mean and standard deviation of `wᵀx`.
     pub fn reward(&self, x: &DVector<f64>) -> Result<(f64, f64)> {
-        self.components[0].reward(x)?; // checks shapes
+        self.components[0].check(x, "features")?;
         Ok((self.mean.dot(x), x.dot(&(&self.covariance * x)).max(0.0).sqrt()))
     }
 }
