@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use crate::error::{PalateError, Result};
 use crate::files::{names, parse_json};
-use crate::quantize;
+use crate::{cpu_ops, quantize};
 
 /// The keys of a Hugging Face `BertConfig` that the encoder uses; defaults are transformers'.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -288,7 +288,7 @@ impl BertLayer {
         let attn = self.attention.output.LayerNorm.forward(quantize::linear(&self.attention.output.dense, attn) + x);
         let inner = quantize::linear(&self.intermediate.dense, attn.clone());
         let inner = match self.intermediate.activation {
-            Activation::Gelu => activation::gelu(inner),
+            Activation::Gelu => cpu_ops::gelu(inner),
             Activation::GeluTanh => activation::gelu_approximate(inner),
             Activation::Relu => activation::relu(inner),
         };
@@ -304,9 +304,7 @@ impl BertSelfAttention {
         let q = heads(quantize::linear(&self.query, x.clone()));
         let k = heads(quantize::linear(&self.key, x.clone()));
         let v = heads(quantize::linear(&self.value, x));
-        let scores = q.matmul(k.swap_dims(2, 3)) / (head_dim as f64).sqrt();
-        let scores = scores.mask_fill(pad, f32::MIN);
-        let probs = activation::softmax(scores, 3);
+        let probs = cpu_ops::masked_softmax(q.matmul(k.swap_dims(2, 3)), 1.0 / (head_dim as f64).sqrt(), pad);
         probs.matmul(v).swap_dims(1, 2).reshape([batch, seq, hidden])
     }
 }

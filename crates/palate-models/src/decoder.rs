@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use crate::error::{PalateError, Result};
 use crate::files::{names, parse_json};
-use crate::quantize;
+use crate::{cpu_ops, quantize};
 
 /// The architectures this module implements.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -654,8 +654,7 @@ impl Attention {
             }
         };
         let (k, v) = (repeat(k), repeat(v));
-        let scores = q.matmul(k.swap_dims(2, 3)) / (hd as f64).sqrt();
-        let probs = activation::softmax(scores.mask_fill(mask, f32::MIN), 3);
+        let probs = cpu_ops::masked_softmax(q.matmul(k.swap_dims(2, 3)), 1.0 / (hd as f64).sqrt(), mask);
         let out = probs.matmul(v).swap_dims(1, 2).reshape([batch, seq, self.heads * hd]);
         quantize::linear(&self.o_proj, out)
     }

@@ -6,6 +6,7 @@
 mod batch;
 pub mod bert;
 pub mod chat;
+pub mod cpu_ops;
 pub mod decoder;
 pub mod device;
 pub mod error;
