@@ -21,7 +21,7 @@ cargo build --release -p palate-cli
 palate=$CARGO_TARGET_DIR/release/palate
 say "train-basis (training users)"
 $palate train-basis --model $model --data $out/data/train-users.jsonl --out assets/taste/all-MiniLM-L6-v2.json \
-  --description "SYNTHETIC benchmark data (bench/personal/make_synthetic.py, seed 2026): 120 simulated users, 14 prompts; see bench/personal/RESULTS.md" \
+  --description "SYNTHETIC benchmark data (bench/personal/make_synthetic.py, seed 2026): 120 simulated users, 30 prompts; see bench/personal/RESULTS.md" \
   2> >(tee $out/train-basis.log >&2)
 # Installs the new taste file beside the model and rewrites its palate-manifest.json.
 "$root/scripts/fetch-model.sh" "$root/$model"

@@ -2,7 +2,7 @@
 """SYNTHETIC multi-user preference data for Palate's personal-taste benchmark.
 
 No real multi-user preference data can be fetched here, so this builds a semi-synthetic set in the
-spirit of PAL's Persona data (Chen et al., 2024): 24 prompts (topics.py), each with 8 genuinely
+spirit of PAL's Persona data (Chen et al., 2024): 40 prompts (topics.py), each with 8 genuinely
 different replies composed from hand-written material (length, list structure, tone, caution,
 examples and analogies vary), and simulated users whose true utility is a weighted sum of
 attributes measured by the simple, independent functions below (word counts, list markup,
@@ -10,7 +10,7 @@ lexicon hits) -- never by Palate's own features. Labels come from Bradley-Terry 
 utility. Python standard library only; the output is a pure function of --seed.
 
 Output (in --out):
-  train-users.jsonl  users who teach the shared taste basis (`palate train-basis`); topics 0-13
+  train-users.jsonl  users who teach the shared taste basis (`palate train-basis`); topics 0-13, 24-39
   test-users.jsonl   held-out users for `palate eval-personal`; topics 14-23, never seen in training
   meta.json          the generator's settings, the personas and the noise ceiling of the test users
 
@@ -28,7 +28,7 @@ import re
 from topics import TOPICS
 
 REPLIES_PER_PROMPT = 8
-BASIS_TOPICS = range(0, 14)
+BASIS_TOPICS = [*range(0, 14), *range(24, 40)]
 HELD_OUT_TOPICS = range(14, 24)
 
 # ---------------------------------------------------------------------------------------------

@@ -27,15 +27,17 @@ def reach(curve, target):
     return next((k for k, a in enumerate(curve) if a >= target), None)
 
 
+n_train_topics = len(meta["files"]["train-users"]["topics"])
+n_test_topics = len(meta["files"]["test-users"]["topics"])
 out = []
 w = out.append
 w("# Personal taste: results on the SYNTHETIC benchmark\n")
 w("Regenerate with `scripts/bench-personal.sh` (writes this file). **All data here is synthetic**: "
-  "24 prompts with 8 composed replies each, simulated users with Bradley-Terry noise on attributes measured "
+  f"{n_train_topics + n_test_topics} prompts with 8 composed replies each, simulated users with Bradley-Terry noise on attributes measured "
   "by simple independent functions (bench/personal/make_synthetic.py). Not a claim about real users.\n")
 w(f"- Commit {commit}, {platform.machine()}, Python {platform.python_version()}; model all-MiniLM-L6-v2 on burn Flex (CPU).")
-w(f"- Training users (taste basis and prior): {meta['files']['train-users']['users']} users, prompts 1-14. "
-  f"Held-out users: {res['users']} users, {res['pairs']} pairs (40 train + 40 test each), prompts 15-24, "
+w(f"- Training users (taste basis and prior): {meta['files']['train-users']['users']} users on {n_train_topics} prompts. "
+  f"Held-out users: {res['users']} users, {res['pairs']} pairs (40 train + 40 test each), on {n_test_topics} other prompts, "
   "which the basis never saw.")
 w(f"- Users: one of {len(meta['personas'])} personas each, plus an individual deviation (sd {meta['individual_sd']}); "
   f"Bradley-Terry temperature {meta['temperature']}.")
@@ -79,7 +81,7 @@ w(f"- The mixture prior (kinds of users) is worth {oracle[10] - oracle_gauss[10]
   "tell which kind a user is.")
 w(f"- The bag of token embeddings is worth {acc['random'][10] - no_bag[10]:+.3f} at k = 10 (random order): pooled, "
   "normalised sentence embeddings lose a reply's length and dilute single words (a hedge, an exclamation); a sum of "
-  "word vectors keeps both linear, so a basis learned on 14 prompts carries over to unseen ones.")
+  "word vectors keeps both linear, so a basis learned on the training prompts carries over to unseen ones.")
 w("- The remaining gap to the oracle column is feature quality: MiniLM embeddings encode topic far more than style, "
-  "and a basis learned on 112 replies transfers only partly to 80 unseen ones.")
+  f"and a basis learned on {8 * n_train_topics} replies transfers only partly to {8 * n_test_topics} unseen ones.")
 print("\n".join(out))
