@@ -36,6 +36,8 @@ say "transformers.js (npm ci in bench/browser)"
 
 if [ $native = 1 ]; then
   say "native criterion benches (encoder CPU + wgpu, personal model)"
+  # Only this run's figures: a renamed benchmark would otherwise leave its old entries behind.
+  rm -rf "$CARGO_TARGET_DIR/criterion"
   cargo bench -p palate-tests --bench encoder >&2
   cargo bench -p palate-personal --bench taste >&2
 fi
