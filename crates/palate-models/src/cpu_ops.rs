@@ -32,9 +32,9 @@ pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 ///
 /// `mask` is true where a key is hidden (padding, or the future in a causal decoder), in any shape
 /// that broadcasts to `scores` (`[batch, 1, 1, keys]`, `[batch, 1, queries, keys]`, …). The same as
-/// `softmax(scores · scale).mask_fill(mask, f32::MIN)` before the softmax, which is what runs on
-/// other devices. A row whose keys are all hidden comes out uniform there and all zero here; no
-/// caller makes one (every query sees at least its own position or the first token).
+/// `softmax((scores · scale).mask_fill(mask, f32::MIN))`, which is what runs on other devices. A
+/// row whose keys are all hidden comes out uniform there and all zero here; no caller makes one
+/// (every query sees at least its own position or the first token).
 pub fn masked_softmax(scores: Tensor<4>, scale: f64, mask: Tensor<4, Bool>) -> Tensor<4> {
     let dims = scores.dims();
     let mask_dims = mask.dims();
@@ -43,7 +43,7 @@ pub fn masked_softmax(scores: Tensor<4>, scale: f64, mask: Tensor<4, Bool>) -> T
         true => mask.clone().into_data().try_into_vec::<bool>().ok(),
         false => None,
     };
-    let Some(hidden) = hidden else {
+    let (Some(hidden), true) = (hidden, dims[3] > 0) else {
         return activation::softmax((scores * scale).mask_fill(mask, f32::MIN), 3);
     };
     // Strides of the mask in `scores`' index space: 0 along an axis it broadcasts over.
@@ -89,8 +89,7 @@ fn softmax_row(row: &mut [f32], scale: f32, hidden: &[bool]) {
         sums = sums + e;
         e
     });
-    // The padding lanes of a short tail are exp(0 − max) ≤ 1, never added: for_each_lane pads
-    // with −∞, whose exp is 0.
+    // for_each_lane pads a short tail with −∞, whose exp is 0: padding adds nothing to the sum.
     let inv = F32x4::splat(1.0 / sums.to_array().iter().sum::<f32>());
     for_each_lane(row, |v| v * inv);
 }
