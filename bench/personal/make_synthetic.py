@@ -28,7 +28,7 @@ import re
 from topics import TOPICS
 
 REPLIES_PER_PROMPT = 8
-BASIS_TOPICS = [*range(0, 14), *range(24, 40)]
+BASIS_TOPICS = [*range(0, 14), *range(24, len(TOPICS))]
 HELD_OUT_TOPICS = range(14, 24)
 
 # ---------------------------------------------------------------------------------------------
