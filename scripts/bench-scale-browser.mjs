@@ -8,6 +8,7 @@
 //   PALATE_SCALE_WRITE=models/packs/skywork-shape.q4.bpk cargo bench -p palate-tests --bench scale
 //   node scripts/bench-scale-browser.mjs [--pack models/packs/skywork-shape.q4.bpk] [--backend cpu|webgpu]
 //                                        [--max-binding-bytes 134217728] [--tokens 512]
+//                                        [--encoder models/packs/all-MiniLM-L6-v2.q8.bpk | a model folder]
 //
 // WebGPU without a GPU is SwiftShader: ~600 GFLOP for 512 tokens there takes far longer than this
 // script waits (--timeout, default 20 minutes); use --backend cpu on such machines.
@@ -43,9 +44,11 @@ for (const file of [PACK, ENCODER]) {
 const prompt = 'Summarise the history of the printing press in a few paragraphs.';
 const response = Array.from({ length: Math.max(TOKENS - 30, 1) }, (_, i) => ['print', 'press', 'ink', 'paper', 'type'][i % 5]).join(' ');
 
+// The encoder is a pack file or a Hugging Face model folder (served as a folder URL).
+const encoderIsDir = (await fs.stat(ENCODER)).isDirectory();
 const server = await startServer({
   port: 0,
-  mounts: { '/scale/': path.dirname(PACK), '/encoder/': path.dirname(ENCODER) },
+  mounts: { '/scale/': path.dirname(PACK), '/encoder/': encoderIsDir ? ENCODER : path.dirname(ENCODER) },
 });
 const userDataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'palate-scale-'));
 const browser = await chromium.launchPersistentContext(userDataDir, {
@@ -77,7 +80,7 @@ try {
     })();
     return Promise.race([work, timer]);
   }, {
-    pack: `/scale/${path.basename(PACK)}`, encoder: `/encoder/${path.basename(ENCODER)}`,
+    pack: `/scale/${path.basename(PACK)}`, encoder: encoderIsDir ? '/encoder/' : `/encoder/${path.basename(ENCODER)}`,
     backend: BACKEND, limit: LIMIT, prompt, response, timeout: TIMEOUT,
   });
   const size = (await fs.stat(PACK)).size;

