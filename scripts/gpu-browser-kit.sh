@@ -22,7 +22,7 @@ set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 K=/opt/palate-gpukit
-CHUNK=$((56 * 1024 * 1024))
+CHUNK=$((59 * 1024 * 1024))
 
 pack() {
   source scripts/env.sh
@@ -57,6 +57,8 @@ pack() {
 stash() {
   mkdir -p "$K"
   for d in .gpukit/part*; do [ -d "$d" ] && mv "$d"/chunk.* "$K/" && echo "stashed $d"; done
+  # Debian's GL dispatch libraries (libglvnd's libEGL.so.1 for NVIDIA's EGL), as the device notes say.
+  if [ -d .gpukit/part3/gl ]; then mkdir -p "$K/gl"; mv .gpukit/part3/gl/*.deb "$K/gl/"; fi
   ls -la "$K"
 }
 
@@ -70,18 +72,30 @@ run() {
   $z -dc --long=27 "$K/rest.tar.zst" | tar xf - -C "$K/rest"
   tar xf "$K/rest/repo.tar" -C "$root"
   echo "unpacked in $((SECONDS - t0)) s"
+  for f in "$K"/gl/*.deb; do [ -f "$f" ] && dpkg -x "$f" /; done; ldconfig
+  export __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
   local icd nvlib
   icd=$(ls /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json \
         /etc/vulkan/icd.d/nvidia_icd.json 2>/dev/null | head -1)
   nvlib=$(dirname "$(find /usr/local/nvidia /usr/lib/x86_64-linux-gnu -name 'libGLX_nvidia.so.0' 2>/dev/null | head -1)")
   echo "Vulkan ICD: ${icd:-none}; NVIDIA libraries: $nvlib"; nvidia-smi --query-gpu=name,driver_version,memory.used --format=csv
-  export VK_ICD_FILENAMES=$icd VK_DRIVER_FILES=$icd CHROMIUM=$K/root/usr/lib/chromium/chromium
+  # The NVIDIA ICD has no surface extensions here; listing SwiftShader's beside it lets ANGLE's
+  # Vulkan instance start (the loader offers the union) while Dawn can still pick the NVIDIA device.
+  local sw=$K/root/usr/lib/chromium/vk_swiftshader_icd.json
+  export VK_ICD_FILENAMES=$icd:$sw VK_DRIVER_FILES=$icd:$sw CHROMIUM=$K/root/usr/lib/chromium/chromium
   local benv="env LD_LIBRARY_PATH=$K/rest/libs:$nvlib"
   local node="$benv $K/rest/bin/node"
   $benv "$CHROMIUM" --version | tee "$out/chromium-version.txt"
 
   PALATE_PROBE_GPU_PAGE="$out/chrome-gpu.txt" $node scripts/webgpu-probe.mjs --out "$out/flags.txt" | tee "$out/probe.jsonl" \
-    || { echo "no hardware adapter; see $out/chrome-gpu.txt"; return 1; }
+    || { local n=0 set
+         ls /usr/local/nvidia/lib64 > "$out/nvidia-libs.txt"
+         while IFS= read -r set; do n=$((n + 1))
+           DEBUG=pw:browser PALATE_PROBE_SETS="$set --enable-logging=stderr" $node scripts/webgpu-probe.mjs 2>&1 \
+             | grep -a -v 'font\|dbus\|Histogram\|VERBOSE\|Import Map\|scheduler_loop\|component\|gaia\|update' \
+             | cut -c60-460 > "$out/chromium-stderr-$n.txt"
+         done < <(grep -o "^  \['--[^]]*" scripts/webgpu-probe.mjs | sed "s/^  \[//; s/'//g; s/,//g" | head -3)
+         echo "no hardware adapter; see $out/chromium-stderr-*.txt"; return 1; }
   export PALATE_CHROMIUM_ARGS; PALATE_CHROMIUM_ARGS=$(cat "$out/flags.txt")
 
   echo "== random-weight MiniLM and its ONNX export"
@@ -113,7 +127,7 @@ EOF
     "$K/rest/bin/scale" --bench 2>&1 | tail -4
   nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 200 > "$out/gpu-memory-mib.txt" &
   local smi=$!
-  $node scripts/bench-scale-browser.mjs --backend webgpu --tokens 512 --encoder models/all-MiniLM-L6-v2 --timeout 240000 2>&1 | tee "$out/bench-scale.log"
+  $node scripts/bench-scale-browser.mjs --backend webgpu --tokens 512 --encoder models/all-MiniLM-L6-v2 --timeout 150000 2>&1 | tee "$out/bench-scale.log"
   kill $smi; echo "GPU memory used, peak during the run: $(sort -n "$out/gpu-memory-mib.txt" | tail -1) MiB (idle before: $(head -1 "$out/gpu-memory-mib.txt"))"
   echo "done in $((SECONDS - t0)) s"
 }

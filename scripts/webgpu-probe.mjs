@@ -20,11 +20,13 @@ const OUT = i > 0 ? process.argv[i + 1] : null;
 
 // Linux + NVIDIA without a display: Dawn's Vulkan backend, and ANGLE on Vulkan so the GPU process
 // needs no EGL driver (the recipe of Chrome's "WebGPU in headless Chrome" notes).
-const SETS = [
+// PALATE_PROBE_SETS replaces them: flag sets separated by ';'.
+const SETS = process.env.PALATE_PROBE_SETS ? process.env.PALATE_PROBE_SETS.split(';').map((x) => x.trim().split(/\s+/).filter(Boolean)) : [
+  ['--use-angle=gl-egl', '--ignore-gpu-blocklist', '--disable-dev-shm-usage'],
+  ['--use-gl=egl', '--ignore-gpu-blocklist', '--disable-dev-shm-usage'],
+  ['--use-angle=gl-egl', '--ozone-platform=headless', '--ignore-gpu-blocklist', '--disable-dev-shm-usage'],
+  ['--use-angle=gl-egl', '--enable-features=Vulkan', '--disable-vulkan-surface', '--ignore-gpu-blocklist', '--disable-dev-shm-usage'],
   ['--use-angle=vulkan', '--enable-features=Vulkan', '--disable-vulkan-surface', '--ignore-gpu-blocklist', '--disable-dev-shm-usage'],
-  ['--ignore-gpu-blocklist', '--disable-dev-shm-usage'],
-  ['--use-angle=swiftshader', '--enable-features=Vulkan', '--ignore-gpu-blocklist', '--disable-dev-shm-usage'],
-  ['--use-vulkan=native', '--enable-features=Vulkan,VulkanFromANGLE,DefaultANGLEVulkan', '--use-angle=vulkan', '--ignore-gpu-blocklist', '--disable-dev-shm-usage'],
 ];
 
 const server = await startServer({ port: 0 });
