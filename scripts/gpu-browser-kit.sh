@@ -49,6 +49,7 @@ pack() {
   (cd "$w" && tar cf - boot chromium.tar.zst rest.tar.zst) | split -b $CHUNK -d -a 1 - "$w/chunk."
   local n=0
   for c in "$w"/chunk.*; do n=$((n + 1)); mkdir -p ".gpukit/part$n"; mv "$c" ".gpukit/part$n/"; done
+  mkdir -p ".gpukit/part$n/gl" && (cd ".gpukit/part$n/gl" && apt-get download libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 >&2)
   grep -qx '/.gpukit/' .git/info/exclude || echo '/.gpukit/' >> .git/info/exclude
   du -sh .gpukit/part* >&2
   echo "carry .gpukit/part1 … .gpukit/part$n in consecutive calls (each runs 'stash'; the last 'stash && run')" >&2
@@ -58,7 +59,7 @@ stash() {
   mkdir -p "$K"
   for d in .gpukit/part*; do [ -d "$d" ] && mv "$d"/chunk.* "$K/" && echo "stashed $d"; done
   # Debian's GL dispatch libraries (libglvnd's libEGL.so.1 for NVIDIA's EGL), as the device notes say.
-  if [ -d .gpukit/part3/gl ]; then mkdir -p "$K/gl"; mv .gpukit/part3/gl/*.deb "$K/gl/"; fi
+  for d in .gpukit/part*/gl; do [ -d "$d" ] && mkdir -p "$K/gl" && mv "$d"/*.deb "$K/gl/"; done
   ls -la "$K"
 }
 
