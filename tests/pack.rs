@@ -107,12 +107,16 @@ fn reward_model_packs_score_like_the_folder() {
         let folder = |p: Precision| {
             RewardModel::load(RewardFiles::from_dir(&dir).unwrap(), &cpu).unwrap().quantize(p).unwrap().score_blocking(prompt, &responses).unwrap()
         };
-        for (precision, reference, tolerance) in
-            [(StoredPrecision::F32, folder(Precision::F32), 1e-5), (StoredPrecision::Q8, folder(Precision::Q8), 2e-2)]
-        {
+        // The tolerances cover the pack's f16 norms and biases (the folder's are f32).
+        for (precision, reference, tolerance) in [
+            (StoredPrecision::F32, folder(Precision::F32), 1e-5),
+            (StoredPrecision::Q8, folder(Precision::Q8), 2e-2),
+            (StoredPrecision::Q4, folder(Precision::Q4), 2e-2),
+        ] {
             let (kind, bytes) = pack::convert_dir(&dir, precision).unwrap();
             assert_eq!(kind, PackKind::RewardModel);
             let pack = Pack::parse(bytes, "rm.bpk").unwrap();
+            let mut by_device = Vec::new();
             // The last: a binding limit that sends the token table to the CPU, where an f16 / q8 /
             // q4 pack keeps it in f16.
             for (device, limit) in [(cpu.clone(), None), (wgpu(), None), (wgpu(), Some(1024))] {
@@ -120,10 +124,24 @@ fn reward_model_packs_score_like_the_folder() {
                 assert_eq!(model.scorer().embeddings_on_cpu(), limit.is_some());
                 // A quantized model's table, where it lives on the CPU, is read as q8 rows.
                 let on_cpu = device == cpu || limit.is_some();
-                assert_eq!(model.scorer().token_table_quantized(), on_cpu && precision == StoredPrecision::Q8);
+                assert_eq!(model.scorer().token_table_quantized(), on_cpu && matches!(precision, StoredPrecision::Q8 | StoredPrecision::Q4));
+                // On the CPU a q4 pack's linear weights go into packed host memory (the fixture's
+                // 64- and 96-wide ones; the 48-wide k/v projections are stored f16); on wgpu burn
+                // holds them.
+                let (held, bytes) = model.scorer().host_weights();
+                let want = if device == cpu && precision == StoredPrecision::Q4 { 2 * 5 } else { 0 };
+                assert_eq!(held, want, "{arch} {}: weights held on the host", precision.as_str());
+                assert_eq!(bytes > 0, want > 0);
                 let got = model.score_blocking(prompt, &responses).unwrap();
                 for (g, r) in got.iter().zip(&reference) {
                     assert!((g - r).abs() <= tolerance * r.abs().max(1.0), "{arch} {}: {got:?} vs {reference:?}", precision.as_str());
+                }
+                by_device.push(got);
+            }
+            // The same file: the host-held q4 (CPU) against burn's own dequantization (wgpu).
+            for other in &by_device[1..] {
+                for (a, b) in by_device[0].iter().zip(other) {
+                    assert!((a - b).abs() <= 1e-4 * a.abs().max(1.0), "{arch} {}: CPU {:?} vs wgpu {other:?}", precision.as_str(), by_device[0]);
                 }
             }
         }

@@ -70,7 +70,7 @@ fn token_bags_sum_the_checkpoint_input_table() {
     let bytes = std::fs::read(minilm_dir().join("model.safetensors")).unwrap();
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     let name = st.names().into_iter().find(|n| n.ends_with("embeddings.word_embeddings.weight")).unwrap();
-    let table = st.tensor(&name).unwrap();
+    let table = st.tensor(name).unwrap();
     assert_eq!(table.dtype(), safetensors::Dtype::F32);
     let dim = table.shape()[1];
     let row = |id: u32| -> Vec<f64> {

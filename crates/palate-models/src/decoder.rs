@@ -267,6 +267,22 @@ pub struct DecoderLayer {
     pub mlp: Mlp,
 }
 
+impl DecoderLayer {
+    /// The seven linear layers, each with its path inside the layer (`self_attn.q_proj`, …).
+    fn linears_mut(&mut self) -> [(&'static str, &mut Linear); 7] {
+        let (a, m) = (&mut self.self_attn, &mut self.mlp);
+        [
+            ("self_attn.q_proj", &mut a.q_proj),
+            ("self_attn.k_proj", &mut a.k_proj),
+            ("self_attn.v_proj", &mut a.v_proj),
+            ("self_attn.o_proj", &mut a.o_proj),
+            ("mlp.gate_proj", &mut m.gate_proj),
+            ("mlp.up_proj", &mut m.up_proj),
+            ("mlp.down_proj", &mut m.down_proj),
+        ]
+    }
+}
+
 #[derive(Module, Debug)]
 pub struct DecoderModel {
     pub embed_tokens: Embedding,
@@ -299,6 +315,9 @@ pub struct DecoderScorer {
     /// A quantized token table, held as q8 rows on the host ([`RowTable`]); the module's own
     /// `embed_tokens` is then a 1-row placeholder.
     row_table: Option<RowTable>,
+    /// On the CPU, q4 linear weights held packed on the host ([`quantize::HostQ4`]); the module's
+    /// own weights are then 1 × 1 placeholders.
+    host: quantize::HostWeights,
 }
 
 /// A q8 token-embedding table read row by row on the host: a lookup touches only the rows used.
@@ -381,11 +400,39 @@ impl DecoderScorer {
         if precision == crate::quantize::Precision::F32 {
             return Ok(self); // as loaded (a quantized pack stays quantized)
         }
-        if self.row_table.is_some() {
+        if self.row_table.is_some() || !self.host.is_empty() {
             return Err(PalateError::InvalidInput("the model is already quantized; load the f32 model to quantize it".into()));
         }
         self.model = crate::quantize::quantize_linear_weights(self.model, precision)?;
-        Ok(self.take_row_table())
+        Ok(self.take_row_table().take_host_weights())
+    }
+
+    /// On the CPU, moves q4 linear weights out of the module into [`quantize::HostWeights`]
+    /// (burn's CPU backend holds q4 at a byte per value; packed, it is half that).
+    fn take_host_weights(mut self) -> Self {
+        if self.device != crate::device::cpu_device() {
+            return self;
+        }
+        for layer in &mut self.model.model.layers {
+            for (_, linear) in layer.linears_mut() {
+                if let Some(weight) = quantize::HostQ4::from_tensor(&linear.weight.val()) {
+                    Self::hold(&mut self.host, linear, weight, &self.device);
+                }
+            }
+        }
+        self
+    }
+
+    /// Gives `linear` a 1 × 1 placeholder weight and holds `weight` for it in `host`.
+    fn hold(host: &mut quantize::HostWeights, linear: &mut Linear, weight: quantize::HostQ4, device: &Device) {
+        let placeholder = burn::module::Param::from_tensor(Tensor::<2>::zeros([1, 1], device));
+        host.insert(placeholder.id, weight);
+        linear.weight = placeholder;
+    }
+
+    /// Linear weights held packed on the host (q4 on the CPU), and their bytes.
+    pub fn host_weights(&self) -> (usize, usize) {
+        (self.host.len(), self.host.bytes())
     }
 
     /// Moves a q8 token table on the CPU out of the module into a [`RowTable`] (the module keeps a
@@ -463,7 +510,7 @@ impl DecoderScorer {
                 ),
             });
         }
-        Ok(Self { config, model, device: device.clone(), embed_device, row_table: None })
+        Ok(Self { config, model, device: device.clone(), embed_device, row_table: None, host: Default::default() })
     }
 
     /// Builds the model from a reward-model `.bpk` ([`crate::pack`]), keeping the token-embedding
@@ -498,10 +545,48 @@ impl DecoderScorer {
                 ),
             });
         }
-        pack.load_into(&mut model, keep, table.is_some())?;
-        let mut scorer = Self { config, model, device: device.clone(), embed_device, row_table: None };
+        let mut skip = Vec::new();
+        if table.is_some() {
+            skip.push(crate::pack::TOKEN_TABLE_PATH.to_string());
+        }
+        // On the CPU, q4 linear weights go straight from the file into packed host memory,
+        // never through burn's CPU tensors (a byte per value): read here, skipped by the load.
+        let mut host_q4 = Vec::new();
+        if *device == crate::device::cpu_device() && pack.precision == crate::pack::StoredPrecision::Q4 {
+            // burn's Linear weight is [d_in, d_out]; the load would check the same.
+            let mut linears = std::collections::HashMap::new();
+            for (i, layer) in model.model.layers.iter_mut().enumerate() {
+                for (name, linear) in layer.linears_mut() {
+                    linears.insert(format!("model.layers.{i}.{name}.weight"), (i, name, linear.weight.lazy_shape().dims::<2>()));
+                }
+            }
+            pack.raw_tensors_where(
+                |path| linears.contains_key(path),
+                |path, (dtype, shape, bytes)| {
+                    let (Some(&(i, name, want)), Some(weight)) = (linears.get(path), quantize::HostQ4::from_packed(dtype, &shape, bytes)) else {
+                        return Ok(()); // not q4 (a width that is no multiple of the block): burn loads it
+                    };
+                    if weight.shape() != want {
+                        return Err(PalateError::InvalidWeights {
+                            file: "reward-model .bpk".into(),
+                            detail: format!("{path} is {:?}; config.json says {want:?}", weight.shape()),
+                        });
+                    }
+                    skip.push(path.to_string());
+                    host_q4.push((i, name, weight));
+                    Ok(())
+                },
+            )?;
+        }
+        pack.load_into(&mut model, keep, &skip)?;
+        let mut scorer = Self { config, model, device: device.clone(), embed_device, row_table: None, host: Default::default() };
         if let Some(table) = table {
             scorer.set_row_table(table);
+        }
+        for (i, name, weight) in host_q4 {
+            if let Some((_, linear)) = scorer.model.model.layers[i].linears_mut().into_iter().find(|(n, _)| *n == name) {
+                Self::hold(&mut scorer.host, linear, weight, &scorer.device);
+            }
         }
         Ok(scorer)
     }
@@ -510,7 +595,7 @@ impl DecoderScorer {
     /// `precision` says; `carried` are the text files a reward-model pack needs (config.json,
     /// tokenizer.json, the chat template).
     pub fn to_pack(self, precision: crate::pack::StoredPrecision, carried: &[(&str, &[u8])]) -> Result<Vec<u8>> {
-        if self.row_table.is_some() {
+        if self.row_table.is_some() || !self.host.is_empty() {
             return Err(PalateError::InvalidInput("write the pack from the f32 model, before quantizing it".into()));
         }
         let model = crate::quantize::quantize_linear_weights(self.model, precision.quantization())?;
@@ -522,7 +607,7 @@ impl DecoderScorer {
     pub fn random(config: DecoderConfig, device: &Device, max_binding_bytes: Option<u64>) -> Self {
         let embed_device = embedding_device(&config, device, max_binding_bytes);
         let model = config.init(device, &embed_device);
-        Self { config, model, device: device.clone(), embed_device, row_table: None }
+        Self { config, model, device: device.clone(), embed_device, row_table: None, host: Default::default() }
     }
 
     /// Whether the token table is held as q8 rows on the host (a quantized model whose table
@@ -599,11 +684,12 @@ impl DecoderScorer {
         let padding = keep.bool_not().unsqueeze_dims::<4>(&[1, 2]);
         let mask = causal.expand([batch, 1, seq, seq]).bool_or(padding.expand([batch, 1, seq, seq]));
         for layer in &self.model.model.layers {
-            let attn = layer.self_attn.forward(layer.input_layernorm.forward(x.clone()), &cos, &sin, mask.clone());
+            let attn = layer.self_attn.forward(layer.input_layernorm.forward(x.clone()), &cos, &sin, mask.clone(), &self.host);
             x = x + attn;
             let h = layer.post_attention_layernorm.forward(x.clone());
-            let mlp = &layer.mlp;
-            x = x + quantize::linear(&mlp.down_proj, activation::silu(quantize::linear(&mlp.gate_proj, h.clone())) * quantize::linear(&mlp.up_proj, h));
+            let (mlp, host) = (&layer.mlp, &self.host);
+            let gate = quantize::linear_with(&mlp.gate_proj, host, h.clone());
+            x = x + quantize::linear_with(&mlp.down_proj, host, activation::silu(gate) * quantize::linear_with(&mlp.up_proj, host, h));
         }
         self.model.score.forward(self.model.model.norm.forward(x))
     }
@@ -631,13 +717,13 @@ impl DecoderScorer {
 }
 
 impl Attention {
-    fn forward(&self, x: Tensor<3>, cos: &Tensor<2>, sin: &Tensor<2>, mask: Tensor<4, Bool>) -> Tensor<3> {
+    fn forward(&self, x: Tensor<3>, cos: &Tensor<2>, sin: &Tensor<2>, mask: Tensor<4, Bool>, host: &quantize::HostWeights) -> Tensor<3> {
         let [batch, seq, _] = x.dims();
         let hd = self.head_dim;
         let split = |t: Tensor<3>, n: usize| t.reshape([batch, seq, n, hd]);
-        let mut q = split(quantize::linear(&self.q_proj, x.clone()), self.heads);
-        let mut k = split(quantize::linear(&self.k_proj, x.clone()), self.kv_heads);
-        let v = split(quantize::linear(&self.v_proj, x), self.kv_heads).swap_dims(1, 2);
+        let mut q = split(quantize::linear_with(&self.q_proj, host, x.clone()), self.heads);
+        let mut k = split(quantize::linear_with(&self.k_proj, host, x.clone()), self.kv_heads);
+        let v = split(quantize::linear_with(&self.v_proj, host, x), self.kv_heads).swap_dims(1, 2);
         if let (Some(qn), Some(kn)) = (&self.q_norm, &self.k_norm) {
             q = qn.forward(q);
             k = kn.forward(k);
@@ -656,7 +742,7 @@ impl Attention {
         let (k, v) = (repeat(k), repeat(v));
         let probs = cpu_ops::masked_softmax(q.matmul(k.swap_dims(2, 3)), 1.0 / (hd as f64).sqrt(), mask);
         let out = probs.matmul(v).swap_dims(1, 2).reshape([batch, seq, self.heads * hd]);
-        quantize::linear(&self.o_proj, out)
+        quantize::linear_with(&self.o_proj, host, out)
     }
 }
 

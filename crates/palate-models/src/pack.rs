@@ -136,14 +136,34 @@ pub trait ByteRanges: Send + Sync {
     fn read(&self, start: usize, end: usize) -> std::result::Result<Vec<u8>, String>;
 }
 
-/// Where a pack's bytes are: in memory (tests, small files), in a file whose tensors are read
-/// one at a time as the model takes them (native: no copy of the whole file in memory), or
-/// behind [`ByteRanges`] (the browser), likewise a tensor at a time.
+/// Where a pack's bytes are: in memory (tests, small files), or behind [`ByteRanges`] — a file
+/// natively ([`FileRanges`]), a `Blob` in the browser — whose tensors are read one at a time as
+/// the model takes them, so the whole file is never held in memory.
 enum Source {
     Memory(bytes::Bytes),
-    #[cfg(not(target_family = "wasm"))]
-    File { path: std::path::PathBuf, len: usize },
     Ranges(Ranged),
+}
+
+/// A file on disk as [`ByteRanges`].
+#[cfg(not(target_family = "wasm"))]
+struct FileRanges {
+    file: std::sync::Mutex<std::fs::File>,
+    len: usize,
+}
+
+#[cfg(not(target_family = "wasm"))]
+impl ByteRanges for FileRanges {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn read(&self, start: usize, end: usize) -> std::result::Result<Vec<u8>, String> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut file = self.file.lock().map_err(|_| "the file's lock is poisoned".to_string())?;
+        let mut bytes = vec![0u8; end.saturating_sub(start)];
+        file.seek(SeekFrom::Start(start as u64)).and_then(|_| file.read_exact(&mut bytes)).map_err(|e| e.to_string())?;
+        Ok(bytes)
+    }
 }
 
 /// A [`ByteRanges`] source and its parsed table of contents.
@@ -235,8 +255,6 @@ impl Source {
     fn len(&self) -> usize {
         match self {
             Self::Memory(bytes) => bytes.len(),
-            #[cfg(not(target_family = "wasm"))]
-            Self::File { len, .. } => *len,
             Self::Ranges(r) => r.read.len(),
         }
     }
@@ -245,8 +263,6 @@ impl Source {
     fn tensors(&self) -> std::result::Result<Vec<PackTensor>, burn_pack::Error> {
         match self {
             Self::Memory(bytes) => Reader::from_bytes(Bytes::from_shared(bytes.clone(), AllocationProperty::Other))?.into_tensors(),
-            #[cfg(not(target_family = "wasm"))]
-            Self::File { path, .. } => Reader::from_file(path)?.into_tensors(),
             Self::Ranges(r) => Ok(r.tensors()),
         }
     }
@@ -255,8 +271,6 @@ impl Source {
     fn metadata(&self) -> std::result::Result<BTreeMap<String, String>, burn_pack::Error> {
         match self {
             Self::Memory(bytes) => Ok(Reader::from_bytes(Bytes::from_shared(bytes.clone(), AllocationProperty::Other))?.metadata().clone()),
-            #[cfg(not(target_family = "wasm"))]
-            Self::File { path, .. } => Ok(Reader::from_file(path)?.metadata().clone()),
             Self::Ranges(_) => Ok(BTreeMap::new()), // read once, in `Pack::from_ranges`
         }
     }
@@ -316,7 +330,7 @@ impl Pack {
         if !is_burnpack(&magic) {
             return Err(not_burnpack(&file));
         }
-        Self::from_source(Source::File { path: path.to_path_buf(), len }, &file)
+        Self::from_ranges(std::sync::Arc::new(FileRanges { file: std::sync::Mutex::new(handle), len }), &file)
     }
 
     /// Opens a pack behind [`ByteRanges`] (the browser's `Blob`): the header and metadata are
@@ -410,24 +424,23 @@ impl Pack {
     /// errors naming them.
     /// `keep_f16` names tensors (module paths) to leave in the file's float dtype: the decoder's
     /// CPU-side token-embedding table, which is only looked up, never multiplied.
-    /// `skip_token_table`: leave `model.embed_tokens.weight` unloaded (the caller reads it with
-    /// [`Self::raw_tensor`]).
-    pub(crate) fn load_into<M: Module>(&self, module: &mut M, keep_f16: &[&str], skip_token_table: bool) -> Result<()> {
+    /// `skip`: tensors (module paths) to leave unloaded — the caller reads them with
+    /// [`Self::raw_tensor`] (a decoder's q8 token table, its q4 linear weights on the CPU).
+    pub(crate) fn load_into<M: Module>(&self, module: &mut M, keep_f16: &[&str], skip: &[String]) -> Result<()> {
         let invalid = |detail: String| PalateError::InvalidWeights { file: format!("{} .bpk", self.kind.as_str()), detail };
         let keep = keep_f16.iter().map(|s| s.to_string()).collect();
         let tensors = self.source.tensors().map_err(|e| invalid(format!("a damaged .bpk file: {e}")))?;
-        let filter = skip_token_table.then(|| PathFilter::new().with_predicate(|path, _| path != TOKEN_TABLE_PATH));
+        // Everything the file holds but the skipped tensors; a parameter the file lacks is still
+        // reported missing (the store never finds it, whatever the filter says).
+        let filter = (!skip.is_empty()).then(|| {
+            PathFilter::new().with_full_paths(tensors.iter().map(|t| t.name.clone()).filter(|name| !skip.contains(name)))
+        });
         // Tensors are read (file, Blob) and made one at a time as the module takes them.
         let result: ApplyResult = module.apply(tensors, filter, Some(Box::new(CastToF32Except { keep })), false);
         if let Some(error) = result.errors.first() {
             return Err(invalid(format!("{error} — the carried config.json does not describe these tensors")));
         }
-        let missing: Vec<&str> = result
-            .missing
-            .iter()
-            .map(|(path, _)| path.as_str())
-            .filter(|path| !(skip_token_table && *path == TOKEN_TABLE_PATH))
-            .collect();
+        let missing: Vec<&str> = result.missing.iter().map(|(path, _)| path.as_str()).filter(|path| !skip.iter().any(|s| s == path)).collect();
         if !missing.is_empty() {
             let missing: Vec<&str> = missing.into_iter().take(5).collect();
             return Err(invalid(format!("tensors are missing, e.g. {}", missing.join(", "))));
@@ -450,6 +463,21 @@ impl Pack {
         let (dtype, shape) = (tensor.dtype, tensor.shape.to_vec());
         let bytes = tensor.into_bytes().map_err(invalid)?;
         Ok(Some((dtype, shape, bytes.to_vec())))
+    }
+
+    /// [`Self::raw_tensor`] for every tensor whose name `wanted` accepts, in one pass over the
+    /// table of contents: each is read and handed to `take` before the next is read.
+    pub(crate) fn raw_tensors_where(&self, wanted: impl Fn(&str) -> bool, mut take: impl FnMut(&str, RawTensor) -> Result<()>) -> Result<()> {
+        let invalid = |e: burn_pack::Error| PalateError::InvalidWeights { file: format!("{} .bpk", self.kind.as_str()), detail: e.to_string() };
+        for tensor in self.source.tensors().map_err(invalid)? {
+            if !wanted(&tensor.name) {
+                continue;
+            }
+            let (name, dtype, shape) = (tensor.name.clone(), tensor.dtype, tensor.shape.to_vec());
+            let bytes = tensor.into_bytes().map_err(invalid)?;
+            take(&name, (dtype, shape, bytes.to_vec()))?;
+        }
+        Ok(())
     }
 }
 

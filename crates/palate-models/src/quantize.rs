@@ -15,9 +15,10 @@
 //! encoder (blocks of 16, or along d_in, gave 0.969 / 0.947). Use q4 for large decoders, where it
 //! is what makes them fit; q8 for the encoder.
 
+use std::collections::HashMap;
 use std::str::FromStr;
 
-use burn::module::{Module, ModuleMapper, Param};
+use burn::module::{Module, ModuleMapper, Param, ParamId};
 use burn::nn::Linear;
 use burn::tensor::{DType, Tensor};
 use burn::tensor::quantization::{Calibration, QuantScheme, QuantValue, ScaleDtype, compute_q_params, compute_range};
@@ -85,30 +86,152 @@ pub fn linear<const D: usize>(linear: &Linear, x: Tensor<D>) -> Tensor<D> {
         return linear.forward(x);
     };
     let weight = if weight.device() == crate::device::cpu_device() {
-        dequantize_on_host(weight, scheme).unwrap_or_else(|w| w.dequantize())
+        dequantize_on_host(&weight, scheme).unwrap_or_else(|| weight.dequantize())
     } else {
         weight.dequantize()
     };
     burn::tensor::module::linear(x, weight, linear.bias.as_ref().map(|b| b.val()))
 }
 
+/// [`linear`], with the weights in `host` (q4 held packed on the host, [`HostQ4`]) read from there.
+pub fn linear_with<const D: usize>(linear: &Linear, host: &HostWeights, x: Tensor<D>) -> Tensor<D> {
+    let Some(weight) = host.get(linear.weight.id) else {
+        return self::linear(linear, x);
+    };
+    let weight = Tensor::<2>::from_data(burn::tensor::TensorData::new(weight.dequantize(), weight.shape), &x.device());
+    burn::tensor::module::linear(x, weight, linear.bias.as_ref().map(|b| b.val()))
+}
+
+/// A q4 weight `[rows, cols]` held on the host in its packed form: two values per byte (value
+/// `2i` in the low nibble of byte `i`, `2i + 1` in the high one, two's complement) and one f32
+/// scale per block of [`BLOCK`] values along a row. These are the bytes of a `.bpk`'s q4 tensor as
+/// written (`pack::PackedQuantAdapter`: little-endian u32 words of eight nibbles, then the scales).
+///
+/// burn's CPU backend unpacks q4 to one byte per value (`QuantStore::Native`): Qwen3-0.6B's layers
+/// would take 434 MB instead of 217 MB. So on the CPU a decoder keeps its q4 linear weights here,
+/// and each call dequantizes one weight at a time ([`linear_with`]).
+pub struct HostQ4 {
+    shape: [usize; 2],
+    nibbles: Vec<u8>,
+    scales: Vec<f32>,
+}
+
+impl HostQ4 {
+    /// From a `.bpk`'s stored q4 tensor; `None` for any other dtype, layout or length.
+    pub(crate) fn from_packed(dtype: DType, shape: &[usize], mut bytes: Vec<u8>) -> Option<Self> {
+        use burn::tensor::quantization::QuantStore;
+        let DType::QFloat(scheme) = dtype else { return None };
+        let &[rows, cols] = shape else { return None };
+        let block = BLOCK as usize;
+        if !is_row_blocked_q4(scheme, cols) || !matches!(scheme.store, QuantStore::PackedU32(0)) {
+            return None;
+        }
+        let n = rows.checked_mul(cols)?;
+        if bytes.len() != n / 2 + n / block * 4 {
+            return None;
+        }
+        let scales = bytes[n / 2..].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        bytes.truncate(n / 2);
+        bytes.shrink_to_fit();
+        Some(Self { shape: [rows, cols], nibbles: bytes, scales })
+    }
+
+    /// From a q4 tensor on burn's CPU backend (one byte per value there); `None` for any other
+    /// dtype or layout.
+    pub(crate) fn from_tensor(weight: &Tensor<2>) -> Option<Self> {
+        let DType::QFloat(scheme) = weight.dtype() else { return None };
+        let [rows, cols] = weight.dims();
+        if !is_row_blocked_q4(scheme, cols) {
+            return None;
+        }
+        let data = weight.clone().into_data();
+        let (values, scales) =
+            burn::tensor::quantization::QuantizedBytes { bytes: data.into_bytes(), scheme, shape: [rows, cols].into() }.into_vec_i8();
+        if values.len() != rows * cols || scales.block.len() * BLOCK as usize != values.len() || scales.global.is_some_and(|g| g != 1.0) {
+            return None;
+        }
+        let nibbles = values.chunks_exact(2).map(|p| (p[0] as u8 & 0x0f) | ((p[1] as u8) << 4)).collect();
+        Some(Self { shape: [rows, cols], nibbles, scales: scales.block })
+    }
+
+    /// `[rows, cols]`.
+    pub fn shape(&self) -> [usize; 2] {
+        self.shape
+    }
+
+    /// Bytes held: the packed values and the scales.
+    pub fn bytes(&self) -> usize {
+        self.nibbles.len() + self.scales.len() * 4
+    }
+
+    /// The f32 values, row-major; bit-identical to burn's dequantization of the same tensor
+    /// (`scale · q`, as burn-flex computes it).
+    pub fn dequantize(&self) -> Vec<f32> {
+        let half = BLOCK as usize / 2;
+        let mut out = vec![0f32; self.nibbles.len() * 2];
+        for ((out, bytes), &scale) in out.chunks_exact_mut(2 * half).zip(self.nibbles.chunks_exact(half)).zip(&self.scales) {
+            for (pair, &b) in out.chunks_exact_mut(2).zip(bytes) {
+                pair[0] = scale * (((b << 4) as i8) >> 4) as f32;
+                pair[1] = scale * ((b as i8) >> 4) as f32;
+            }
+        }
+        out
+    }
+}
+
+/// Whether `scheme` is q4 in blocks of [`BLOCK`] along the last axis of a `[rows, cols]` weight.
+fn is_row_blocked_q4(scheme: QuantScheme, cols: usize) -> bool {
+    scheme.value == QuantValue::Q4S
+        && scheme.block_size().is_some_and(|b| b.to_dim_vec(2) == [1, BLOCK])
+        && cols.is_multiple_of(BLOCK as usize)
+}
+
+/// Host-held q4 weights ([`HostQ4`]) by the id of the (placeholder) parameter they stand for.
+#[derive(Default)]
+pub struct HostWeights {
+    weights: HashMap<ParamId, HostQ4>,
+}
+
+impl HostWeights {
+    pub fn get(&self, id: ParamId) -> Option<&HostQ4> {
+        self.weights.get(&id)
+    }
+
+    pub(crate) fn insert(&mut self, id: ParamId, weight: HostQ4) {
+        self.weights.insert(id, weight);
+    }
+
+    pub fn len(&self) -> usize {
+        self.weights.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.weights.is_empty()
+    }
+
+    /// Bytes held by all the weights.
+    pub fn bytes(&self) -> usize {
+        self.weights.values().map(HostQ4::bytes).sum()
+    }
+}
+
 /// [`Tensor::dequantize`] for a weight on burn's CPU backend, where blocks of [`BLOCK`] run along
 /// the last axis: one pass over the values. burn-flex computes each value's block from its index
 /// with a division and a remainder per axis, which in wasm costs ~8 ns per weight (180 ms per call
-/// for MiniLM's 21 M weights, more than the f32 matmuls of a short batch). Hands the tensor back
-/// when its layout is not the one expected (then burn's own path runs).
-fn dequantize_on_host(weight: Tensor<2>, scheme: QuantScheme) -> std::result::Result<Tensor<2>, Tensor<2>> {
+/// for MiniLM's 21 M weights, more than the f32 matmuls of a short batch). `None` when the layout
+/// is not the one expected (then burn's own path runs).
+fn dequantize_on_host(weight: &Tensor<2>, scheme: QuantScheme) -> Option<Tensor<2>> {
     let [rows, cols] = weight.dims();
     let blocked_by_row = scheme.block_size().is_some_and(|b| b.to_dim_vec(2) == [1, BLOCK]) && cols.is_multiple_of(BLOCK as usize);
     if !blocked_by_row {
-        return Err(weight);
+        return None;
     }
     let device = weight.device();
     let data = weight.clone().into_data();
     let (values, scales) =
         burn::tensor::quantization::QuantizedBytes { bytes: data.into_bytes(), scheme, shape: [rows, cols].into() }.into_vec_i8();
     if values.len() != rows * cols || scales.block.len() * BLOCK as usize != values.len() {
-        return Err(weight);
+        return None;
     }
     let multiplier = scales.global.unwrap_or(1.0);
     let mut out = Vec::with_capacity(values.len());
@@ -116,7 +239,7 @@ fn dequantize_on_host(weight: Tensor<2>, scheme: QuantScheme) -> std::result::Re
         // burn-flex's order of operations, so the result is bit-identical.
         out.extend(block.iter().map(|&q| multiplier * scale * q as f32));
     }
-    Ok(Tensor::from_data(burn::tensor::TensorData::new(out, [rows, cols]), &device))
+    Some(Tensor::from_data(burn::tensor::TensorData::new(out, [rows, cols]), &device))
 }
 
 /// Values per quantization block.
@@ -216,11 +339,56 @@ mod tests {
             let q = w.quantize(&scheme, compute_q_params(&scheme, range));
             let DType::QFloat(stored) = q.dtype() else { panic!("not quantized") };
             let burn: TensorData = q.clone().dequantize().into_data();
-            let ours = dequantize_on_host(q, stored).unwrap_or_else(|_| panic!("{precision:?}: layout not handled")).into_data();
+            let ours = dequantize_on_host(&q, stored).unwrap_or_else(|| panic!("{precision:?}: layout not handled")).into_data();
             assert_eq!(ours.shape(), burn.shape());
             let (a, b) = (ours.try_to_vec::<f32>().unwrap(), burn.try_to_vec::<f32>().unwrap());
             assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()), "{precision:?}: values differ");
             assert!(a.iter().any(|&x| x != 0.0));
         }
+    }
+
+    /// A q4 weight held packed on the host, from a burn tensor or from the bytes a `.bpk`
+    /// stores, dequantizes to exactly burn's values; other dtypes and layouts are refused.
+    #[test]
+    fn host_q4_is_burns_dequantization_bit_for_bit() {
+        let device = crate::device::cpu_device();
+        let Some(scheme) = Precision::Q4.scheme() else { unreachable!() };
+        let w = Tensor::<2>::random([40, 96], Distribution::Normal(0.0, 0.05), &device);
+        let range = compute_range(&scheme, &w, &Calibration::MinMax);
+        let q = w.clone().quantize(&scheme, compute_q_params(&scheme, range));
+        let burn = q.clone().dequantize().into_data().try_to_vec::<f32>().unwrap();
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+
+        let host = HostQ4::from_tensor(&q).expect("q4 layout not taken");
+        assert_eq!(host.shape(), [40, 96]);
+        assert_eq!(host.bytes(), 40 * 96 / 2 + 40 * 96 / 32 * 4);
+        assert_eq!(bits(&host.dequantize()), bits(&burn));
+        // Every nibble value occurs, negative ones included.
+        let values: std::collections::BTreeSet<i32> =
+            host.dequantize().iter().zip(0..).map(|(x, i)| (x / host.scales[i / 32]).round() as i32).collect();
+        assert_eq!(values.into_iter().collect::<Vec<_>>(), (-7..=7).collect::<Vec<_>>());
+
+        // The .bpk layout: u32 words of eight nibbles (value j at bits 4j..4j+4), then the scales.
+        let DType::QFloat(stored) = q.dtype() else { panic!("not quantized") };
+        let (values, scales) = burn::tensor::quantization::QuantizedBytes { bytes: q.clone().into_data().into_bytes(), scheme: stored, shape: [40, 96].into() }.into_vec_i8();
+        let mut bytes = Vec::new();
+        for word in values.chunks(8) {
+            let w = word.iter().enumerate().fold(0u32, |acc, (j, &v)| acc | ((v as u32) & 0xf) << (4 * j));
+            bytes.extend_from_slice(&w.to_le_bytes());
+        }
+        scales.block.iter().for_each(|s| bytes.extend_from_slice(&s.to_le_bytes()));
+        let packed = DType::QFloat(stored.with_store(burn::tensor::quantization::QuantStore::PackedU32(0)));
+        let from_file = HostQ4::from_packed(packed, &[40, 96], bytes.clone()).expect("the .bpk layout");
+        assert_eq!(bits(&from_file.dequantize()), bits(&burn));
+
+        // Refused: a wrong length, shape or dtype, q8, and an f32 tensor.
+        assert!(HostQ4::from_packed(packed, &[40, 96], bytes[1..].to_vec()).is_none());
+        assert!(HostQ4::from_packed(packed, &[40, 95], bytes.clone()).is_none());
+        assert!(HostQ4::from_packed(packed, &[3840], bytes.clone()).is_none());
+        assert!(HostQ4::from_packed(DType::F32, &[40, 96], bytes).is_none());
+        let Some(q8) = Precision::Q8.scheme() else { unreachable!() };
+        let w8 = w.clone().quantize(&q8, compute_q_params(&q8, compute_range(&q8, &w, &Calibration::MinMax)));
+        assert!(HostQ4::from_tensor(&w8).is_none());
+        assert!(HostQ4::from_tensor(&w).is_none());
     }
 }

@@ -141,7 +141,7 @@ impl SentenceEmbedder {
         let config = SentenceConfig::from_files(&files, &bert)?;
         let tokenizer = TextTokenizer::from_bytes(&files.tokenizer, config.max_seq_length)?;
         let mut model = bert.init(device)?;
-        pack.load_into(&mut model, &[], false)?;
+        pack.load_into(&mut model, &[], &[])?;
         let precision = pack.precision.quantization();
         Ok(Self { model, tokenizer, config, hidden_size: bert.hidden_size, device: device.clone(), precision, batch_size: 32 })
     }
