@@ -13,7 +13,10 @@ for precision in f32 f16 q8 q4; do  # each under a second; the size report lists
   "$CARGO_TARGET_DIR/release/palate" convert --model "$root/models/all-MiniLM-L6-v2" --quantize $precision \
     --out "$root/models/packs/all-MiniLM-L6-v2.$precision.bpk"
 done
-"$CARGO_TARGET_DIR/release/palate" convert --model "$root/tests/fixtures/rm/qwen3" --quantize f32 --out "$root/models/packs/rm-qwen3.f32.bpk"
+for precision in f32 q4; do
+  "$CARGO_TARGET_DIR/release/palate" convert --model "$root/tests/fixtures/rm/qwen3" --quantize $precision \
+    --out "$root/models/packs/rm-qwen3.$precision.bpk"
+done
 "$root/scripts/build-wasm.sh"
 say "size budget (web/size-budget.json)"
 node "$root/scripts/size-budget.mjs" --check

@@ -251,6 +251,35 @@ describe('all-MiniLM-L6-v2 in headless Chromium', { timeout: 20 * 60_000 }, () =
     });
   }
 
+  // q4 on the CPU is held packed on the host and dequantized by Palate (wasm SIMD lanes); on
+  // WebGPU burn holds and dequantizes it. Same file, so the same scores up to float rounding.
+  test('a q4 reward-model pack scores the same on the CPU (weights packed on the host) as on WebGPU', async () => {
+    const rows = chat.rows.filter((x) => x.prompt === chat.rows[0].prompt);
+    const out = await page.evaluate(async ({ rows }) => {
+      const { createRanker } = await import('/src/palate.js');
+      const scores = {};
+      for (const backend of ['cpu', 'webgpu']) {
+        const r = await createRanker({ model: '/models/packs/all-MiniLM-L6-v2.q8.bpk', rewardModel: '/models/packs/rm-qwen3.q4.bpk', backend });
+        try {
+          scores[backend] = await r.score(rows[0].prompt, rows.map((x) => x.response));
+        } finally {
+          r.dispose();
+        }
+      }
+      return scores;
+    }, { rows });
+    let worst = 0;
+    out.cpu.forEach((s, i) => {
+      const rel = Math.abs(s - out.webgpu[i]) / Math.max(Math.abs(out.webgpu[i]), 1e-2);
+      worst = Math.max(worst, rel);
+      assert.ok(rel < 1e-4, `${rows[i].response}: CPU ${s} vs WebGPU ${out.webgpu[i]}`);
+    });
+    // Quantized: close to transformers' f32 scores, but not equal to them.
+    const drift = out.cpu.map((s, i) => Math.abs(s - rows[i].score));
+    assert.ok(Math.max(...drift) > 1e-4 && Math.max(...drift) < 0.5, `q4 drift from f32 ${drift}`);
+    console.log(`q4 reward model: CPU vs WebGPU max relative difference ${worst.toExponential(2)}; max drift from f32 ${Math.max(...drift).toFixed(4)}`);
+  });
+
   test('with a reward model, rerank weighs its score as a feature (prior weight 1)', async () => {
     const rows = chat.rows.filter((x) => x.prompt === 'How do I boil an egg?');
     const out = await page.evaluate(async ({ rows }) => {

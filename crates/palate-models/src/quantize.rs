@@ -10,6 +10,10 @@
 //! layout of GGUF's Q8_0 / Q4_0), calibrated by min-max. Activations stay f32 (weight-only), so the
 //! error is the rounding of each weight to 1/127 (q8) or 1/7 (q4) of its block's largest magnitude.
 //!
+//! Where the weights live: burn's quantized tensors, except q4 linear weights of a decoder on the
+//! CPU, which Palate holds packed itself ([`HostQ4`]: burn's CPU backend would take a byte per
+//! value). Either way, every call dequantizes and multiplies in f32 ([`linear`], [`linear_with`]).
+//!
 //! Measured on all-MiniLM-L6-v2 (tests/quantize.rs, 23 texts): q8 keeps embeddings at cosine 0.9998
 //! (min 0.9995) to f32; q4 only at 0.957 (min 0.920) — min-max 4-bit is too coarse for this small
 //! encoder (blocks of 16, or along d_in, gave 0.969 / 0.947). Use q4 for large decoders, where it
@@ -167,15 +171,49 @@ impl HostQ4 {
     /// The f32 values, row-major; bit-identical to burn's dequantization of the same tensor
     /// (`scale · q`, as burn-flex computes it).
     pub fn dequantize(&self) -> Vec<f32> {
-        let half = BLOCK as usize / 2;
         let mut out = vec![0f32; self.nibbles.len() * 2];
-        for ((out, bytes), &scale) in out.chunks_exact_mut(2 * half).zip(self.nibbles.chunks_exact(half)).zip(&self.scales) {
-            for (pair, &b) in out.chunks_exact_mut(2).zip(bytes) {
-                pair[0] = scale * (((b << 4) as i8) >> 4) as f32;
-                pair[1] = scale * ((b as i8) >> 4) as f32;
+        dequantize_q4(&self.nibbles, &self.scales, &mut out);
+        out
+    }
+}
+
+/// `out[32 b + j] = scales[b] · q` for the `j`-th value `q` of block `b` (16 bytes each).
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+fn dequantize_q4(nibbles: &[u8], scales: &[f32], out: &mut [f32]) {
+    let half = BLOCK as usize / 2;
+    for ((out, bytes), &scale) in out.chunks_exact_mut(2 * half).zip(nibbles.chunks_exact(half)).zip(scales) {
+        for (pair, &b) in out.chunks_exact_mut(2).zip(bytes) {
+            pair[0] = scale * (((b << 4) as i8) >> 4) as f32;
+            pair[1] = scale * ((b as i8) >> 4) as f32;
+        }
+    }
+}
+
+/// The same with wasm's 128-bit lanes: the wasm profile's `opt-level = "z"` does not vectorise
+/// the loop above, which then costs more than burn's byte-per-value path it replaces. A block's
+/// 16 bytes are split into low and high nibbles (sign-extended by shifts), interleaved back into
+/// value order, widened to i32 and converted; the multiply is the same IEEE product.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+fn dequantize_q4(nibbles: &[u8], scales: &[f32], out: &mut [f32]) {
+    use core::arch::wasm32::*;
+    let half = BLOCK as usize / 2;
+    for ((out, bytes), &scale) in out.chunks_exact_mut(2 * half).zip(nibbles.chunks_exact(half)).zip(scales) {
+        // SAFETY: `bytes` holds 16 bytes and `out` 32 f32s (the chunk sizes above); wasm's
+        // v128 loads and stores need no alignment.
+        let v = unsafe { v128_load(bytes.as_ptr().cast::<v128>()) };
+        let (lo, hi) = (i8x16_shr(i8x16_shl(v, 4), 4), i8x16_shr(v, 4));
+        let first = i8x16_shuffle::<0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23>(lo, hi);
+        let second = i8x16_shuffle::<8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31>(lo, hi);
+        let s = f32x4_splat(scale);
+        for (k, values) in [first, second].into_iter().enumerate() {
+            let (a, b) = (i16x8_extend_low_i8x16(values), i16x8_extend_high_i8x16(values));
+            let quads = [i32x4_extend_low_i16x8(a), i32x4_extend_high_i16x8(a), i32x4_extend_low_i16x8(b), i32x4_extend_high_i16x8(b)];
+            for (m, q) in quads.into_iter().enumerate() {
+                let f = f32x4_mul(s, f32x4_convert_i32x4(q));
+                // SAFETY: 16 k + 4 m + 4 <= 32.
+                unsafe { v128_store(out.as_mut_ptr().add(16 * k + 4 * m).cast::<v128>(), f) };
             }
         }
-        out
     }
 }
 
