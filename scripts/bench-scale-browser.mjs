@@ -52,7 +52,7 @@ const server = await startServer({
 });
 const userDataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'palate-scale-'));
 const browser = await chromium.launchPersistentContext(userDataDir, {
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS,
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', headless: !process.env.PALATE_HEADFUL, args: CHROMIUM_ARGS,
 });
 let failed = false;
 try {

@@ -4,7 +4,7 @@
 # travels from here in chunks under 64 MiB (the tool's limit per call), carried one call after the
 # other while the machine stays warm. A benchmark helper, never part of the tests or CI.
 #
-#   scripts/gpu-browser-kit.sh pack            here: .gpukit/partN/chunk (Debian's Chromium and the
+#   scripts/gpu-browser-kit.sh pack [--x]      here: .gpukit/partN/chunk (Debian's Chromium and the
 #                                              shared libraries it and Node need, Node, the wasm
 #                                              build, the peers' files, the scale bench binary,
 #                                              the model folder's small files)
@@ -50,6 +50,12 @@ pack() {
   local n=0
   for c in "$w"/chunk.*; do n=$((n + 1)); mkdir -p ".gpukit/part$n"; mv "$c" ".gpukit/part$n/"; done
   mkdir -p ".gpukit/part$n/gl" && (cd ".gpukit/part$n/gl" && apt-get download libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 >&2)
+  if [ "${1:-}" = --x ]; then  # Xvfb and Mesa for a windowed Chromium: one more part
+    n=$((n + 1)); mkdir -p ".gpukit/part$n/x" && (cd ".gpukit/part$n/x" && apt-get download xvfb xserver-common \
+      x11-xkb-utils xkb-data libxfont2 libxkbfile1 libfontenc1 libxcvt0 libpixman-1-0 libaudit1 libcap-ng0 libunwind8 \
+      libgl1-mesa-dri libglapi-mesa libxshmfence1 libdrm2 libxau6 libxdmcp6 libbsd0 libmd0 libxcb1 libx11-6 libx11-data \
+      libfreetype6 libpng16-16 libbrotli1 >&2)
+  fi
   grep -qx '/.gpukit/' .git/info/exclude || echo '/.gpukit/' >> .git/info/exclude
   du -sh .gpukit/part* >&2
   echo "carry .gpukit/part1 … .gpukit/part$n in consecutive calls (each runs 'stash'; the last 'stash && run')" >&2
@@ -60,6 +66,8 @@ stash() {
   for d in .gpukit/part*; do [ -d "$d" ] && mv "$d"/chunk.* "$K/" && echo "stashed $d"; done
   # Debian's GL dispatch libraries (libglvnd's libEGL.so.1 for NVIDIA's EGL), as the device notes say.
   for d in .gpukit/part*/gl; do [ -d "$d" ] && mkdir -p "$K/gl" && mv "$d"/*.deb "$K/gl/"; done
+  # Optional: Debian's Xvfb and Mesa (pack with --x), for a windowed Chromium on an X display.
+  for d in .gpukit/part*/x; do [ -d "$d" ] && mkdir -p "$K/x" && mv "$d"/*.deb "$K/x/"; done
   ls -la "$K"
 }
 
@@ -75,6 +83,16 @@ run() {
   echo "unpacked in $((SECONDS - t0)) s"
   for f in "$K"/gl/*.deb; do [ -f "$f" ] && dpkg -x "$f" /; done; ldconfig
   export __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
+  if ls "$K"/x/*.deb >/dev/null 2>&1; then
+    # Xvfb and what it needs, without replacing any newer library the machine has (cp -n).
+    mkdir -p "$K/xroot"; for f in "$K"/x/*.deb; do dpkg -x "$f" "$K/xroot"; done
+    cp -rn "$K/xroot"/. / 2>/dev/null; ldconfig
+    Xvfb :99 -screen 0 1280x1024x24 -nolisten tcp > "$out/xvfb.log" 2>&1 &
+    sleep 2
+    export DISPLAY=:99 PALATE_HEADFUL=1 __GLX_VENDOR_LIBRARY_NAME=nvidia
+    export PALATE_PROBE_SETS="${PALATE_PROBE_SETS:---use-angle=gl --ignore-gpu-blocklist --disable-dev-shm-usage; --use-angle=vulkan --ignore-gpu-blocklist --disable-dev-shm-usage; --ignore-gpu-blocklist --disable-dev-shm-usage; --use-angle=vulkan --enable-features=Vulkan --ignore-gpu-blocklist --disable-dev-shm-usage}"
+    echo "Xvfb on :99 (windowed Chromium, GLX through NVIDIA's vendor library)"
+  fi
   local icd nvlib
   icd=$(ls /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json \
         /etc/vulkan/icd.d/nvidia_icd.json 2>/dev/null | head -1)
@@ -95,7 +113,8 @@ run() {
            DEBUG=pw:browser PALATE_PROBE_SETS="$set --enable-logging=stderr" $node scripts/webgpu-probe.mjs 2>&1 \
              | grep -a -v 'font\|dbus\|Histogram\|VERBOSE\|Import Map\|scheduler_loop\|component\|gaia\|update' \
              | cut -c60-460 > "$out/chromium-stderr-$n.txt"
-         done < <(grep -o "^  \['--[^]]*" scripts/webgpu-probe.mjs | sed "s/^  \[//; s/'//g; s/,//g" | head -3)
+         done < <(if [ -n "${PALATE_PROBE_SETS:-}" ]; then tr ';' '\n' <<< "$PALATE_PROBE_SETS" | head -3
+                  else grep -o "^  \['--[^]]*" scripts/webgpu-probe.mjs | sed "s/^  \[//; s/'//g; s/,//g" | head -3; fi)
          echo "no hardware adapter; see $out/chromium-stderr-*.txt"; return 1; }
   export PALATE_CHROMIUM_ARGS; PALATE_CHROMIUM_ARGS=$(cat "$out/flags.txt")
 
@@ -134,7 +153,7 @@ EOF
 }
 
 case "${1:-}" in
-  pack) pack ;;
+  pack) shift; pack "$@" ;;
   stash) stash ;;
   run) shift; run "$@" ;;
   *) sed -n 2,22p "$0"; exit 2 ;;

@@ -37,7 +37,7 @@ try {
     let info;
     try {
       const browser = await chromium.launchPersistentContext(dir, {
-        executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', headless: true,
+        executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', headless: !process.env.PALATE_HEADFUL,
         args: [...CHROMIUM_ARGS, ...set], timeout: 60_000,
       });
       try {
