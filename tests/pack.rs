@@ -184,6 +184,23 @@ fn damaged_or_mismatched_packs_are_typed_errors() {
     let e = RewardModel::from_pack(&Pack::parse(bytes, "vocab.bpk").unwrap(), &cpu, None).err().expect("refused").to_string();
     assert!(e.contains("token table") && e.contains("config.json says"), "{e}");
 
+    // A q4 reward-model pack read on the CPU, where its q4 linear weights go straight from the file
+    // into host memory (outside burn's shape checks): a config that disagrees with their shapes,
+    // or asks for a layer the file lacks, is refused with the tensor named.
+    for (key, value, expect) in [
+        ("intermediate_size", 160, "_proj.weight is ["),
+        ("num_hidden_layers", 3, "missing"),
+    ] {
+        let mut text = RewardFiles::from_dir(&dir).unwrap();
+        let mut config: serde_json::Value = serde_json::from_slice(&text.config).unwrap();
+        config[key] = serde_json::json!(value);
+        text.config = config.to_string().into_bytes();
+        let model = RewardModel::load(RewardFiles::from_dir(&dir).unwrap(), &cpu).unwrap();
+        let bytes = model.to_pack(&text, StoredPrecision::Q4).unwrap();
+        let e = RewardModel::from_pack(&Pack::parse(bytes, "q4.bpk").unwrap(), &cpu, None).err().expect("refused").to_string();
+        assert!(e.contains(expect) && (key != "intermediate_size" || e.contains("config.json says")), "{key}: {e}");
+    }
+
     // A pack whose carried config.json asks for more layers than its tensors hold.
     let mut files = ModelFiles::from_dir(minilm_dir()).unwrap();
     let embedder = SentenceEmbedder::load(files.clone(), &cpu).unwrap();
