@@ -262,10 +262,19 @@ fn packs_load_by_byte_ranges_a_tensor_at_a_time() {
     let (_, rm_bytes) = pack::convert_dir(&rm_dir, StoredPrecision::Q8).unwrap();
     let responses = vec!["Boil it.".to_string(), "Eggs are nice.".to_string()];
     let in_memory = RewardModel::from_pack(&Pack::parse(rm_bytes.clone(), "rm.bpk").unwrap(), &cpu, None).unwrap();
-    let ranged = Pack::from_ranges(Arc::new(Counted { bytes: rm_bytes, reads: Default::default() }), "rm.bpk").unwrap();
+    let rm_len = rm_bytes.len();
+    let rm_source = Arc::new(Counted { bytes: rm_bytes, reads: Default::default() });
+    let ranged = Pack::from_ranges(rm_source.clone(), "rm.bpk").unwrap();
     let ranged = RewardModel::from_pack(&ranged, &cpu, None).unwrap();
     assert!(ranged.scorer().token_table_quantized());
+    // The table (512 × 64 q8 values + block scales) stays in the file: loading skips it, and a
+    // score reads only the rows of its tokens (64 value bytes, 8 scale bytes each).
+    let table = 512 * 64 + 512 * 64 / 32 * 4;
+    let loaded: usize = rm_source.reads.lock().unwrap().drain(..).map(|(s, e)| e - s).sum();
+    assert!(loaded <= rm_len - table, "loading read {loaded} of {rm_len} bytes");
     assert_eq!(ranged.score_blocking("Egg?", &responses).unwrap(), in_memory.score_blocking("Egg?", &responses).unwrap());
+    let rows = rm_source.reads.lock().unwrap().clone();
+    assert!(!rows.is_empty() && rows.iter().all(|(s, e)| e - s == 64 || e - s == 8), "row reads {rows:?}");
 
     // Damaged: cut short, or not a pack at all.
     let half = Arc::new(Counted { bytes: bytes[..bytes.len() / 2].to_vec(), reads: Default::default() });

@@ -322,15 +322,40 @@ pub struct DecoderScorer {
 
 /// A q8 token-embedding table read row by row on the host: a lookup touches only the rows used.
 /// burn's quantized `select` would dequantize the whole table first (594 MiB for Qwen3-0.6B, per
-/// call); this keeps 149 MiB of i8 and 19 MiB of block scales.
+/// call). In memory it is 149 MiB of i8 and 19 MiB of block scales; a pack read by byte ranges (a
+/// file natively, a `Blob` in the browser) keeps it in the file, and a lookup reads just its rows.
 struct RowTable {
-    values: Vec<i8>,
-    /// One scale per block of [`crate::quantize::BLOCK`] values along a row.
-    scales: Vec<f32>,
+    rows: Rows,
     hidden: usize,
+    vocab: usize,
+}
+
+enum Rows {
+    Memory {
+        values: Vec<i8>,
+        /// One scale per block of [`crate::quantize::BLOCK`] values along a row.
+        scales: Vec<f32>,
+    },
+    /// In the pack's file: the i8 values from byte `values_at`, then the f32 scales from `scales_at`.
+    Stored { read: std::sync::Arc<dyn crate::pack::ByteRanges>, values_at: usize, scales_at: usize },
 }
 
 impl RowTable {
+    /// Whether `dtype` / `shape` / `len` bytes are a q8 block-32 table as a `.bpk` stores it
+    /// (`pack::PackedQuantAdapter`: the i8 values, then one f32 scale per block); `(vocab, hidden)`.
+    fn stored_layout(dtype: DType, shape: &[usize], len: usize) -> Option<(usize, usize)> {
+        use burn::tensor::quantization::{QuantStore, QuantValue};
+        let DType::QFloat(scheme) = dtype else { return None };
+        let block = crate::quantize::BLOCK as usize;
+        let &[vocab, hidden] = shape else { return None };
+        let layout_ok = scheme.value == QuantValue::Q8S
+            && matches!(scheme.store, QuantStore::PackedU32(0) | QuantStore::Native)
+            && scheme.block_size().is_some_and(|b| b.num_elements() == block)
+            && hidden.is_multiple_of(block);
+        let n = vocab.checked_mul(hidden)?;
+        (layout_ok && len == n + n / block * 4).then_some((vocab, hidden))
+    }
+
     /// Takes a q8 block-32 table `[vocab, hidden]` apart; `None` for any other dtype or layout.
     fn from_tensor(table: Tensor<2>) -> Option<Self> {
         let DType::QFloat(scheme) = table.dtype() else { return None };
@@ -343,44 +368,70 @@ impl RowTable {
         let (values, scales) = burn::tensor::quantization::QuantizedBytes { bytes: data.into_bytes(), scheme, shape: [vocab, hidden].into() }
             .into_vec_i8();
         (values.len() == vocab * hidden && scales.block.len() == vocab * hidden / block)
-            .then_some(Self { values, scales: scales.block, hidden })
+            .then_some(Self { rows: Rows::Memory { values, scales: scales.block }, hidden, vocab })
     }
 
-    /// From a q8 table's bytes as a `.bpk` stores them (`pack::PackedQuantAdapter`: the i8 values,
-    /// then one f32 scale per block); `None` for any other dtype or a length that does not fit.
+    /// From a q8 table's stored bytes; `None` for any other dtype or a length that does not fit.
     fn from_packed(dtype: DType, shape: &[usize], mut bytes: Vec<u8>) -> Option<Self> {
-        use burn::tensor::quantization::{QuantStore, QuantValue};
-        let DType::QFloat(scheme) = dtype else { return None };
-        let block = crate::quantize::BLOCK as usize;
-        let &[vocab, hidden] = shape else { return None };
-        let layout_ok = scheme.value == QuantValue::Q8S
-            && matches!(scheme.store, QuantStore::PackedU32(0) | QuantStore::Native)
-            && scheme.block_size().is_some_and(|b| b.num_elements() == block)
-            && hidden.is_multiple_of(block);
+        let (vocab, hidden) = Self::stored_layout(dtype, shape, bytes.len())?;
         let n = vocab * hidden;
-        if !layout_ok || bytes.len() != n + n / block * 4 {
-            return None;
-        }
         let scales = bytes[n..].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
         bytes.truncate(n);
         let values = bytes.into_iter().map(|b| b as i8).collect();
-        Some(Self { values, scales, hidden })
+        Some(Self { rows: Rows::Memory { values, scales }, hidden, vocab })
+    }
+
+    /// A table left in the pack's file at bytes `start..end`, read a row at a time on lookup.
+    fn from_stored(dtype: DType, shape: &[usize], read: std::sync::Arc<dyn crate::pack::ByteRanges>, start: usize, end: usize) -> Option<Self> {
+        let (vocab, hidden) = Self::stored_layout(dtype, shape, end.checked_sub(start)?)?;
+        Some(Self { rows: Rows::Stored { read, values_at: start, scales_at: start + vocab * hidden }, hidden, vocab })
     }
 
     /// Rows for right-padded `batch` (padding looks up `pad`), as `[rows, seq, hidden]` f32.
-    fn lookup(&self, batch: &[Vec<u32>], seq: usize, pad: u32) -> Vec<f32> {
+    fn lookup(&self, batch: &[Vec<u32>], seq: usize, pad: u32) -> Result<Vec<f32>> {
         let block = crate::quantize::BLOCK as usize;
-        let mut out = Vec::with_capacity(batch.len() * seq * self.hidden);
+        let h = self.hidden;
+        // Each distinct token once: from memory, or two reads (values, scales) from the file.
+        let mut rows: std::collections::HashMap<u32, Vec<f32>> = std::collections::HashMap::new();
+        let padded = batch.iter().any(|row| row.len() < seq);
+        for &id in batch.iter().flatten().chain(padded.then_some(&pad)) {
+            if rows.contains_key(&id) {
+                continue;
+            }
+            let r = id as usize;
+            if r >= self.vocab {
+                return Err(PalateError::InvalidInput(format!("token id {id} is outside the table ({} rows)", self.vocab)));
+            }
+            let row: Vec<f32> = match &self.rows {
+                Rows::Memory { values, scales } => {
+                    values[r * h..(r + 1) * h].iter().enumerate().map(|(j, &v)| v as f32 * scales[(r * h + j) / block]).collect()
+                }
+                Rows::Stored { read, values_at, scales_at } => {
+                    let file = |e: String| PalateError::Backend(format!("reading token {id}'s row from the model file: {e}"));
+                    let values = read.read(values_at + r * h, values_at + (r + 1) * h).map_err(file)?;
+                    let scales = read.read(scales_at + r * h / block * 4, scales_at + (r + 1) * h / block * 4).map_err(file)?;
+                    if values.len() != h || scales.len() != h / block * 4 {
+                        return Err(file(format!("{} + {} bytes read, {} + {} expected", values.len(), scales.len(), h, h / block * 4)));
+                    }
+                    values
+                        .iter()
+                        .enumerate()
+                        .map(|(j, &v)| {
+                            let s = &scales[j / block * 4..j / block * 4 + 4];
+                            (v as i8) as f32 * f32::from_le_bytes([s[0], s[1], s[2], s[3]])
+                        })
+                        .collect()
+                }
+            };
+            rows.insert(id, row);
+        }
+        let mut out = Vec::with_capacity(batch.len() * seq * h);
         for row in batch {
             for t in 0..seq {
-                let id = row.get(t).copied().unwrap_or(pad) as usize;
-                let start = id * self.hidden;
-                for (j, v) in self.values[start..start + self.hidden].iter().enumerate() {
-                    out.push(*v as f32 * self.scales[(start + j) / block]);
-                }
+                out.extend_from_slice(&rows[&row.get(t).copied().unwrap_or(pad)]);
             }
         }
-        out
+        Ok(out)
     }
 }
 
@@ -526,19 +577,23 @@ impl DecoderScorer {
         // through a burn tensor: the module's parameter is left unloaded and replaced.
         let on_cpu = embed_device == crate::device::cpu_device();
         let keep: &[&str] = if on_cpu { &[crate::pack::TOKEN_TABLE_PATH] } else { &[] };
+        // A pack read by byte ranges leaves the table in its file (rows read on lookup).
         let table = match on_cpu {
-            true => pack.raw_tensor(crate::pack::TOKEN_TABLE_PATH)?.and_then(|(dtype, shape, bytes)| RowTable::from_packed(dtype, &shape, bytes)),
+            true => match pack.stored_range(crate::pack::TOKEN_TABLE_PATH) {
+                Some((read, dtype, shape, start, end)) => RowTable::from_stored(dtype, &shape, read, start, end),
+                None => pack.raw_tensor(crate::pack::TOKEN_TABLE_PATH)?.and_then(|(dtype, shape, bytes)| RowTable::from_packed(dtype, &shape, bytes)),
+            },
             false => None,
         };
         // Token ids are checked against config.json's vocab_size: the table must have those rows.
         if let Some(t) = &table
-            && (t.values.len() != config.vocab_size * config.hidden_size || t.hidden != config.hidden_size)
+            && (t.vocab != config.vocab_size || t.hidden != config.hidden_size)
         {
             return Err(PalateError::InvalidWeights {
                 file: "reward-model .bpk".into(),
                 detail: format!(
                     "its token table holds {} values of width {}; config.json says {} × {}",
-                    t.values.len(),
+                    t.vocab * t.hidden,
                     t.hidden,
                     config.vocab_size,
                     config.hidden_size
@@ -644,7 +699,7 @@ impl DecoderScorer {
         let pad = self.config.pad_token_id.unwrap_or(0).max(0);
         let (ids, keep) = crate::batch::pad_right(batch, pad, &self.device);
         let x = if let Some(table) = &self.row_table {
-            let rows = table.lookup(batch, seq, pad as u32);
+            let rows = table.lookup(batch, seq, pad as u32)?;
             Tensor::<3>::from_data(TensorData::new(rows, [batch.len(), seq, table.hidden]), &self.device)
         } else if self.embed_device == self.device {
             self.model.model.embed_tokens.forward(ids).cast(DType::F32)

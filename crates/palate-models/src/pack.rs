@@ -465,6 +465,16 @@ impl Pack {
         Ok(Some((dtype, shape, bytes.to_vec())))
     }
 
+    /// Where a tensor lies in a pack read by byte ranges (a file, a `Blob`): the reader, its dtype
+    /// and shape, and its byte range. `None` for an in-memory pack or an unknown name.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn stored_range(&self, name: &str) -> Option<(std::sync::Arc<dyn ByteRanges>, DType, Vec<usize>, usize, usize)> {
+        let Source::Ranges(r) = &self.source else { return None };
+        let d = r.tensors.get(name)?;
+        let (start, end) = r.range(d);
+        Some((std::sync::Arc::clone(&r.read), d.dtype, d.shape.iter().map(|&x| x as usize).collect(), start, end))
+    }
+
     /// [`Self::raw_tensor`] for every tensor whose name `wanted` accepts, in one pass over the
     /// table of contents: each is read and handed to `take` before the next is read.
     pub(crate) fn raw_tensors_where(&self, wanted: impl Fn(&str) -> bool, mut take: impl FnMut(&str, RawTensor) -> Result<()>) -> Result<()> {
