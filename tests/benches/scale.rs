@@ -73,9 +73,22 @@ fn run(backend: BackendKind, precision: Precision, tokens: usize) -> Result<(), 
 /// rambles), the same text `scripts/bench-scale-browser.mjs` scores.
 fn conversation(tokens: usize) -> (String, String) {
     let prompt = "Summarise the history of the printing press in a few paragraphs.".to_string();
-    let words: Vec<String> = (0..tokens.saturating_sub(30)).map(|i| ["print", "press", "ink", "paper", "type"][i % 5].to_string()).collect();
+    // PALATE_SCALE_VARIED=1: many different words, as `bench-scale-browser.mjs --varied`.
+    let varied: Vec<&str> = VARIED.split_whitespace().collect();
+    let words: Vec<&str> = (0..tokens.saturating_sub(30))
+        .map(|i| if std::env::var_os("PALATE_SCALE_VARIED").is_some() { varied[(i * 37) % varied.len()] } else { ["print", "press", "ink", "paper", "type"][i % 5] })
+        .collect();
     (prompt, words.join(" "))
 }
+
+const VARIED: &str = "the of and to in is was for on that with as by at from his it an were are which this be or have had not
+but one their they has been its more all who new other first can after two time when there also would some most many only
+over into people such where years while through these three made used year then like states because city any between
+about world work during each both state under part same four since school long those music high may what later until
+water great country several life family group government being before known against house war way still small public
+within however south north west east place five light press printing movable metal ink paper letters gutenberg europe
+books scribes monks copies faster cheaper literacy reformation newspapers pamphlets science knowledge spread revolution
+machine screw wine olive oil paris venice mainz china korea bi sheng woodblock ceramic bronze";
 
 fn write_pack(path: &str, precision: StoredPrecision) -> Result<(), String> {
     let root = palate_tests::root();
@@ -96,7 +109,12 @@ fn load_pack(path: &str, backend: BackendKind, tokens: usize) -> Result<(), Stri
     let device = pollster::block_on(device::device(backend)).map_err(|e| e.to_string())?;
     let limit = (backend == BackendKind::Wgpu).then_some(BINDING_LIMIT);
     let t = Instant::now();
-    let pack = Pack::from_file(path).map_err(|e| e.to_string())?;
+    // PALATE_SCALE_IN_MEMORY=1: the whole file in memory (the token table then too), for comparison.
+    let pack = if std::env::var_os("PALATE_SCALE_IN_MEMORY").is_some() {
+        Pack::parse(std::fs::read(path).map_err(|e| e.to_string())?, path).map_err(|e| e.to_string())?
+    } else {
+        Pack::from_file(path).map_err(|e| e.to_string())?
+    };
     let model = RewardModel::from_pack(&pack, &device, limit).map_err(|e| e.to_string())?;
     drop(pack);
     println!("{backend:?}: loaded {path} in {:.1} s, peak RSS {:.0} MiB", t.elapsed().as_secs_f64(), peak_mib());
