@@ -46,14 +46,7 @@ const prompt = 'Summarise the history of the printing press in a few paragraphs.
 // --varied: a response of many different words (a few hundred distinct tokens), so a token table
 // left in the file is read for that many rows; by default five words repeated (as scale.rs).
 const VARIED = process.argv.includes('--varied');
-const VOCAB = `the of and to in is was for on that with as by at from his it an were are which this be or have had not
-but one their they has been its more all who new other first can after two time when there also would some most many only
-over into people such where years while through these three made used year then like states because city any between
-about world work during each both state under part same four since school long those music high may what later until
-water great country several life family group government being before known against house war way still small public
-within however south north west east place five light press printing movable metal ink paper letters gutenberg europe
-books scribes monks copies faster cheaper literacy reformation newspapers pamphlets science knowledge spread revolution
-machine screw wine olive oil paris venice mainz china korea bi sheng woodblock ceramic bronze`.split(/\s+/);
+const VOCAB = (await fs.readFile(path.join(root, 'tests/fixtures/varied-words.txt'), 'utf8')).split(/\s+/).filter(Boolean);
 const response = Array.from({ length: Math.max(TOKENS - 30, 1) }, (_, i) =>
   VARIED ? VOCAB[(i * 37) % VOCAB.length] : ['print', 'press', 'ink', 'paper', 'type'][i % 5]).join(' ');
 

@@ -83,14 +83,8 @@ fn conversation(tokens: usize) -> (String, String) {
     (prompt, words.join(" "))
 }
 
-const VARIED: &str = "the of and to in is was for on that with as by at from his it an were are which this be or have had not
-but one their they has been its more all who new other first can after two time when there also would some most many only
-over into people such where years while through these three made used year then like states because city any between
-about world work during each both state under part same four since school long those music high may what later until
-water great country several life family group government being before known against house war way still small public
-within however south north west east place five light press printing movable metal ink paper letters gutenberg europe
-books scribes monks copies faster cheaper literacy reformation newspapers pamphlets science knowledge spread revolution
-machine screw wine olive oil paris venice mainz china korea bi sheng woodblock ceramic bronze";
+/// Shared with `scripts/bench-scale-browser.mjs --varied`.
+const VARIED: &str = include_str!("../fixtures/varied-words.txt");
 
 fn write_pack(path: &str, precision: StoredPrecision) -> Result<(), String> {
     let root = palate_tests::root();
