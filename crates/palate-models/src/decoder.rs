@@ -357,18 +357,11 @@ impl RowTable {
     }
 
     /// Takes a q8 block-32 table `[vocab, hidden]` apart; `None` for any other dtype or layout.
-    fn from_tensor(table: Tensor<2>) -> Option<Self> {
-        let DType::QFloat(scheme) = table.dtype() else { return None };
+    fn from_tensor(table: &Tensor<2>) -> Option<Self> {
+        use burn::tensor::quantization::QuantValue;
+        let blocked = quantize::row_blocked(table).filter(|b| b.value == QuantValue::Q8S && b.global.is_none_or(|g| g == 1.0))?;
         let [vocab, hidden] = table.dims();
-        let block = crate::quantize::BLOCK as usize;
-        if scheme.value != burn::tensor::quantization::QuantValue::Q8S || !hidden.is_multiple_of(block) {
-            return None;
-        }
-        let data = table.into_data();
-        let (values, scales) = burn::tensor::quantization::QuantizedBytes { bytes: data.into_bytes(), scheme, shape: [vocab, hidden].into() }
-            .into_vec_i8();
-        (values.len() == vocab * hidden && scales.block.len() == vocab * hidden / block)
-            .then_some(Self { rows: Rows::Memory { values, scales: scales.block }, hidden, vocab })
+        Some(Self { rows: Rows::Memory { values: blocked.values, scales: blocked.scales }, hidden, vocab })
     }
 
     /// From a q8 table's stored bytes; `None` for any other dtype or a length that does not fit.
@@ -493,7 +486,7 @@ impl DecoderScorer {
         if self.embed_device != crate::device::cpu_device() || !matches!(weight.dtype(), DType::QFloat(_)) {
             return self;
         }
-        if let Some(table) = RowTable::from_tensor(weight) {
+        if let Some(table) = RowTable::from_tensor(&weight) {
             self.set_row_table(table);
         }
         self

@@ -458,11 +458,12 @@ pub(crate) const TOKEN_TABLE_PATH: &str = "model.embed_tokens.weight";
 impl Pack {
     /// One tensor's dtype, shape and stored bytes (a copy of that range only), if the pack has it.
     pub(crate) fn raw_tensor(&self, name: &str) -> Result<Option<RawTensor>> {
-        let invalid = |e: burn_pack::Error| PalateError::InvalidWeights { file: format!("{} .bpk", self.kind.as_str()), detail: e.to_string() };
-        let Some(tensor) = self.source.tensors().map_err(invalid)?.into_iter().find(|t| t.name == name) else { return Ok(None) };
-        let (dtype, shape) = (tensor.dtype, tensor.shape.to_vec());
-        let bytes = tensor.into_bytes().map_err(invalid)?;
-        Ok(Some((dtype, shape, bytes.to_vec())))
+        let mut found = None;
+        self.raw_tensors_where(|n| n == name, |_, raw| {
+            found = Some(raw);
+            Ok(())
+        })?;
+        Ok(found)
     }
 
     /// Where a tensor lies in a pack read by byte ranges (a file, a `Blob`): the reader, its dtype

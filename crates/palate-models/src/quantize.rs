@@ -86,11 +86,11 @@ impl FromStr for Precision {
 /// backend does inside its own quantized matmul.
 pub fn linear<const D: usize>(linear: &Linear, x: Tensor<D>) -> Tensor<D> {
     let weight = linear.weight.val();
-    let DType::QFloat(scheme) = weight.dtype() else {
+    if !matches!(weight.dtype(), DType::QFloat(_)) {
         return linear.forward(x);
-    };
+    }
     let weight = if weight.device() == crate::device::cpu_device() {
-        dequantize_on_host(&weight, scheme).unwrap_or_else(|| weight.dequantize())
+        dequantize_on_host(&weight).unwrap_or_else(|| weight.dequantize())
     } else {
         weight.dequantize()
     };
@@ -143,19 +143,9 @@ impl HostQ4 {
     /// From a q4 tensor on burn's CPU backend (one byte per value there); `None` for any other
     /// dtype or layout.
     pub(crate) fn from_tensor(weight: &Tensor<2>) -> Option<Self> {
-        let DType::QFloat(scheme) = weight.dtype() else { return None };
-        let [rows, cols] = weight.dims();
-        if !is_row_blocked_q4(scheme, cols) {
-            return None;
-        }
-        let data = weight.clone().into_data();
-        let (values, scales) =
-            burn::tensor::quantization::QuantizedBytes { bytes: data.into_bytes(), scheme, shape: [rows, cols].into() }.into_vec_i8();
-        if values.len() != rows * cols || scales.block.len() * BLOCK as usize != values.len() || scales.global.is_some_and(|g| g != 1.0) {
-            return None;
-        }
-        let nibbles = values.chunks_exact(2).map(|p| (p[0] as u8 & 0x0f) | ((p[1] as u8) << 4)).collect();
-        Some(Self { shape: [rows, cols], nibbles, scales: scales.block })
+        let blocked = row_blocked(weight).filter(|b| b.value == QuantValue::Q4S && b.global.is_none_or(|g| g == 1.0))?;
+        let nibbles = blocked.values.chunks_exact(2).map(|p| (p[0] as u8 & 0x0f) | ((p[1] as u8) << 4)).collect();
+        Some(Self { shape: weight.dims(), nibbles, scales: blocked.scales })
     }
 
     /// `[rows, cols]`.
@@ -253,31 +243,44 @@ impl HostWeights {
     }
 }
 
+/// A quantized weight `[rows, cols]` on burn's CPU backend, blocked by [`BLOCK`] along its rows,
+/// taken apart: one i8 per value, one scale per block, and the tensor-wide scale if the scheme has
+/// one. `None` for any other layout.
+pub(crate) struct RowBlocked {
+    pub value: QuantValue,
+    pub values: Vec<i8>,
+    pub scales: Vec<f32>,
+    pub global: Option<f32>,
+}
+
+pub(crate) fn row_blocked(weight: &Tensor<2>) -> Option<RowBlocked> {
+    let DType::QFloat(scheme) = weight.dtype() else { return None };
+    let [rows, cols] = weight.dims();
+    let by_row = scheme.block_size().is_some_and(|b| b.to_dim_vec(2) == [1, BLOCK]) && cols.is_multiple_of(BLOCK as usize);
+    if !by_row {
+        return None;
+    }
+    let data = weight.clone().into_data();
+    let (values, scales) =
+        burn::tensor::quantization::QuantizedBytes { bytes: data.into_bytes(), scheme, shape: [rows, cols].into() }.into_vec_i8();
+    (values.len() == rows * cols && scales.block.len() * BLOCK as usize == values.len())
+        .then_some(RowBlocked { value: scheme.value, values, scales: scales.block, global: scales.global })
+}
+
 /// [`Tensor::dequantize`] for a weight on burn's CPU backend, where blocks of [`BLOCK`] run along
 /// the last axis: one pass over the values. burn-flex computes each value's block from its index
 /// with a division and a remainder per axis, which in wasm costs ~8 ns per weight (180 ms per call
 /// for MiniLM's 21 M weights, more than the f32 matmuls of a short batch). `None` when the layout
 /// is not the one expected (then burn's own path runs).
-fn dequantize_on_host(weight: &Tensor<2>, scheme: QuantScheme) -> Option<Tensor<2>> {
-    let [rows, cols] = weight.dims();
-    let blocked_by_row = scheme.block_size().is_some_and(|b| b.to_dim_vec(2) == [1, BLOCK]) && cols.is_multiple_of(BLOCK as usize);
-    if !blocked_by_row {
-        return None;
-    }
-    let device = weight.device();
-    let data = weight.clone().into_data();
-    let (values, scales) =
-        burn::tensor::quantization::QuantizedBytes { bytes: data.into_bytes(), scheme, shape: [rows, cols].into() }.into_vec_i8();
-    if values.len() != rows * cols || scales.block.len() * BLOCK as usize != values.len() {
-        return None;
-    }
-    let multiplier = scales.global.unwrap_or(1.0);
-    let mut out = Vec::with_capacity(values.len());
-    for (block, &scale) in values.chunks(BLOCK as usize).zip(&scales.block) {
+fn dequantize_on_host(weight: &Tensor<2>) -> Option<Tensor<2>> {
+    let blocked = row_blocked(weight)?;
+    let multiplier = blocked.global.unwrap_or(1.0);
+    let mut out = Vec::with_capacity(blocked.values.len());
+    for (block, &scale) in blocked.values.chunks(BLOCK as usize).zip(&blocked.scales) {
         // burn-flex's order of operations, so the result is bit-identical.
         out.extend(block.iter().map(|&q| multiplier * scale * q as f32));
     }
-    Some(Tensor::from_data(burn::tensor::TensorData::new(out, [rows, cols]), &device))
+    Some(Tensor::from_data(burn::tensor::TensorData::new(out, weight.dims()), &weight.device()))
 }
 
 /// Values per quantization block.
@@ -375,9 +378,9 @@ mod tests {
             let w = Tensor::<2>::random([48, 96], Distribution::Normal(0.0, 0.05), &device);
             let range = compute_range(&scheme, &w, &Calibration::MinMax);
             let q = w.quantize(&scheme, compute_q_params(&scheme, range));
-            let DType::QFloat(stored) = q.dtype() else { panic!("not quantized") };
+            assert!(matches!(q.dtype(), DType::QFloat(_)), "not quantized");
             let burn: TensorData = q.clone().dequantize().into_data();
-            let ours = dequantize_on_host(&q, stored).unwrap_or_else(|| panic!("{precision:?}: layout not handled")).into_data();
+            let ours = dequantize_on_host(&q).unwrap_or_else(|| panic!("{precision:?}: layout not handled")).into_data();
             assert_eq!(ours.shape(), burn.shape());
             let (a, b) = (ours.try_to_vec::<f32>().unwrap(), burn.try_to_vec::<f32>().unwrap());
             assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()), "{precision:?}: values differ");
