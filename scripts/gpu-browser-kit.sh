@@ -106,15 +106,15 @@ run() {
   local node="$benv $K/rest/bin/node"
   $benv "$CHROMIUM" --version | tee "$out/chromium-version.txt"
 
-  PALATE_PROBE_GPU_PAGE="$out/chrome-gpu.txt" $node scripts/webgpu-probe.mjs --out "$out/flags.txt" | tee "$out/probe.jsonl" \
+  # On failure, the first three flag sets the probe tried again, with Chromium's log kept.
+  $node scripts/webgpu-probe.mjs --out "$out/flags.txt" | tee "$out/probe.jsonl" \
     || { local n=0 set
          ls /usr/local/nvidia/lib64 > "$out/nvidia-libs.txt"
          while IFS= read -r set; do n=$((n + 1))
            DEBUG=pw:browser PALATE_PROBE_SETS="$set --enable-logging=stderr" $node scripts/webgpu-probe.mjs 2>&1 \
              | grep -a -v 'font\|dbus\|Histogram\|VERBOSE\|Import Map\|scheduler_loop\|component\|gaia\|update' \
              | cut -c60-460 > "$out/chromium-stderr-$n.txt"
-         done < <(if [ -n "${PALATE_PROBE_SETS:-}" ]; then tr ';' '\n' <<< "$PALATE_PROBE_SETS" | head -3
-                  else grep -o "^  \['--[^]]*" scripts/webgpu-probe.mjs | sed "s/^  \[//; s/'//g; s/,//g" | head -3; fi)
+         done < <(grep -o '"flags":"[^"]*"' "$out/probe.jsonl" | cut -d'"' -f4 | head -3)
          echo "no hardware adapter; see $out/chromium-stderr-*.txt"; return 1; }
   export PALATE_CHROMIUM_ARGS; PALATE_CHROMIUM_ARGS=$(cat "$out/flags.txt")
 

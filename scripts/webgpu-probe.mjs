@@ -55,12 +55,6 @@ try {
           };
         });
         info = await Promise.race([probe, new Promise((resolve) => setTimeout(() => resolve({ error: 'no answer in 30 s' }), 30_000))]);
-        if (process.env.PALATE_PROBE_GPU_PAGE) {
-          await page.goto('chrome://gpu');
-          await page.waitForTimeout(2000);
-          await fs.writeFile(process.env.PALATE_PROBE_GPU_PAGE, await page.evaluate(() => document.body.innerText ?? ''))
-            .catch(() => {});
-        }
       } finally {
         await browser.close();
       }
