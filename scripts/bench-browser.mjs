@@ -16,6 +16,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startServer } from './serve.mjs';
+import { BATCHES, COLD, cosine } from './bench-texts.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { chromium } = await import(path.join(root, 'web/node_modules/playwright-core/index.mjs'));
@@ -48,38 +49,9 @@ const CONFIGS = [
 const only = arg('only', null)?.split(',');
 const configs = only ? CONFIGS.filter((c) => only.includes(c.key)) : CONFIGS;
 
-// Texts of an exact token count: lowercase words that are one WordPiece each, [CLS] and [SEP]
-// included in the count. The page reports Palate's token ids, and the count is asserted below.
-const WORDS = (`the of and to in is was for on that with as by at from his it an were are which this be or
-have had not but one their they has been its more all who new other first can after two time when there
-also would some most many only over into people such where years while through these three made used year
-then like states because city any between about world work during each both state under part same four
-since school long those music high may what later until water great country several life family group
-government being before us known against house war way still small public within however south north west
-east place five light`).split(/\s+/);
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-}
-function texts(count, tokens, seed) {
-  const next = rng(seed);
-  return Array.from({ length: count }, () =>
-    Array.from({ length: tokens - 2 }, () => WORDS[Math.floor(next() * WORDS.length)]).join(' '));
-}
-const BATCHES = [];
-for (const tokens of [32, 128]) for (const size of [1, 8, 32]) {
-  BATCHES.push({ name: `${size}x${tokens}`, size, tokens, texts: texts(size, tokens, size * 1000 + tokens) });
-}
-const COLD = '8x128';
 
 function chromiumVersion() {
   try { return execFileSync(process.env.CHROMIUM ?? '/usr/bin/chromium', ['--version']).toString().trim(); } catch { return 'unknown'; }
-}
-
-function cosine(a, b) {
-  let d = 0, na = 0, nb = 0;
-  for (let i = 0; i < a.length; i++) { d += a[i] * b[i]; na += a[i] * a[i]; nb += b[i] * b[i]; }
-  return d / Math.sqrt(na * nb);
 }
 
 const server = await startServer({

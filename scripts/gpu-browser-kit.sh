@@ -18,6 +18,16 @@
 #     2. bench-browser.mjs for Palate's and transformers.js' WebGPU paths (--only), results to OUTDIR;
 #     3. the Skywork-shape q4 pack written by the scale bench, scored in Chromium on WebGPU with the
 #        binding limit at 128 MiB (bench-scale-browser.mjs --backend webgpu --tokens 512).
+#
+# Without Chromium (its WebGPU found no hardware adapter there, bench/NATIVE-GPU.md): Dawn, the
+# WebGPU implementation inside Chromium, through its Node binding (scripts/bench-dawn-node.mjs):
+#
+#   scripts/gpu-browser-kit.sh pack-dawn       here: one part, .gpukit/part1 (Node, dawn.node, the
+#                                              wasm build, onnxruntime-web and -node, Debian's
+#                                              Vulkan loader)
+#   scripts/gpu-browser-kit.sh stash && scripts/gpu-browser-kit.sh run-dawn OUTDIR
+#                                              there, in one call: the random-weight MiniLM and its
+#                                              ONNX export as in 1., then bench-dawn-node.mjs
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -61,6 +71,44 @@ pack() {
   echo "carry .gpukit/part1 … .gpukit/part$n in consecutive calls (each runs 'stash'; the last 'stash && run')" >&2
 }
 
+pack_dawn() {
+  local w=/tmp/palate-gpukit; rm -rf "$w" .gpukit; mkdir -p "$w/stage/bin" .gpukit/part1/gl
+  cp "$(command -v node)" "$w/stage/bin/node"  # a static build (nodesource): no libraries to carry
+  local m=models/all-MiniLM-L6-v2 p=bench/browser/node_modules
+  tar cf "$w/stage/repo.tar" web/pkg/palate_wasm.js web/pkg/palate_wasm_bg.wasm \
+    $p/webgpu/{package.json,index.js,dist/linux-x64} $p/@huggingface/tokenizers \
+    $p/onnxruntime-common $p/onnxruntime-web/package.json $p/onnxruntime-web/dist/ort.webgpu.bundle.min.mjs \
+    $p/onnxruntime-web/dist/ort-wasm-simd-threaded.asyncify.mjs $p/onnxruntime-web/dist/ort-wasm-simd-threaded.asyncify.wasm \
+    $p/onnxruntime-node/package.json $p/onnxruntime-node/dist $p/onnxruntime-node/bin/napi-v6/linux/x64 \
+    $m/{config.json,tokenizer.json,tokenizer_config.json,special_tokens_map.json,vocab.txt,modules.json,sentence_bert_config.json,1_Pooling}
+  # xz, which the machine's Python reads (tarfile) without any tool carried.
+  tar cf - -C "$w/stage" . | xz -9e -T0 > .gpukit/part1/chunk.dawn.tar.xz
+  (cd .gpukit/part1/gl && apt-get download libvulkan1 >&2)
+  grep -qx '/.gpukit/' .git/info/exclude || echo '/.gpukit/' >> .git/info/exclude
+  du -sh .gpukit/part1 >&2
+  echo "carry .gpukit/part1 in one call: scripts/gpu-browser-kit.sh stash && scripts/gpu-browser-kit.sh run-dawn \$OUT" >&2
+}
+
+run_dawn() {
+  local out=${1:?OUTDIR}; mkdir -p "$out"
+  local t0=$SECONDS
+  python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$K/chunk.dawn.tar.xz" "$K" || return 1
+  tar xf "$K/repo.tar" -C "$root"
+  for f in "$K"/gl/*.deb; do [ -f "$f" ] && dpkg -x "$f" /; done; ldconfig
+  local icd
+  icd=$(ls /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json \
+        /etc/vulkan/icd.d/nvidia_icd.json 2>/dev/null | head -1)
+  export VK_ICD_FILENAMES=$icd VK_DRIVER_FILES=$icd XDG_RUNTIME_DIR=/tmp
+  echo "unpacked in $((SECONDS - t0)) s; Vulkan ICD: ${icd:-none}"
+  nvidia-smi --query-gpu=name,driver_version,memory.used --format=csv
+  # dawn.node lists the adapters it sees when asked for one that does not exist.
+  "$K/bin/node" -e "import('./bench/browser/node_modules/webgpu/index.js').then(async ({ create }) => {
+    await create(['adapter=list-them']).requestAdapter().catch((e) => console.log(String(e))); process.exit(0); })" 2>&1 | head -20
+  make_random_minilm || return 1
+  "$K/bin/node" scripts/bench-dawn-node.mjs --out "$out/results-dawn-node.json" ${PALATE_DAWN_ARGS:-} 2>&1 | tee "$out/bench-dawn-node.log"
+  echo "done in $((SECONDS - t0)) s"
+}
+
 stash() {
   mkdir -p "$K"
   for d in .gpukit/part*; do [ -d "$d" ] && mv "$d"/chunk.* "$K/" && echo "stashed $d"; done
@@ -69,6 +117,25 @@ stash() {
   # Optional: Debian's Xvfb and Mesa (pack with --x), for a windowed Chromium on an X display.
   for d in .gpukit/part*/x; do [ -d "$d" ] && mkdir -p "$K/x" && mv "$d"/*.deb "$K/x/"; done
   ls -la "$K"
+}
+
+make_random_minilm() {
+  echo "== random-weight MiniLM and its ONNX export"
+  PYTHONUNBUFFERED=1 python3 - <<'EOF'
+import os, shutil, sys, tempfile
+import torch
+from transformers import BertConfig, BertModel
+sys.path.insert(0, "scripts")
+from export_onnx import export
+m = "models/all-MiniLM-L6-v2"
+torch.manual_seed(0)
+model = BertModel(BertConfig.from_pretrained(m), add_pooling_layer=False).eval()
+tmp = tempfile.mkdtemp()
+model.save_pretrained(tmp, safe_serialization=True)
+shutil.copy(os.path.join(tmp, "model.safetensors"), os.path.join(m, "model.safetensors"))
+os.makedirs(os.path.join(m, "onnx"), exist_ok=True)
+print("exported", export(tmp, os.path.join(m, "onnx")), file=sys.stderr)
+EOF
 }
 
 run() {
@@ -118,22 +185,7 @@ run() {
          echo "no hardware adapter; see $out/chromium-stderr-*.txt"; return 1; }
   export PALATE_CHROMIUM_ARGS; PALATE_CHROMIUM_ARGS=$(cat "$out/flags.txt")
 
-  echo "== random-weight MiniLM and its ONNX export"
-  PYTHONUNBUFFERED=1 python3 - <<'EOF' || return 1
-import os, shutil, sys, tempfile
-import torch
-from transformers import BertConfig, BertModel
-sys.path.insert(0, "scripts")
-from export_onnx import export
-m = "models/all-MiniLM-L6-v2"
-torch.manual_seed(0)
-model = BertModel(BertConfig.from_pretrained(m), add_pooling_layer=False).eval()
-tmp = tempfile.mkdtemp()
-model.save_pretrained(tmp, safe_serialization=True)
-shutil.copy(os.path.join(tmp, "model.safetensors"), os.path.join(m, "model.safetensors"))
-os.makedirs(os.path.join(m, "onnx"), exist_ok=True)
-print("exported", export(tmp, os.path.join(m, "onnx")), file=sys.stderr)
-EOF
+  make_random_minilm || return 1
   echo "== browser benchmark (WebGPU)"
   $node scripts/bench-browser.mjs --only palate-webgpu,transformers-webgpu-fp32 --gpu-batches all \
     --gpu-runs 5 --out "$out/results-webgpu.json" 2>&1 | tee "$out/bench-browser.log"
@@ -154,7 +206,9 @@ EOF
 
 case "${1:-}" in
   pack) shift; pack "$@" ;;
+  pack-dawn) pack_dawn ;;
+  run-dawn) shift; run_dawn "$@" ;;
   stash) stash ;;
   run) shift; run "$@" ;;
-  *) sed -n 2,22p "$0"; exit 2 ;;
+  *) sed -n 2,32p "$0"; exit 2 ;;
 esac
