@@ -8,7 +8,7 @@
 //
 //   node scripts/bench-dawn-node.mjs [--runs 5] [--warmup 1] [--only palate-webgpu,ortweb-webgpu-fp32]
 //        [--model models/all-MiniLM-L6-v2] [--dawn backend=vulkan;adapter=NVIDIA…]
-//        [--out bench/dawn-node/results.json] [--child-timeout 300]
+//        [--out bench/dawn-node/results.json] [--child-timeout 300] [--trace [--trace-batch 1x32]]
 //
 // What differs from the browser run, and is written into the results: no browser process, no
 // page, no worker (Palate's wasm runs on Node's main thread), and Dawn's defaults as dawn.node sets
@@ -53,6 +53,31 @@ const CONFIGS = [
 ];
 
 // ---------------------------------------------------------------- child: one configuration
+// --trace: every GPU* method call is counted and timed (JS-side time in the call), and each
+// mapAsync's wait until its promise settles, per warm call of one batch (--trace-batch 1x32).
+const TRACE = process.argv.includes('--trace');
+const TRACE_BATCH = arg('trace-batch', '1x32');
+const trace = { calls: {}, ms: {}, mapWaitMs: 0 };
+function traceGpu() {
+  for (const cls of ['GPUDevice', 'GPUQueue', 'GPUBuffer', 'GPUCommandEncoder', 'GPUComputePassEncoder']) {
+    const proto = globalThis[cls]?.prototype;
+    if (!proto) continue;
+    for (const name of Object.getOwnPropertyNames(proto)) {
+      const d = Object.getOwnPropertyDescriptor(proto, name);
+      if (name === 'constructor' || typeof d.value !== 'function') continue;
+      const f = d.value, key = `${cls}.${name}`;
+      proto[name] = function (...a) {
+        const t = performance.now();
+        const r = f.apply(this, a);
+        trace.calls[key] = (trace.calls[key] ?? 0) + 1;
+        trace.ms[key] = (trace.ms[key] ?? 0) + performance.now() - t;
+        if (name === 'mapAsync' && r?.then) r.then(() => { trace.mapWaitMs += performance.now() - t; }, () => {});
+        return r;
+      };
+    }
+  }
+}
+
 async function installDawn() {
   const { create, globals } = await import(path.join(PEERS, 'webgpu/index.js'));
   Object.assign(globalThis, globals);
@@ -60,6 +85,21 @@ async function installDawn() {
   // backend/webgpu.rs get_browser_gpu_property); Node 20 has neither.
   globalThis.navigator = { gpu: create(DAWN_FLAGS) };
   globalThis.Window ??= function Window() {};
+  // dawn.node crashes (SIGSEGV) on writeBuffer from a view of a SharedArrayBuffer, which is what
+  // onnxruntime-web's threaded wasm heap is in Node. Such writes go through a copy of the written
+  // range (a browser copies writeBuffer data into its GPU process's shared memory as well).
+  const writeBuffer = GPUQueue.prototype.writeBuffer;
+  GPUQueue.prototype.writeBuffer = function (buffer, offset, data, dataOffset = 0, size = undefined) {
+    if (ArrayBuffer.isView(data) && data.buffer instanceof SharedArrayBuffer) {
+      const el = data.BYTES_PER_ELEMENT ?? 1;
+      const bytes = (size ?? (data.byteLength / el - dataOffset)) * el;
+      const copy = new Uint8Array(bytes);
+      copy.set(new Uint8Array(data.buffer, data.byteOffset + dataOffset * el, bytes));
+      return writeBuffer.call(this, buffer, offset, copy);
+    }
+    return writeBuffer.call(this, buffer, offset, data, dataOffset, size);
+  };
+  if (TRACE) traceGpu();
   const adapter = await navigator.gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) return 'none';
   const i = adapter.info ?? {};
@@ -160,8 +200,16 @@ async function child(key) {
     process.stderr.write(`  ${name} ${median(warm[name]).toFixed(1)} ms\n`);
   }
   const medians = Object.fromEntries(Object.entries(warm).map(([k, v]) => [k, median(v)]));
+  let traced;
+  if (TRACE) {
+    trace.calls = {}; trace.ms = {}; trace.mapWaitMs = 0;
+    const s = performance.now();
+    await engine.embed(byName[TRACE_BATCH]);
+    traced = { batch: TRACE_BATCH, wallMs: performance.now() - s, apiMs: Object.values(trace.ms).reduce((a, b) => a + b, 0), ...trace };
+    process.stderr.write(`  trace ${TRACE_BATCH}: ${traced.wallMs.toFixed(1)} ms wall, ${traced.apiMs.toFixed(1)} ms in GPU calls, ${traced.mapWaitMs.toFixed(1)} ms waiting on mapAsync; ${JSON.stringify(trace.calls)}\n`);
+  }
   const tokens = engine.tokens ? await engine.tokens(byName[COLD]) : undefined;
-  return { ...config, adapter, loadMs, coldMs, warm, medians, tokens, check: coldRows.map((r) => Array.from(r)) };
+  return { ...config, adapter, loadMs, coldMs, warm, medians, trace: traced, tokens, check: coldRows.map((r) => Array.from(r)) };
 }
 
 if (process.argv.includes('--child')) {
@@ -180,6 +228,7 @@ function runChild(key) {
   return new Promise((resolve) => {
     const args = [self, '--child', key, '--runs', String(RUNS), '--warmup', String(WARMUP), '--model', MODEL_DIR];
     if (DAWN_FLAGS.length) args.push('--dawn', DAWN_FLAGS.join(';'));
+    if (TRACE) args.push('--trace', '--trace-batch', TRACE_BATCH);
     const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const timer = setTimeout(() => p.kill('SIGKILL'), CHILD_TIMEOUT_S * 1000);
     let stdout = '', stderr = '';

@@ -82,24 +82,26 @@ pack_dawn() {
     $p/onnxruntime-node/package.json $p/onnxruntime-node/dist $p/onnxruntime-node/bin/napi-v6/linux/x64 \
     $m/{config.json,tokenizer.json,tokenizer_config.json,special_tokens_map.json,vocab.txt,modules.json,sentence_bert_config.json,1_Pooling}
   # xz, which the machine's Python reads (tarfile) without any tool carried.
-  tar cf - -C "$w/stage" . | xz -9e -T0 > .gpukit/part1/chunk.dawn.tar.xz
-  (cd .gpukit/part1/gl && apt-get download libvulkan1 >&2)
+  tar cf - -C "$w/stage" . | xz -9 -T0 > .gpukit/part1/chunk.dawn.tar.xz
+  # The Vulkan loader, and libglvnd, which NVIDIA's ICD (libGLX_nvidia) needs to load.
+  (cd .gpukit/part1/gl && apt-get download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 >&2)
   grep -qx '/.gpukit/' .git/info/exclude || echo '/.gpukit/' >> .git/info/exclude
   du -sh .gpukit/part1 >&2
   echo "carry .gpukit/part1 in one call: scripts/gpu-browser-kit.sh stash && scripts/gpu-browser-kit.sh run-dawn \$OUT" >&2
 }
 
 run_dawn() {
-  local out=${1:?OUTDIR}; mkdir -p "$out"
+  local out=${1:?OUTDIR} icd nvlib; mkdir -p "$out"
   local t0=$SECONDS
   python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$K/chunk.dawn.tar.xz" "$K" || return 1
   tar xf "$K/repo.tar" -C "$root"
   for f in "$K"/gl/*.deb; do [ -f "$f" ] && dpkg -x "$f" /; done; ldconfig
-  local icd
   icd=$(ls /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json \
         /etc/vulkan/icd.d/nvidia_icd.json 2>/dev/null | head -1)
-  export VK_ICD_FILENAMES=$icd VK_DRIVER_FILES=$icd XDG_RUNTIME_DIR=/tmp
-  echo "unpacked in $((SECONDS - t0)) s; Vulkan ICD: ${icd:-none}"
+  nvlib=$(dirname "$(find /usr/local/nvidia /usr/lib/x86_64-linux-gnu -name 'libGLX_nvidia.so.0' 2>/dev/null | head -1)")
+  export VK_ICD_FILENAMES=$icd VK_DRIVER_FILES=$icd XDG_RUNTIME_DIR=/tmp LD_LIBRARY_PATH=$nvlib
+  export __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
+  echo "unpacked in $((SECONDS - t0)) s; Vulkan ICD: ${icd:-none}; NVIDIA libraries: $nvlib"
   nvidia-smi --query-gpu=name,driver_version,memory.used --format=csv
   # dawn.node lists the adapters it sees when asked for one that does not exist.
   "$K/bin/node" -e "import('./bench/browser/node_modules/webgpu/index.js').then(async ({ create }) => {

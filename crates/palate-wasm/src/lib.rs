@@ -15,8 +15,25 @@ use palate_personal::PersonalError;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
+// Static constructors (`.init_array`; the `inventory` registrations of cubecl's compiler IR,
+// pliron) run once, here. When a module never calls `__wasm_call_ctors` itself, wasm-ld wraps
+// *every* export in a call to it (its "command" heuristic, lld/wasm/Writer.cpp), so each crossing
+// from JS into wasm re-ran all of them: about 0.6 ms a crossing, hundreds per WebGPU call (every
+// callback and externref slot is a crossing). Calling it explicitly turns the wrappers off. See
+// dtolnay/inventory#76 and #78.
+#[cfg(target_family = "wasm")]
+unsafe extern "C" {
+    fn __wasm_call_ctors();
+}
+
 #[wasm_bindgen(start)]
 fn start() {
+    // SAFETY: wasm-bindgen calls the start function once, right after instantiation and before
+    // any other export; nothing has read the registries yet.
+    #[cfg(target_family = "wasm")]
+    unsafe {
+        __wasm_call_ctors();
+    }
     console_error_panic_hook::set_once();
 }
 
