@@ -7,8 +7,8 @@
 // crash in one engine costs only its row.
 //
 //   node scripts/bench-dawn-node.mjs [--runs 5] [--warmup 1] [--only palate-webgpu,ortweb-webgpu-fp32]
-//        [--model models/all-MiniLM-L6-v2] [--dawn backend=vulkan;adapter=NVIDIA…]
-//        [--out bench/dawn-node/results.json] [--child-timeout 300] [--trace [--trace-batch 1x32]]
+//        [--model models/all-MiniLM-L6-v2] [--pkg web/pkg] [--dawn backend=vulkan;adapter=NVIDIA…]
+//        [--out bench/dawn-node/results.json] [--child-timeout 300] [--trace [--trace-batch 1x32] [--trace-kernels]]
 //
 // What differs from the browser run, and is written into the results: no browser process, no
 // page, no worker (Palate's wasm runs on Node's main thread), and Dawn's defaults as dawn.node sets
@@ -37,6 +37,7 @@ const WARMUP = Number(arg('warmup', 1));
 const MODEL_DIR = path.resolve(root, arg('model', 'models/all-MiniLM-L6-v2'));
 const DAWN_FLAGS = (arg('dawn', '') || '').split(';').filter(Boolean);
 const OUT = path.resolve(root, arg('out', 'bench/dawn-node/results.json'));
+const PKG = arg('pkg', 'web/pkg'); // another wasm-bindgen build of palate-wasm, to compare builds
 const CHILD_TIMEOUT_S = Number(arg('child-timeout', 300)); // a configuration that hangs loses its row only
 const PEERS = path.join(root, 'bench/browser/node_modules');
 const ORT = path.join(PEERS, 'onnxruntime-web/dist');
@@ -53,12 +54,113 @@ const CONFIGS = [
 ];
 
 // ---------------------------------------------------------------- child: one configuration
+// --trace-kernels (with --trace): GPU time per kernel in the traced call. Each dispatch runs in a
+// compute pass of its own with timestamp writes (the engine's passes are split here, in JS), and
+// the time is summed by pipeline label (cubecl and onnxruntime name their kernels there). Run it
+// with --dawn 'disable-dawn-features=timestamp_quantization' or the times come in coarse steps.
+const TRACE_KERNELS = process.argv.includes('--trace-kernels');
+const kernelSlots = []; // { label, readBuffer, index } per traced dispatch
+function traceKernels() {
+  const labels = new WeakMap();
+  const deviceOf = new WeakMap();
+  const { createComputePipeline, createComputePipelineAsync, createCommandEncoder } = GPUDevice.prototype;
+  GPUDevice.prototype.createComputePipeline = function (d) {
+    const p = createComputePipeline.call(this, d);
+    labels.set(p, d?.label ?? d?.compute?.entryPoint ?? '?');
+    return p;
+  };
+  GPUDevice.prototype.createComputePipelineAsync = async function (d) {
+    const p = await createComputePipelineAsync.call(this, d);
+    labels.set(p, d?.label ?? d?.compute?.entryPoint ?? '?');
+    return p;
+  };
+  GPUDevice.prototype.createCommandEncoder = function (d) {
+    const e = createCommandEncoder.call(this, d);
+    deviceOf.set(e, this);
+    return e;
+  };
+  const { beginComputePass, finish } = GPUCommandEncoder.prototype;
+  const pending = new WeakMap(); // encoder -> { querySet, slots }
+  GPUCommandEncoder.prototype.beginComputePass = function (d) {
+    const device = deviceOf.get(this);
+    if (!trace.t0 || !device?.features?.has('timestamp-query')) return beginComputePass.call(this, d);
+    const encoder = this;
+    let q = pending.get(encoder);
+    if (!q) {
+      q = { querySet: device.createQuerySet({ type: 'timestamp', count: 1024 }), labels: [], device };
+      pending.set(encoder, q);
+    }
+    let pipeline = null;
+    const groups = new Map();
+    const run = (dispatch) => {
+      const i = q.labels.length;
+      if (2 * i + 1 >= 1024) { dispatch(beginComputePass.call(encoder, d)); return; }
+      q.labels.push(labels.get(pipeline) ?? '?');
+      const pass = beginComputePass.call(encoder, {
+        ...d, timestampWrites: { querySet: q.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 },
+      });
+      if (pipeline) pass.setPipeline(pipeline);
+      for (const [index, args] of groups) pass.setBindGroup(index, ...args);
+      dispatch(pass);
+      pass.end();
+    };
+    return {
+      label: d?.label ?? '',
+      setPipeline: (p) => { pipeline = p; },
+      setBindGroup: (index, ...args) => { groups.set(index, args); },
+      dispatchWorkgroups: (...a) => run((p) => p.dispatchWorkgroups(...a)),
+      dispatchWorkgroupsIndirect: (...a) => run((p) => p.dispatchWorkgroupsIndirect(...a)),
+      pushDebugGroup() {}, popDebugGroup() {}, insertDebugMarker() {},
+      end() {},
+    };
+  };
+  GPUCommandEncoder.prototype.finish = function (d) {
+    const q = pending.get(this);
+    if (q && q.labels.length) {
+      const n = 2 * q.labels.length;
+      const resolve = q.device.createBuffer({ size: n * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+      const readBuffer = q.device.createBuffer({ size: n * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      this.resolveQuerySet(q.querySet, 0, n, resolve, 0);
+      this.copyBufferToBuffer(resolve, 0, readBuffer, 0, n * 8);
+      q.labels.forEach((label, index) => kernelSlots.push({ label, readBuffer, index }));
+      pending.delete(this);
+    }
+    return finish.call(this, d);
+  };
+}
+
+/** GPU milliseconds per kernel name (the label without cubecl's hash suffix) in the traced call. */
+async function kernelTimes() {
+  const buffers = [...new Set(kernelSlots.map((k) => k.readBuffer))];
+  const data = new Map();
+  for (const b of buffers) {
+    await b.mapAsync(GPUMapMode.READ);
+    data.set(b, new BigUint64Array(b.getMappedRange().slice(0)));
+    b.unmap();
+  }
+  const byKernel = {};
+  let total = 0;
+  for (const { label, readBuffer, index } of kernelSlots) {
+    const t = data.get(readBuffer);
+    const ms = Number(t[2 * index + 1] - t[2 * index]) / 1e6;
+    const name = label.replace(/_[0-9a-f]{8}$/, '');
+    byKernel[name] ??= { count: 0, ms: 0 };
+    byKernel[name].count += 1;
+    byKernel[name].ms += ms;
+    total += ms;
+  }
+  kernelSlots.length = 0;
+  const sorted = Object.entries(byKernel).sort((a, b) => b[1].ms - a[1].ms);
+  return { totalMs: total, kernels: Object.fromEntries(sorted) };
+}
+
 // --trace: every GPU* method call is counted and timed (JS-side time in the call), and each
 // mapAsync's wait until its promise settles, per warm call of one batch (--trace-batch 1x32).
 const TRACE = process.argv.includes('--trace');
 const TRACE_BATCH = arg('trace-batch', '1x32');
-const trace = { calls: {}, ms: {}, mapWaitMs: 0 };
+const trace = { calls: {}, ms: {}, mapWaitMs: 0, submitsDoneAtMs: [], t0: 0 };
 function traceGpu() {
+  if (TRACE_KERNELS) traceKernels();
   for (const cls of ['GPUDevice', 'GPUQueue', 'GPUBuffer', 'GPUCommandEncoder', 'GPUComputePassEncoder']) {
     const proto = globalThis[cls]?.prototype;
     if (!proto) continue;
@@ -72,6 +174,11 @@ function traceGpu() {
         trace.calls[key] = (trace.calls[key] ?? 0) + 1;
         trace.ms[key] = (trace.ms[key] ?? 0) + performance.now() - t;
         if (name === 'mapAsync' && r?.then) r.then(() => { trace.mapWaitMs += performance.now() - t; }, () => {});
+        // When each submission's work is done on the GPU, from the start of the traced call.
+        if (cls === 'GPUQueue' && name === 'submit' && trace.t0) {
+          const i = trace.submitsDoneAtMs.push(null) - 1;
+          this.onSubmittedWorkDone().then(() => { trace.submitsDoneAtMs[i] = performance.now() - trace.t0; }, () => {});
+        }
         return r;
       };
     }
@@ -107,8 +214,9 @@ async function installDawn() {
 }
 
 async function makePalate({ device, precision }) {
-  const { default: init, Embedder } = await import(path.join(root, 'web/pkg/palate_wasm.js'));
-  await init({ module_or_path: await fs.readFile(path.join(root, 'web/pkg/palate_wasm_bg.wasm')) });
+  const pkg = PKG;
+  const { default: init, Embedder } = await import(path.join(root, pkg, 'palate_wasm.js'));
+  await init({ module_or_path: await fs.readFile(path.join(root, pkg, 'palate_wasm_bg.wasm')) });
   const read = async (f, required = true) => {
     try { return await fs.readFile(path.join(MODEL_DIR, f)); } catch (e) { if (required) throw e; return undefined; }
   };
@@ -202,11 +310,18 @@ async function child(key) {
   const medians = Object.fromEntries(Object.entries(warm).map(([k, v]) => [k, median(v)]));
   let traced;
   if (TRACE) {
-    trace.calls = {}; trace.ms = {}; trace.mapWaitMs = 0;
-    const s = performance.now();
+    Object.assign(trace, { calls: {}, ms: {}, mapWaitMs: 0, submitsDoneAtMs: [], t0: performance.now() });
+    const s = trace.t0;
     await engine.embed(byName[TRACE_BATCH]);
-    traced = { batch: TRACE_BATCH, wallMs: performance.now() - s, apiMs: Object.values(trace.ms).reduce((a, b) => a + b, 0), ...trace };
-    process.stderr.write(`  trace ${TRACE_BATCH}: ${traced.wallMs.toFixed(1)} ms wall, ${traced.apiMs.toFixed(1)} ms in GPU calls, ${traced.mapWaitMs.toFixed(1)} ms waiting on mapAsync; ${JSON.stringify(trace.calls)}\n`);
+    const wallMs = performance.now() - s;
+    await new Promise((r) => setTimeout(r, 50)); // the last onSubmittedWorkDone callbacks
+    trace.t0 = 0;
+    if (TRACE_KERNELS) {
+      trace.gpu = await kernelTimes();
+      process.stderr.write(`  GPU time per kernel (${trace.gpu.totalMs.toFixed(2)} ms in all): ${Object.entries(trace.gpu.kernels).slice(0, 8).map(([k, v]) => `${k} ×${v.count} ${v.ms.toFixed(2)} ms`).join('; ')}\n`);
+    }
+    traced = { batch: TRACE_BATCH, wallMs, apiMs: Object.values(trace.ms).reduce((a, b) => a + b, 0), ...trace };
+    process.stderr.write(`  trace ${TRACE_BATCH}: ${traced.wallMs.toFixed(1)} ms wall, ${traced.apiMs.toFixed(1)} ms in GPU calls, ${traced.mapWaitMs.toFixed(1)} ms waiting on mapAsync; submissions done at ${trace.submitsDoneAtMs.map((x) => x?.toFixed(1)).join(' ')} ms; ${JSON.stringify(trace.calls)}\n`);
   }
   const tokens = engine.tokens ? await engine.tokens(byName[COLD]) : undefined;
   return { ...config, adapter, loadMs, coldMs, warm, medians, trace: traced, tokens, check: coldRows.map((r) => Array.from(r)) };
@@ -228,7 +343,9 @@ function runChild(key) {
   return new Promise((resolve) => {
     const args = [self, '--child', key, '--runs', String(RUNS), '--warmup', String(WARMUP), '--model', MODEL_DIR];
     if (DAWN_FLAGS.length) args.push('--dawn', DAWN_FLAGS.join(';'));
+    if (PKG !== 'web/pkg') args.push('--pkg', PKG);
     if (TRACE) args.push('--trace', '--trace-batch', TRACE_BATCH);
+    if (TRACE_KERNELS) args.push('--trace-kernels');
     const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const timer = setTimeout(() => p.kill('SIGKILL'), CHILD_TIMEOUT_S * 1000);
     let stdout = '', stderr = '';

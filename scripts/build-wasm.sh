@@ -13,6 +13,12 @@ wasm_opt="$root/web/node_modules/.bin/wasm-opt"
 say "cargo build (wasm32, profile wasm-release)"
 cargo build -p palate-wasm --target wasm32-unknown-unknown --profile wasm-release >&2
 raw="$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm-release/palate_wasm.wasm"
+# Static constructors must run once (palate-wasm's start function calls __wasm_call_ctors). If
+# nothing calls it, wasm-ld wraps every export in "<name>.command_export", which re-runs them all on
+# each call from JS: ~200 ms per WebGPU call, measured. The raw module still has its name section.
+if grep -q -a 'command_export' "$raw"; then
+  die "$raw has command_export wrappers: static constructors would re-run on every call (see crates/palate-wasm/src/lib.rs, start)"
+fi
 out="$root/web/pkg"
 rm -rf "$out.tmp"
 wasm-bindgen --target web --out-dir "$out.tmp" "$raw" >&2

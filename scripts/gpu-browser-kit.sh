@@ -107,7 +107,18 @@ run_dawn() {
   "$K/bin/node" -e "import('./bench/browser/node_modules/webgpu/index.js').then(async ({ create }) => {
     await create(['adapter=list-them']).requestAdapter().catch((e) => console.log(String(e))); process.exit(0); })" 2>&1 | head -20
   make_random_minilm || return 1
-  "$K/bin/node" scripts/bench-dawn-node.mjs --out "$out/results-dawn-node.json" ${PALATE_DAWN_ARGS:-} 2>&1 | tee "$out/bench-dawn-node.log"
+  [ -n "${PALATE_DAWN_SKIP_DEFAULT:-}" ] \
+    || "$K/bin/node" scripts/bench-dawn-node.mjs --out "$out/results-dawn-node.json" ${PALATE_DAWN_ARGS:-} 2>&1 | tee "$out/bench-dawn-node.log"
+  # More runs with other Dawn flags: PALATE_DAWN_FLAG_SETS="set1|set2", each "flag;flag", and
+  # optionally " -- " and arguments of its own (they win over PALATE_DAWN_ARGS').
+  local n=0 set flags more
+  IFS='|' read -ra sets <<< "${PALATE_DAWN_FLAG_SETS:-}"
+  for set in "${sets[@]}"; do n=$((n + 1))
+    flags=${set%% -- *}; more=; [[ $set == *" -- "* ]] && more=${set#* -- }
+    echo "== Dawn flags: $flags ${more:+(and $more)}"
+    # shellcheck disable=SC2086 # argument lists
+    "$K/bin/node" scripts/bench-dawn-node.mjs --out "$out/results-dawn-node-$n.json" --dawn "$flags" $more ${PALATE_DAWN_ARGS:-} 2>&1 | tee "$out/bench-dawn-node-$n.log"
+  done
   echo "done in $((SECONDS - t0)) s"
 }
 

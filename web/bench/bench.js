@@ -49,7 +49,7 @@ async function makeTransformers({ modelId, device, dtype }) {
 
 /**
  * @param {{ engine: 'palate'|'transformers', device: 'webgpu'|'cpu'|'wasm', dtype?: string,
- *   model: string, modelId: string, batches: { name: string, texts: string[] }[], cold: string,
+ *   model: string, modelId: string, batches: { name: string, texts: string[] }[], coldTexts: string[],
  *   warmup: number, runs: number }} o
  * @returns {Promise<{ loadMs: number, coldMs: number, warm: Record<string, number[]>,
  *   medians: Record<string, number>, check: number[][], tokens?: number[] }>}
@@ -58,9 +58,8 @@ async function run(o) {
   const t0 = performance.now();
   const engine = o.engine === 'palate' ? await makePalate(o) : await makeTransformers(o);
   const loadMs = performance.now() - t0;
-  const byName = Object.fromEntries(o.batches.map((b) => [b.name, b.texts]));
   const t1 = performance.now();
-  const coldRows = await engine.embed(byName[o.cold]);
+  const coldRows = await engine.embed(o.coldTexts);
   const coldMs = performance.now() - t1;
   const warm = {};
   for (const { name, texts } of o.batches) {
@@ -73,7 +72,7 @@ async function run(o) {
     }
   }
   const medians = Object.fromEntries(Object.entries(warm).map(([k, v]) => [k, median(v)]));
-  const tokens = engine.tokens ? await engine.tokens(byName[o.cold]) : undefined;
+  const tokens = engine.tokens ? await engine.tokens(o.coldTexts) : undefined;
   engine.dispose();
   return { loadMs, coldMs, warm, medians, check: coldRows.map((r) => Array.from(r)), tokens };
 }
