@@ -215,8 +215,8 @@ async function installDawn() {
 
 async function makePalate({ device, precision }) {
   const pkg = PKG;
-  const { default: init, Embedder } = await import(path.join(root, pkg, 'palate_wasm.js'));
-  await init({ module_or_path: await fs.readFile(path.join(root, pkg, 'palate_wasm_bg.wasm')) });
+  const { default: init, Embedder } = await import(path.resolve(root, pkg, 'palate_wasm.js'));
+  await init({ module_or_path: await fs.readFile(path.resolve(root, pkg, 'palate_wasm_bg.wasm')) });
   const read = async (f, required = true) => {
     try { return await fs.readFile(path.join(MODEL_DIR, f)); } catch (e) { if (required) throw e; return undefined; }
   };
