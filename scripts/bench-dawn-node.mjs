@@ -362,6 +362,24 @@ function runChild(key) {
 
 const only = arg('only', null)?.split(',');
 const configs = only ? CONFIGS.filter((c) => only.includes(c.key)) : CONFIGS;
+const unknown = (only ?? []).filter((k) => !CONFIGS.some((c) => c.key === k));
+if (unknown.length) {
+  console.error(`[bench-dawn-node] unknown configuration(s) ${unknown.join(', ')}; known: ${CONFIGS.map((c) => c.key).join(', ')}`);
+  process.exit(2);
+}
+// What the run needs, with the command that makes it (scripts/bench-browser.sh makes all three).
+const exists = (p) => fs.access(p).then(() => true, () => false);
+for (const [file, how] of [
+  [path.join(PEERS, 'webgpu/package.json'), 'the peers\' npm install: (cd bench/browser && npm ci --ignore-scripts)'],
+  [path.resolve(root, PKG, 'palate_wasm_bg.wasm'), 'the wasm build: scripts/build-wasm.sh'],
+  ...(configs.some((c) => c.engine !== 'palate')
+    ? [[path.join(MODEL_DIR, 'onnx/model.onnx'), 'the ONNX export: scripts/bench-browser.sh (or scripts/export_onnx.py)']] : []),
+]) {
+  if (!await exists(file)) {
+    console.error(`[bench-dawn-node] missing ${path.relative(root, file)}: make ${how}`);
+    process.exit(2);
+  }
+}
 const dawnPkg = JSON.parse(await fs.readFile(path.join(PEERS, 'webgpu/package.json'), 'utf8'));
 const ortPkg = JSON.parse(await fs.readFile(path.join(ORT, '../package.json'), 'utf8'));
 const results = {
