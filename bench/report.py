@@ -71,7 +71,9 @@ def main():
           "the other rows are from the date above.")
     w(f"- Browser: {r['browser']}")
     w(f"- WebGPU adapter: **{r['adapter']}**" + (
-        " — a software rasteriser on the CPU: WebGPU figures here say nothing about a real GPU."
+        " — a software rasteriser on the CPU: WebGPU figures here say nothing about a real GPU"
+        " (for those, `bench/NATIVE-GPU.md`: the same wasm build and onnxruntime-web on Dawn in Node"
+        " on a lent NVIDIA H200, `scripts/bench-dawn-node.mjs`)."
         if "swiftshader" in r["adapter"].lower() else ""))
     gpu_runs = sorted({c.get("runs", r["runs"]) for c in cfg.values() if c["device"] == "webgpu"})
     w(f"- Each warm figure: median of {r['runs']} calls after {r['warmup']} warm-up call(s)"
