@@ -60,6 +60,7 @@ const CONFIGS = [
 // with --dawn 'disable-dawn-features=timestamp_quantization' or the times come in coarse steps.
 const TRACE_KERNELS = process.argv.includes('--trace-kernels');
 const kernelSlots = []; // { label, readBuffer, index } per traced dispatch
+const QUERIES = Number(process.env.PALATE_TRACE_QUERIES ?? 1024); // timestamps per command encoder
 function traceKernels() {
   const labels = new WeakMap();
   const deviceOf = new WeakMap();
@@ -80,25 +81,26 @@ function traceKernels() {
     return e;
   };
   const { beginComputePass, finish } = GPUCommandEncoder.prototype;
-  const pending = new WeakMap(); // encoder -> { querySet, slots }
+  const pending = new WeakMap(); // encoder -> { querySet, labels (one per timed dispatch), device }
   GPUCommandEncoder.prototype.beginComputePass = function (d) {
     const device = deviceOf.get(this);
     if (!trace.t0 || !device?.features?.has('timestamp-query')) return beginComputePass.call(this, d);
     const encoder = this;
     let q = pending.get(encoder);
     if (!q) {
-      q = { querySet: device.createQuerySet({ type: 'timestamp', count: 1024 }), labels: [], device };
+      q = { querySet: device.createQuerySet({ type: 'timestamp', count: QUERIES }), labels: [], device };
       pending.set(encoder, q);
     }
     let pipeline = null;
     const groups = new Map();
     const run = (dispatch) => {
+      // Past the query set's capacity a dispatch still runs, in a pass of its own, untimed.
       const i = q.labels.length;
-      if (2 * i + 1 >= 1024) { dispatch(beginComputePass.call(encoder, d)); return; }
-      q.labels.push(labels.get(pipeline) ?? '?');
-      const pass = beginComputePass.call(encoder, {
+      const timed = 2 * i + 1 < QUERIES;
+      if (timed) q.labels.push(labels.get(pipeline) ?? '?');
+      const pass = beginComputePass.call(encoder, timed ? {
         ...d, timestampWrites: { querySet: q.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 },
-      });
+      } : d);
       if (pipeline) pass.setPipeline(pipeline);
       for (const [index, args] of groups) pass.setBindGroup(index, ...args);
       dispatch(pass);
@@ -214,9 +216,8 @@ async function installDawn() {
 }
 
 async function makePalate({ device, precision }) {
-  const pkg = PKG;
-  const { default: init, Embedder } = await import(path.resolve(root, pkg, 'palate_wasm.js'));
-  await init({ module_or_path: await fs.readFile(path.resolve(root, pkg, 'palate_wasm_bg.wasm')) });
+  const { default: init, Embedder } = await import(path.resolve(root, PKG, 'palate_wasm.js'));
+  await init({ module_or_path: await fs.readFile(path.resolve(root, PKG, 'palate_wasm_bg.wasm')) });
   const read = async (f, required = true) => {
     try { return await fs.readFile(path.join(MODEL_DIR, f)); } catch (e) { if (required) throw e; return undefined; }
   };
