@@ -7,9 +7,12 @@ use palate_tests::{minilm_dir, minilm_fixture};
 const TOLERANCE: f64 = 1e-4;
 
 fn check_parity(backend: BackendKind, device: palate_models::burn::tensor::Device) {
+    check_embedder(backend, SentenceEmbedder::load(ModelFiles::from_dir(minilm_dir()).unwrap(), &device).unwrap());
+}
+
+fn check_embedder(backend: BackendKind, embedder: SentenceEmbedder) {
     let fixture = minilm_fixture();
     assert!(fixture.texts.len() >= 10);
-    let embedder = SentenceEmbedder::load(ModelFiles::from_dir(minilm_dir()).unwrap(), &device).unwrap();
     assert_eq!(embedder.config().max_seq_length, fixture.max_seq_length);
 
     // One padded batch holding every length (2 … 256 tokens) exercises the attention mask.
@@ -40,6 +43,35 @@ fn check_parity(backend: BackendKind, device: palate_models::burn::tensor::Devic
 #[test]
 fn minilm_matches_reference_on_cpu() {
     check_parity(BackendKind::Cpu, device::cpu_device());
+}
+
+/// The browser's CPU path: linear weights packed once for `palate_models::gemm` (what `load` does
+/// in wasm), against the same float64 reference. Quantizing or writing a pack afterwards sees the
+/// weights as loaded.
+#[test]
+fn minilm_with_packed_weights_matches_reference_and_quantizes_as_loaded() {
+    let files = ModelFiles::from_dir(minilm_dir()).unwrap();
+    let cpu = device::cpu_device();
+    let held = SentenceEmbedder::load(files.clone(), &cpu).unwrap().hold_weights_on_host(true);
+    let (count, bytes) = held.host_weights();
+    assert_eq!(count, 6 * 6, "six linear layers in each of six blocks");
+    assert_eq!(bytes, 6 * 4 * (4 * 384 * 384 + 2 * 384 * 1536), "f32, no padding at these widths");
+    check_embedder(BackendKind::Cpu, held);
+
+    let texts = &minilm_fixture().texts[..5];
+    let q8 = |e: SentenceEmbedder| e.quantize(palate_models::Precision::Q8).unwrap().embed_blocking(texts).unwrap();
+    let plain = SentenceEmbedder::load(files.clone(), &cpu).unwrap();
+    let held = SentenceEmbedder::load(files.clone(), &cpu).unwrap().hold_weights_on_host(true);
+    assert_eq!(q8(held), q8(plain), "quantizing restores the weights first, exactly");
+    // Packs carry burn's random parameter ids, so compare what they load to.
+    let from_pack = |e: SentenceEmbedder| {
+        let bytes = e.to_pack(&files, palate_models::StoredPrecision::F32, None).unwrap();
+        let pack = palate_models::Pack::parse(bytes, "test.bpk").unwrap();
+        SentenceEmbedder::from_pack(&pack, &cpu).unwrap().embed_blocking(texts).unwrap()
+    };
+    let plain = SentenceEmbedder::load(files.clone(), &cpu).unwrap();
+    let held = SentenceEmbedder::load(files.clone(), &cpu).unwrap().hold_weights_on_host(true);
+    assert!(from_pack(held) == from_pack(plain), "a pack written from held weights holds the same weights");
 }
 
 /// Runs where a wgpu adapter exists (on CI: Mesa's lavapipe). With `PALATE_REQUIRE_WGPU=1` a

@@ -17,7 +17,8 @@ use serde::Deserialize;
 
 use crate::error::{PalateError, Result};
 use crate::files::{names, parse_json};
-use crate::{cpu_ops, quantize};
+use crate::quantize::{self, HostWeights};
+use crate::cpu_ops;
 
 /// The keys of a Hugging Face `BertConfig` that the encoder uses; defaults are transformers'.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -261,6 +262,12 @@ impl BertModel {
 
     /// `input_ids` and `attention_mask` are `[batch, seq]`; returns `[batch, seq, hidden]`.
     pub fn forward(&self, input_ids: Tensor<2, Int>, attention_mask: Tensor<2, Bool>) -> Tensor<3> {
+        self.forward_with(input_ids, attention_mask, &HostWeights::default())
+    }
+
+    /// [`Self::forward`] for a model whose linear weights (some or all) are held in `host`
+    /// ([`Self::hold_weights_on_host`]).
+    pub fn forward_with(&self, input_ids: Tensor<2, Int>, attention_mask: Tensor<2, Bool>, host: &HostWeights) -> Tensor<3> {
         let [batch, seq] = input_ids.dims();
         let device = input_ids.device();
         let positions = Tensor::<1, Int>::arange(0..seq as i64, &device)
@@ -276,34 +283,59 @@ impl BertModel {
         // Keys that are padding get -inf-like bias: [batch, 1, 1, seq].
         let pad = attention_mask.bool_not().unsqueeze_dims::<4>(&[1, 2]);
         for layer in &self.encoder.layer {
-            hidden = layer.forward(hidden, pad.clone());
+            hidden = layer.forward(hidden, pad.clone(), host);
         }
         hidden
+    }
+
+    /// Moves the f32 linear weights into `host` in [`crate::gemm`]'s packed form (the module keeps
+    /// 1 × 1 placeholders) when the model is on burn's CPU backend and [`crate::gemm::PREFERRED`]
+    /// says so (the browser), or when `force`d (tests); quantized weights stay.
+    pub fn hold_weights_on_host(&mut self, host: &mut HostWeights, force: bool) {
+        for layer in &mut self.encoder.layer {
+            for linear in layer.linears_mut() {
+                host.hold_f32(linear, force);
+            }
+        }
+    }
+
+    /// Puts the weights held in `host` back into the module.
+    pub fn restore_host_weights(&mut self, host: &mut HostWeights, device: &Device) {
+        for layer in &mut self.encoder.layer {
+            for linear in layer.linears_mut() {
+                host.restore(linear, device);
+            }
+        }
     }
 }
 
 impl BertLayer {
-    fn forward(&self, x: Tensor<3>, pad: Tensor<4, Bool>) -> Tensor<3> {
-        let attn = self.attention.self_.forward(x.clone(), pad);
-        let attn = self.attention.output.LayerNorm.forward(quantize::linear(&self.attention.output.dense, attn) + x);
-        let inner = quantize::linear(&self.intermediate.dense, attn.clone());
+    fn linears_mut(&mut self) -> [&mut Linear; 6] {
+        let (a, o) = (&mut self.attention.self_, &mut self.attention.output);
+        [&mut a.query, &mut a.key, &mut a.value, &mut o.dense, &mut self.intermediate.dense, &mut self.output.dense]
+    }
+
+    fn forward(&self, x: Tensor<3>, pad: Tensor<4, Bool>, host: &HostWeights) -> Tensor<3> {
+        let attn = self.attention.self_.forward(x.clone(), pad, host);
+        let attn = self.attention.output.LayerNorm.forward(quantize::linear_with(&self.attention.output.dense, host, attn) + x);
+        let inner = quantize::linear_with(&self.intermediate.dense, host, attn.clone());
         let inner = match self.intermediate.activation {
             Activation::Gelu => cpu_ops::gelu(inner),
             Activation::GeluTanh => activation::gelu_approximate(inner),
             Activation::Relu => activation::relu(inner),
         };
-        self.output.LayerNorm.forward(quantize::linear(&self.output.dense, inner) + attn)
+        self.output.LayerNorm.forward(quantize::linear_with(&self.output.dense, host, inner) + attn)
     }
 }
 
 impl BertSelfAttention {
-    fn forward(&self, x: Tensor<3>, pad: Tensor<4, Bool>) -> Tensor<3> {
+    fn forward(&self, x: Tensor<3>, pad: Tensor<4, Bool>, host: &HostWeights) -> Tensor<3> {
         let [batch, seq, hidden] = x.dims();
         let head_dim = hidden / self.num_heads;
         let heads = |t: Tensor<3>| t.reshape([batch, seq, self.num_heads, head_dim]).swap_dims(1, 2);
-        let q = heads(quantize::linear(&self.query, x.clone()));
-        let k = heads(quantize::linear(&self.key, x.clone()));
-        let v = heads(quantize::linear(&self.value, x));
+        let q = heads(quantize::linear_with(&self.query, host, x.clone()));
+        let k = heads(quantize::linear_with(&self.key, host, x.clone()));
+        let v = heads(quantize::linear_with(&self.value, host, x));
         let probs = cpu_ops::masked_softmax(q.matmul(k.swap_dims(2, 3)), 1.0 / (head_dim as f64).sqrt(), pad);
         probs.matmul(v).swap_dims(1, 2).reshape([batch, seq, hidden])
     }

@@ -176,7 +176,7 @@ fn exp4(x: F32x4) -> F32x4 {
 /// Four f32 lanes: wasm's `v128` when the build has SIMD, else an array (native builds
 /// auto-vectorise it at `opt-level = 3`; tests run the polynomials through it).
 #[derive(Clone, Copy)]
-struct F32x4(Lanes);
+pub(crate) struct F32x4(Lanes);
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 type Lanes = core::arch::wasm32::v128;
@@ -213,6 +213,33 @@ mod lanes {
             assert!(chunk.len() >= 4);
             // SAFETY: four f32 are writable at `chunk` (checked above); no alignment requirement.
             unsafe { v128_store(chunk.as_mut_ptr().cast(), self.0) }
+        }
+        /// Four f32 at `p`.
+        ///
+        /// # Safety
+        /// `p..p + 4` must be readable.
+        #[inline(always)]
+        pub unsafe fn read(p: *const f32) -> Self {
+            // SAFETY: the caller's contract; v128_load has no alignment requirement.
+            Self(unsafe { v128_load(p.cast()) })
+        }
+        /// Stores the lanes at `p`.
+        ///
+        /// # Safety
+        /// `p..p + 4` must be writable.
+        #[inline(always)]
+        pub unsafe fn write(self, p: *mut f32) {
+            // SAFETY: the caller's contract.
+            unsafe { v128_store(p.cast(), self.0) }
+        }
+        /// The f32 at `p` in every lane (one `load32_splat`).
+        ///
+        /// # Safety
+        /// `p` must be readable.
+        #[inline(always)]
+        pub unsafe fn read_splat(p: *const f32) -> Self {
+            // SAFETY: the caller's contract.
+            Self(unsafe { v128_load32_splat(p.cast()) })
         }
         #[inline(always)]
         pub fn min(self, o: Self) -> Self {
@@ -292,6 +319,27 @@ mod lanes {
         #[inline(always)]
         pub fn store(self, chunk: &mut [f32]) {
             chunk[..4].copy_from_slice(&self.0);
+        }
+        /// # Safety
+        /// `p..p + 4` must be readable.
+        #[inline(always)]
+        pub unsafe fn read(p: *const f32) -> Self {
+            // SAFETY: the caller's contract.
+            Self(unsafe { [*p, *p.add(1), *p.add(2), *p.add(3)] })
+        }
+        /// # Safety
+        /// `p..p + 4` must be writable.
+        #[inline(always)]
+        pub unsafe fn write(self, p: *mut f32) {
+            // SAFETY: the caller's contract.
+            unsafe { core::ptr::copy_nonoverlapping(self.0.as_ptr(), p, 4) }
+        }
+        /// # Safety
+        /// `p` must be readable.
+        #[inline(always)]
+        pub unsafe fn read_splat(p: *const f32) -> Self {
+            // SAFETY: the caller's contract.
+            Self([unsafe { *p }; 4])
         }
         /// wasm's `pmin`: `if o < self { o } else { self }`.
         #[inline(always)]

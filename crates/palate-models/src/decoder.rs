@@ -460,18 +460,11 @@ impl DecoderScorer {
         for layer in &mut self.model.model.layers {
             for (_, linear) in layer.linears_mut() {
                 if let Some(weight) = quantize::HostQ4::from_tensor(&linear.weight.val()) {
-                    Self::hold(&mut self.host, linear, weight, &self.device);
+                    self.host.hold(linear, quantize::HostWeight::Q4(weight), &self.device);
                 }
             }
         }
         self
-    }
-
-    /// Gives `linear` a 1 × 1 placeholder weight and holds `weight` for it in `host`.
-    fn hold(host: &mut quantize::HostWeights, linear: &mut Linear, weight: quantize::HostQ4, device: &Device) {
-        let placeholder = burn::module::Param::from_tensor(Tensor::<2>::zeros([1, 1], device));
-        host.insert(placeholder.id, weight);
-        linear.weight = placeholder;
     }
 
     /// Linear weights held packed on the host (q4 on the CPU), and their bytes.
@@ -633,7 +626,7 @@ impl DecoderScorer {
         }
         for (i, name, weight) in host_q4 {
             if let Some((_, linear)) = scorer.model.model.layers[i].linears_mut().into_iter().find(|(n, _)| *n == name) {
-                Self::hold(&mut scorer.host, linear, weight, &scorer.device);
+                scorer.host.hold(linear, quantize::HostWeight::Q4(weight), &scorer.device);
             }
         }
         Ok(scorer)

@@ -11,6 +11,7 @@ pub mod decoder;
 pub mod device;
 pub mod error;
 pub mod files;
+pub mod gemm;
 pub mod pack;
 pub mod quantize;
 pub mod reward;

@@ -28,6 +28,7 @@ use burn::tensor::{DType, Tensor};
 use burn::tensor::quantization::{Calibration, QuantScheme, QuantValue, ScaleDtype, compute_q_params, compute_range};
 
 use crate::error::{PalateError, Result};
+use crate::gemm::{self, PackedMatrix};
 
 /// The weights' precision, as users name it (`--quantize`, `precision:` in JS).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -89,21 +90,56 @@ pub fn linear<const D: usize>(linear: &Linear, x: Tensor<D>) -> Tensor<D> {
     if !matches!(weight.dtype(), DType::QFloat(_)) {
         return linear.forward(x);
     }
+    let bias = linear.bias.as_ref().map(|b| b.val());
     let weight = if weight.device() == crate::device::cpu_device() {
-        dequantize_on_host(&weight).unwrap_or_else(|| weight.dequantize())
+        match dequantize_on_host(&weight) {
+            // In the browser, straight into the packed kernel: no weight tensor, no second packing.
+            Some(values) if gemm::PREFERRED => match PackedMatrix::from_row_major(&values, weight.dims()[0], weight.dims()[1]) {
+                Some(packed) => return host_linear(x, &packed, bias),
+                None => weight.dequantize(),
+            },
+            Some(values) => Tensor::from_data(burn::tensor::TensorData::new(values, weight.dims()), &weight.device()),
+            None => weight.dequantize(),
+        }
     } else {
         weight.dequantize()
     };
-    burn::tensor::module::linear(x, weight, linear.bias.as_ref().map(|b| b.val()))
+    burn::tensor::module::linear(x, weight, bias)
 }
 
-/// [`linear`], with the weights in `host` (q4 held packed on the host, [`HostQ4`]) read from there.
+/// [`linear`], with the weights in `host` ([`HostWeight`]: f32 packed for [`gemm`], or q4)
+/// read from there.
 pub fn linear_with<const D: usize>(linear: &Linear, host: &HostWeights, x: Tensor<D>) -> Tensor<D> {
-    let Some(weight) = host.get(linear.weight.id) else {
-        return self::linear(linear, x);
-    };
-    let weight = Tensor::<2>::from_data(burn::tensor::TensorData::new(weight.dequantize(), weight.shape), &x.device());
-    burn::tensor::module::linear(x, weight, linear.bias.as_ref().map(|b| b.val()))
+    let bias = || linear.bias.as_ref().map(|b| b.val());
+    match host.get(linear.weight.id) {
+        None => self::linear(linear, x),
+        Some(HostWeight::F32(packed)) => host_linear(x, packed, bias()),
+        Some(HostWeight::Q4(weight)) => {
+            let [rows, cols] = weight.shape;
+            let values = weight.dequantize();
+            if gemm::PREFERRED
+                && let Some(packed) = PackedMatrix::from_row_major(&values, rows, cols)
+            {
+                return host_linear(x, &packed, bias());
+            }
+            let weight = Tensor::<2>::from_data(burn::tensor::TensorData::new(values, weight.shape), &x.device());
+            burn::tensor::module::linear(x, weight, bias())
+        }
+    }
+}
+
+/// `x · w + bias` on the host ([`gemm::matmul`]) for `x` on burn's CPU backend.
+fn host_linear<const D: usize>(x: Tensor<D>, w: &PackedMatrix, bias: Option<Tensor<1>>) -> Tensor<D> {
+    let device = x.device();
+    let mut dims = x.dims();
+    let [k, n] = w.shape();
+    assert_eq!(dims[D - 1], k, "linear layer: input width {} against a weight of {k} rows", dims[D - 1]);
+    let rows = dims[..D - 1].iter().product();
+    let a = x.into_data().convert::<f32>().try_into_vec::<f32>().expect("converted to f32");
+    let bias = bias.map(|b| b.into_data().convert::<f32>().try_into_vec::<f32>().expect("converted to f32"));
+    let out = gemm::matmul(&a, rows, w, bias.as_deref());
+    dims[D - 1] = n;
+    Tensor::from_data(burn::tensor::TensorData::new(out, dims), &device)
 }
 
 /// A q4 weight `[rows, cols]` held on the host in its packed form: two values per byte (value
@@ -214,19 +250,63 @@ fn is_row_blocked_q4(scheme: QuantScheme, cols: usize) -> bool {
         && cols.is_multiple_of(BLOCK as usize)
 }
 
-/// Host-held q4 weights ([`HostQ4`]) by the id of the (placeholder) parameter they stand for.
+/// A linear weight held outside burn, on the host.
+pub enum HostWeight {
+    /// q4, packed two values a byte (a decoder's weights on the CPU; dequantized per call).
+    Q4(HostQ4),
+    /// f32 in [`gemm`]'s panels (the browser's CPU backend, [`gemm::PREFERRED`]).
+    F32(PackedMatrix),
+}
+
+impl HostWeight {
+    /// `[rows, cols]` = `[d_in, d_out]`.
+    pub fn shape(&self) -> [usize; 2] {
+        match self {
+            Self::Q4(w) => w.shape(),
+            Self::F32(w) => w.shape(),
+        }
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        match self {
+            Self::Q4(w) => w.bytes(),
+            Self::F32(w) => w.bytes(),
+        }
+    }
+
+    /// The f32 values, row-major (dequantized for q4).
+    pub fn to_row_major(&self) -> Vec<f32> {
+        match self {
+            Self::Q4(w) => w.dequantize(),
+            Self::F32(w) => w.to_row_major(),
+        }
+    }
+}
+
+/// Host-held weights ([`HostWeight`]) by the id of the (placeholder) parameter they stand for.
 #[derive(Default)]
 pub struct HostWeights {
-    weights: HashMap<ParamId, HostQ4>,
+    weights: HashMap<ParamId, HostWeight>,
+}
+
+impl std::fmt::Debug for HostWeights {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostWeights").field("weights", &self.len()).field("bytes", &self.bytes()).finish()
+    }
 }
 
 impl HostWeights {
-    pub fn get(&self, id: ParamId) -> Option<&HostQ4> {
+    pub fn get(&self, id: ParamId) -> Option<&HostWeight> {
         self.weights.get(&id)
     }
 
-    pub(crate) fn insert(&mut self, id: ParamId, weight: HostQ4) {
+    pub(crate) fn insert(&mut self, id: ParamId, weight: HostWeight) {
         self.weights.insert(id, weight);
+    }
+
+    pub(crate) fn remove(&mut self, id: ParamId) -> Option<HostWeight> {
+        self.weights.remove(&id)
     }
 
     pub fn len(&self) -> usize {
@@ -239,7 +319,37 @@ impl HostWeights {
 
     /// Bytes held by all the weights.
     pub fn bytes(&self) -> usize {
-        self.weights.values().map(HostQ4::bytes).sum()
+        self.weights.values().map(HostWeight::bytes).sum()
+    }
+
+    /// Gives `linear` a 1 × 1 placeholder weight and holds `weight` for it.
+    pub(crate) fn hold(&mut self, linear: &mut Linear, weight: HostWeight, device: &burn::tensor::Device) {
+        let placeholder = burn::module::Param::from_tensor(Tensor::<2>::zeros([1, 1], device));
+        self.insert(placeholder.id, weight);
+        linear.weight = placeholder;
+    }
+
+    /// On burn's CPU backend where [`gemm::PREFERRED`] (or when `force`d: tests), moves an f32
+    /// weight of `linear` into [`gemm`]'s panels here; anything else stays as it is.
+    pub(crate) fn hold_f32(&mut self, linear: &mut Linear, force: bool) {
+        let weight = linear.weight.val();
+        if !(gemm::PREFERRED || force) || weight.dtype() != DType::F32 || weight.device() != crate::device::cpu_device() {
+            return;
+        }
+        let [rows, cols] = weight.dims();
+        let Ok(values) = weight.clone().into_data().try_into_vec::<f32>() else { return };
+        if let Some(packed) = PackedMatrix::from_row_major(&values, rows, cols) {
+            self.hold(linear, HostWeight::F32(packed), &weight.device());
+        }
+    }
+
+    /// Puts a weight held here back into `linear` (f32; q4 dequantized), for writing the module
+    /// out or quantizing it.
+    pub(crate) fn restore(&mut self, linear: &mut Linear, device: &burn::tensor::Device) {
+        if let Some(weight) = self.remove(linear.weight.id) {
+            let tensor = Tensor::<2>::from_data(burn::tensor::TensorData::new(weight.to_row_major(), weight.shape()), device);
+            linear.weight = burn::module::Param::from_tensor(tensor);
+        }
     }
 }
 
@@ -272,7 +382,7 @@ pub(crate) fn row_blocked(weight: &Tensor<2>) -> Option<RowBlocked> {
 /// with a division and a remainder per axis, which in wasm costs ~8 ns per weight (180 ms per call
 /// for MiniLM's 21 M weights, more than the f32 matmuls of a short batch). `None` when the layout
 /// is not the one expected (then burn's own path runs).
-fn dequantize_on_host(weight: &Tensor<2>) -> Option<Tensor<2>> {
+fn dequantize_on_host(weight: &Tensor<2>) -> Option<Vec<f32>> {
     let blocked = row_blocked(weight)?;
     let multiplier = blocked.global.unwrap_or(1.0);
     let mut out = Vec::with_capacity(blocked.values.len());
@@ -280,7 +390,7 @@ fn dequantize_on_host(weight: &Tensor<2>) -> Option<Tensor<2>> {
         // burn-flex's order of operations, so the result is bit-identical.
         out.extend(block.iter().map(|&q| multiplier * scale * q as f32));
     }
-    Some(Tensor::from_data(burn::tensor::TensorData::new(out, weight.dims()), &weight.device()))
+    Some(out)
 }
 
 /// Values per quantization block.
@@ -380,9 +490,9 @@ mod tests {
             let q = w.quantize(&scheme, compute_q_params(&scheme, range));
             assert!(matches!(q.dtype(), DType::QFloat(_)), "not quantized");
             let burn: TensorData = q.clone().dequantize().into_data();
-            let ours = dequantize_on_host(&q).unwrap_or_else(|| panic!("{precision:?}: layout not handled")).into_data();
-            assert_eq!(ours.shape(), burn.shape());
-            let (a, b) = (ours.try_to_vec::<f32>().unwrap(), burn.try_to_vec::<f32>().unwrap());
+            let ours = dequantize_on_host(&q).unwrap_or_else(|| panic!("{precision:?}: layout not handled"));
+            assert_eq!(burn.shape().iter().product::<usize>(), ours.len());
+            let (a, b) = (ours, burn.try_to_vec::<f32>().unwrap());
             assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()), "{precision:?}: values differ");
             assert!(a.iter().any(|&x| x != 0.0));
         }

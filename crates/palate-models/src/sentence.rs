@@ -9,7 +9,7 @@ use crate::bert::{BertConfig, BertModel};
 use crate::error::{PalateError, Result};
 use crate::files::{ModelFiles, names, parse_json};
 use crate::pack::{Pack, PackKind, StoredPrecision};
-use crate::quantize::Precision;
+use crate::quantize::{HostWeights, Precision};
 use crate::text::TextTokenizer;
 
 /// How token states become one vector (`1_Pooling/config.json`).
@@ -116,6 +116,8 @@ pub struct SentenceEmbedder {
     hidden_size: usize,
     device: Device,
     precision: Precision,
+    /// f32 linear weights held packed for [`crate::gemm`] (the browser's CPU backend).
+    host: HostWeights,
     /// Most texts per forward pass. Inputs are sorted by length and a batch never pads a text to
     /// more than twice its length, so a long text does not make short ones expensive.
     pub batch_size: usize,
@@ -129,7 +131,9 @@ impl SentenceEmbedder {
         let config = SentenceConfig::from_files(&files, &bert)?;
         let tokenizer = TextTokenizer::from_bytes(&files.tokenizer, config.max_seq_length)?;
         let model = BertModel::load(&bert, files.weights, device)?;
-        Ok(Self { model, tokenizer, config, hidden_size: bert.hidden_size, device: device.clone(), precision: Precision::F32, batch_size: 32 })
+        let host = HostWeights::default();
+        Ok(Self { model, tokenizer, config, hidden_size: bert.hidden_size, device: device.clone(), precision: Precision::F32, host, batch_size: 32 }
+            .hold_weights_on_host(false))
     }
 
     /// Builds the model from a `.bpk` written by `palate convert` ([`crate::pack`]): the carried
@@ -143,13 +147,15 @@ impl SentenceEmbedder {
         let mut model = bert.init(device)?;
         pack.load_into(&mut model, &[], &[])?;
         let precision = pack.precision.quantization();
-        Ok(Self { model, tokenizer, config, hidden_size: bert.hidden_size, device: device.clone(), precision, batch_size: 32 })
+        let host = HostWeights::default();
+        Ok(Self { model, tokenizer, config, hidden_size: bert.hidden_size, device: device.clone(), precision, host, batch_size: 32 }
+            .hold_weights_on_host(false))
     }
 
     /// The `.bpk` bytes of this model ([`crate::pack`]): `files` are the folder it was loaded
     /// from, `precision` how to store it (q8 / q4 quantize the linear weights first).
     pub fn to_pack(self, files: &ModelFiles, precision: StoredPrecision, taste: Option<&[u8]>) -> Result<Vec<u8>> {
-        let model = self.quantize(precision.quantization())?.model;
+        let model = self.restore_host_weights().quantize(precision.quantization())?.model;
         let mut carried: Vec<(&str, &[u8])> = vec![(names::CONFIG, &files.config), (names::TOKENIZER, &files.tokenizer)];
         for (name, file) in [
             (names::SENTENCE_BERT_CONFIG, &files.sentence_bert_config),
@@ -172,9 +178,29 @@ impl SentenceEmbedder {
         if precision == Precision::F32 {
             return Ok(self); // as loaded (a quantized pack stays quantized)
         }
+        self = self.restore_host_weights();
         self.model = crate::quantize::quantize_linear_weights(self.model, precision)?;
         self.precision = precision;
         Ok(self)
+    }
+
+    /// Moves the f32 linear weights out of the module into [`crate::gemm`]'s packed form, where
+    /// that is the faster path ([`crate::gemm::PREFERRED`]: burn's CPU backend in the browser;
+    /// [`Self::load`] does it there) or when `force`d (tests). Same results, within f32 rounding.
+    pub fn hold_weights_on_host(mut self, force: bool) -> Self {
+        self.model.hold_weights_on_host(&mut self.host, force);
+        self
+    }
+
+    /// Linear weights held for [`crate::gemm`], and their bytes.
+    pub fn host_weights(&self) -> (usize, usize) {
+        (self.host.len(), self.host.bytes())
+    }
+
+    /// Puts weights held on the host back into the module (to quantize or write it).
+    fn restore_host_weights(mut self) -> Self {
+        self.model.restore_host_weights(&mut self.host, &self.device);
+        self
     }
 
     /// The precision of the encoder's linear weights.
@@ -264,7 +290,7 @@ impl SentenceEmbedder {
     async fn embed_ids(&self, batch: &[&[u32]]) -> Result<Vec<Vec<f32>>> {
         let rows = batch.len();
         let (ids, mask) = crate::batch::pad_right(batch, 0, &self.device);
-        let hidden = self.model.forward(ids, mask.clone());
+        let hidden = self.model.forward_with(ids, mask.clone(), &self.host);
         let pooled: Tensor<2> = match self.config.pooling {
             Pooling::Cls => hidden.narrow(1, 0, 1).reshape([rows, self.hidden_size]),
             Pooling::Mean => {
