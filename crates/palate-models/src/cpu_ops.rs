@@ -232,6 +232,17 @@ mod lanes {
             // SAFETY: the caller's contract.
             unsafe { v128_store(p.cast(), self.0) }
         }
+        /// Eight i8 at `p` as f32, in two vectors (values 0–3, 4–7).
+        ///
+        /// # Safety
+        /// `p..p + 8` must be readable.
+        #[inline(always)]
+        pub unsafe fn read_i8x8(p: *const i8) -> (Self, Self) {
+            // SAFETY: the caller's contract: eight bytes, no alignment requirement.
+            let bytes = unsafe { v128_load64_zero(p.cast()) };
+            let words = i16x8_extend_low_i8x16(bytes);
+            (Self(f32x4_convert_i32x4(i32x4_extend_low_i16x8(words))), Self(f32x4_convert_i32x4(i32x4_extend_high_i16x8(words))))
+        }
         /// The f32 at `p` in every lane (one `load32_splat`).
         ///
         /// # Safety
@@ -340,6 +351,14 @@ mod lanes {
         pub unsafe fn read_splat(p: *const f32) -> Self {
             // SAFETY: the caller's contract.
             Self([unsafe { *p }; 4])
+        }
+        /// # Safety
+        /// `p..p + 8` must be readable.
+        #[inline(always)]
+        pub unsafe fn read_i8x8(p: *const i8) -> (Self, Self) {
+            // SAFETY: the caller's contract.
+            let v = |i: usize| unsafe { *p.add(i) } as f32;
+            (Self([v(0), v(1), v(2), v(3)]), Self([v(4), v(5), v(6), v(7)]))
         }
         /// wasm's `pmin`: `if o < self { o } else { self }`.
         #[inline(always)]

@@ -61,6 +61,34 @@ impl PackedMatrix {
         Some(Self { k, n, panels })
     }
 
+    /// Dequantizes a row-major `[k, n]` matrix of i8 values straight into panels: value `(r, c)`
+    /// is `multiplier · scales[(r·n + c) / 32] · q` (blocks of 32 along each row, burn's q8 layout
+    /// and its order of operations, so the values are bit-identical to burn's dequantization).
+    /// One pass, no row-major f32 copy: per call for quantized weights. `None` when the lengths
+    /// disagree or `n` is not a multiple of 32.
+    pub fn from_blocked_i8(values: &[i8], scales: &[f32], multiplier: f32, k: usize, n: usize) -> Option<Self> {
+        const BLOCK: usize = 32;
+        if k.checked_mul(n)? != values.len() || !n.is_multiple_of(BLOCK) || scales.len() * BLOCK != values.len() {
+            return None;
+        }
+        let panel_count = n / NR;
+        let mut panels = vec![0f32; panel_count * k * NR];
+        for r in 0..k {
+            for p in 0..panel_count {
+                let at = r * n + p * NR;
+                let scale = F32x4::splat(multiplier * scales[at / BLOCK]);
+                let (lo, hi) = (&values[at..at + NR], &mut panels[(p * k + r) * NR..(p * k + r + 1) * NR]);
+                // SAFETY: `lo` holds NR = 8 values and `hi` NR slots (the slices above).
+                unsafe {
+                    let (a, b) = F32x4::read_i8x8(lo.as_ptr());
+                    (scale * a).write(hi.as_mut_ptr());
+                    (scale * b).write(hi.as_mut_ptr().add(4));
+                }
+            }
+        }
+        Some(Self { k, n, panels })
+    }
+
     /// The row-major `[k, n]` values back.
     pub fn to_row_major(&self) -> Vec<f32> {
         let mut values = vec![0f32; self.k * self.n];
@@ -262,6 +290,19 @@ mod tests {
         assert_eq!(packed.to_row_major(), w);
         assert!(PackedMatrix::from_row_major(&w, 5, 18).is_none());
         assert!(PackedMatrix::from_row_major(&w, usize::MAX, 2).is_none());
+    }
+
+    #[test]
+    fn blocked_i8_dequantizes_into_the_panels_of_the_f32_values() {
+        let (k, n) = (3, 64);
+        let values: Vec<i8> = (0..k * n).map(|i| (i as i32 * 37 % 255 - 127) as i8).collect();
+        let scales: Vec<f32> = (0..k * n / 32).map(|b| 0.01 + b as f32 * 0.003).collect();
+        let multiplier = 0.5;
+        let f32s: Vec<f32> = values.iter().enumerate().map(|(i, &q)| multiplier * scales[i / 32] * q as f32).collect();
+        let packed = PackedMatrix::from_blocked_i8(&values, &scales, multiplier, k, n).expect("valid layout");
+        assert_eq!(packed, PackedMatrix::from_row_major(&f32s, k, n).expect("k · n values"), "bit-identical panels");
+        assert!(PackedMatrix::from_blocked_i8(&values, &scales[1..], multiplier, k, n).is_none());
+        assert!(PackedMatrix::from_blocked_i8(&values[..k * 40], &scales, multiplier, k, 40).is_none());
     }
 
     #[test]

@@ -91,18 +91,19 @@ pub fn linear<const D: usize>(linear: &Linear, x: Tensor<D>) -> Tensor<D> {
         return linear.forward(x);
     }
     let bias = linear.bias.as_ref().map(|b| b.val());
-    let weight = if weight.device() == crate::device::cpu_device() {
-        match dequantize_on_host(&weight) {
-            // In the browser, straight into the packed kernel: no weight tensor, no second packing.
-            Some(values) if gemm::PREFERRED => match PackedMatrix::from_row_major(&values, weight.dims()[0], weight.dims()[1]) {
-                Some(packed) => return host_linear(x, &packed, bias),
-                None => weight.dequantize(),
-            },
-            Some(values) => Tensor::from_data(burn::tensor::TensorData::new(values, weight.dims()), &weight.device()),
-            None => weight.dequantize(),
-        }
-    } else {
-        weight.dequantize()
+    let on_cpu = weight.device() == crate::device::cpu_device();
+    // In the browser, the quantized values go straight into the packed kernel's panels.
+    if on_cpu
+        && gemm::PREFERRED
+        && let Some(blocked) = row_blocked(&weight)
+        && let [rows, cols] = weight.dims()
+        && let Some(packed) = PackedMatrix::from_blocked_i8(&blocked.values, &blocked.scales, blocked.global.unwrap_or(1.0), rows, cols)
+    {
+        return host_linear(x, &packed, bias);
+    }
+    let weight = match on_cpu.then(|| dequantize_on_host(&weight)).flatten() {
+        Some(values) => Tensor::from_data(burn::tensor::TensorData::new(values, weight.dims()), &weight.device()),
+        None => weight.dequantize(),
     };
     burn::tensor::module::linear(x, weight, bias)
 }
