@@ -38,6 +38,11 @@ $palate train-basis --model $model --data $out/data/train-users.jsonl --out $out
   --no-token-bag --description "ablation: no token bag" 2>/dev/null
 $palate eval-personal --model $model --taste $out/data/taste-no-bag.json --data $out/data/test-users.jsonl \
   --strategies random --max-k 20 --seeds 5 --json > $out/results-no-bag.json
+say "ablation: prior fitted to the users' point estimates only (no EM refit to their choices)"
+$palate train-basis --model $model --data $out/data/train-users.jsonl --out $out/data/taste-no-em.json \
+  --prior-em-rounds 0 --description "ablation: point-estimate prior" 2>/dev/null
+$palate eval-personal --model $model --taste $out/data/taste-no-em.json --data $out/data/test-users.jsonl \
+  --strategies active,random --max-k 20 --seeds 5 --json > $out/results-no-em.json
 say "oracle reference"
 python3 $out/oracle.py --data $out/data --max-k 20 --seeds 5 > $out/oracle.json
 python3 $out/report.py --dir $out > $out/RESULTS.md

@@ -108,6 +108,10 @@ enum Command {
         /// chosen by BIC up to 8 when left out. 1 is a single Gaussian.
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
         prior_components: Option<u16>,
+        /// Laplace-EM rounds refitting the prior to the users' choices (each user with their own
+        /// uncertainty) after fitting it to their point estimates; 0 keeps the point-estimate fit.
+        #[arg(long, default_value_t = BasisConfig::default().prior_em_rounds)]
+        prior_em_rounds: usize,
         /// What the data is, recorded in the taste file (default: its name and size).
         #[arg(long)]
         description: Option<String>,
@@ -234,7 +238,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             score(model, backend, quantize, prompt, responses, json)
         }
         Command::Convert { model, quantize, out } => convert(model, quantize, out),
-        Command::TrainBasis { model, data, out, rank, alpha, principles, rounds, init_variance, prior_components, no_token_bag, description, backend } => {
+        Command::TrainBasis { model, data, out, rank, alpha, principles, rounds, init_variance, prior_components, prior_em_rounds, no_token_bag, description, backend } => {
             let (embedder, files) = load(&model, backend)?;
             let args = personal::TrainArgs {
                 data,
@@ -246,6 +250,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 rounds,
                 init_variance,
                 prior_components: prior_components.map(usize::from),
+                prior_em_rounds,
                 token_bag: !no_token_bag,
             };
             personal::train_basis(args, &embedder, &files)

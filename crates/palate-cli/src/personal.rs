@@ -100,6 +100,7 @@ pub struct TrainArgs {
     pub rounds: usize,
     pub init_variance: f64,
     pub prior_components: Option<usize>,
+    pub prior_em_rounds: usize,
     pub token_bag: bool,
 }
 
@@ -133,6 +134,7 @@ pub fn train_basis(args: TrainArgs, embedder: &SentenceEmbedder, files: &ModelFi
         rounds: args.rounds,
         init_prior_variance: args.init_variance,
         prior_components: args.prior_components,
+        prior_em_rounds: args.prior_em_rounds,
         token_bag: args.token_bag,
         ..BasisConfig::default()
     };

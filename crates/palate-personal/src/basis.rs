@@ -16,7 +16,10 @@
 //! 3. **Prior**: what a new user starts from. The mean and covariance (plus a small ridge) of the
 //!    users' weight vectors, and, because users come in kinds (PAL's prototypes, MiCRo's mixture
 //!    of heads), a Gaussian mixture over those vectors with a shared covariance, its number of
-//!    components chosen by BIC ([`crate::mixture::fit_prior`]).
+//!    components chosen by BIC ([`crate::mixture::fit_prior`]). Those vectors are estimates: their
+//!    spread is the population's plus each user's estimation error. So the prior is then refitted
+//!    to the choices themselves, each user with their own posterior uncertainty
+//!    ([`crate::mixture::refine_by_choices`], Laplace EM; `prior_em_rounds`).
 
 use nalgebra::{DMatrix, DVector};
 
@@ -43,6 +46,10 @@ pub struct BasisConfig {
     pub prior_ridge: f64,
     /// Components of the mixture prior: `None` chooses 1..=8 by BIC, `Some(1)` is one Gaussian.
     pub prior_components: Option<usize>,
+    /// Laplace-EM rounds that refit the prior to the users' choices
+    /// ([`crate::mixture::refine_by_choices`]) after fitting it to their point estimates; 0 keeps
+    /// the point-estimate fit.
+    pub prior_em_rounds: usize,
     /// Whether the basis also reads each reply's bag of token embeddings
     /// ([`ReplyEmbedding::tokens`](crate::features::ReplyEmbedding::tokens)).
     pub token_bag: bool,
@@ -63,6 +70,7 @@ impl Default for BasisConfig {
             learning_rate: 0.02,
             prior_ridge: 0.05,
             prior_components: None,
+            prior_em_rounds: 30,
             // On the synthetic benchmark (bench/personal/RESULTS.md), held-out users after 10
             // answers in random order: 0.741 without the bag, 0.812 with it.
             token_bag: true,
@@ -158,13 +166,14 @@ pub fn train(
     let mut adam = Adam::new(rep, rank, config.learning_rate);
     let mut weights: Vec<DVector<f64>> = Vec::new();
     let mut standardise: Vec<Standardise> = Vec::new();
+    let mut features: Vec<DVector<f64>> = Vec::new();
     for round in 0..=config.rounds {
         progress("fitting users and basis", round, config.rounds);
         let projected = basis.transpose() * &x; // rank × n
         standardise = (0..rank)
             .map(|k| Standardise::fit_differences(&projected.row(k).iter().copied().collect::<Vec<_>>(), &all_pairs))
             .collect();
-        let features: Vec<DVector<f64>> = (0..n)
+        features = (0..n)
             .map(|i| {
                 DVector::from_iterator(
                     d,
@@ -206,7 +215,8 @@ pub fn train(
         }
     }
 
-    // 3. Population prior over the user weight vectors.
+    // 3. Population prior over the user weight vectors: fitted to the point estimates, then (EM)
+    // to the choices themselves, each user with their own uncertainty.
     let u_count = weights.len() as f64;
     let mean = weights.iter().fold(DVector::zeros(d), |acc, w| acc + w) / u_count;
     let mut cov = weights.iter().fold(DMatrix::zeros(d, d), |acc, w| {
@@ -217,10 +227,20 @@ pub fn train(
         cov[(i, i)] += config.prior_ridge;
     }
     progress("fitting the mixture prior", 0, 1);
-    let mixture = match config.prior_components {
+    let mut mixture = match config.prior_components {
         None => crate::mixture::fit_prior(&weights, 8, config.prior_ridge, 2026)?,
         Some(k) => crate::mixture::fit_tied_mixture(&weights, k.clamp(1, weights.len()), config.prior_ridge, 8, 2026)?,
     };
+    let (mut mean, mut cov) = (mean, cov);
+    if config.prior_em_rounds > 0 {
+        progress("refitting the prior to the choices (EM)", 0, 1);
+        let choices: Vec<Vec<(DVector<f64>, DVector<f64>)>> =
+            users.iter().map(|pairs| pairs.iter().map(|&(c, r)| (features[c].clone(), features[r].clone())).collect()).collect();
+        let single = crate::mixture::TiedMixture { weights: vec![1.0], means: vec![mean], covariance: cov, log_likelihood: 0.0 };
+        let single = crate::mixture::refine_by_choices(&single, &choices, config.prior_ridge, config.prior_em_rounds)?;
+        (mean, cov) = (single.means[0].clone(), single.covariance);
+        mixture = crate::mixture::refine_by_choices(&mixture, &choices, config.prior_ridge, config.prior_em_rounds)?;
+    }
     report.prior_weights = mixture.weights.clone();
     let rows = |m: &DMatrix<f64>| (0..d).map(|i| m.row(i).iter().copied().collect()).collect::<Vec<Vec<f64>>>();
     let components = if mixture.weights.len() > 1 {

@@ -255,6 +255,82 @@ pub fn fit_prior(points: &[DVector<f64>], max_k: usize, ridge: f64, seed: u64) -
     best.ok_or_else(|| PersonalError::InvalidPrior("no points to fit a mixture to".into()))
 }
 
+/// Refits a tied mixture prior to the users' **choices** rather than to point estimates of their
+/// weights: type-II maximum likelihood (empirical Bayes) by Laplace EM, started from `prior`.
+///
+/// [`fit_tied_mixture`] sees each training user's MAP weights from a finite number of choices, and
+/// their spread is the population's plus each user's estimation error (or minus it, where the
+/// fitting prior shrinks hard): the prior comes out too wide or too narrow, and a new user's
+/// first answers move too much or too little. Here each user keeps their own uncertainty. E step:
+/// the user's [`MixturePosterior`] under the current prior — responsibilities `r_uk` and component
+/// posteriors `N(m_uk, S_uk)` (Laplace). M step, the expected complete-data log-likelihood's
+/// maximiser: `π_k = mean_u r_uk`, `μ_k = Σ_u r_uk m_uk / Σ_u r_uk`,
+/// `Σ = (1/U) Σ_u Σ_k r_uk (S_uk + (m_uk − μ_k)(m_uk − μ_k)ᵀ) + ridge·I` (the law of total
+/// variance: the spread of the posterior means plus the mean posterior covariance). This is the
+/// EM of a Gaussian hierarchical model (Dempster, Laird & Rubin 1977) with the Laplace
+/// approximation in the E step; stops after `iterations` or when the parameters stop moving.
+/// `users[u]` holds `(chosen, rejected)` feature vectors.
+pub fn refine_by_choices(
+    prior: &TiedMixture,
+    users: &[Vec<(DVector<f64>, DVector<f64>)>],
+    ridge: f64,
+    iterations: usize,
+) -> Result<TiedMixture> {
+    let d = prior.covariance.nrows();
+    let k = prior.weights.len();
+    if users.is_empty() || k == 0 || prior.means.len() != k {
+        return Err(PersonalError::InvalidPrior("refining a prior needs users and at least one component".into()));
+    }
+    let mut fit = prior.clone();
+    for _ in 0..iterations {
+        let mut counts = vec![0.0; k];
+        let mut sums = vec![DVector::<f64>::zeros(d); k];
+        let mut posts = Vec::with_capacity(users.len());
+        let mut log_likelihood = 0.0;
+        for pairs in users {
+            let components = (0..k).map(|j| (fit.weights[j], fit.means[j].clone(), fit.covariance.clone())).collect();
+            let mut post = MixturePosterior::new(components)?;
+            post.update_many(pairs.iter().map(|(a, b)| (a, b, Answer::A)))?;
+            // The user's log evidence under the mixture: log Σ_k π_k p(D | k).
+            let logs: Vec<f64> = post.components.iter().zip(&fit.weights).map(|(c, w)| w.ln() + c.log_evidence()).collect();
+            let max = logs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            log_likelihood += max + logs.iter().map(|l| (l - max).exp()).sum::<f64>().ln();
+            for (j, (r, c)) in post.responsibilities.iter().zip(&post.components).enumerate() {
+                counts[j] += r;
+                sums[j].axpy(*r, c.mean(), 1.0);
+            }
+            posts.push(post);
+        }
+        let u = users.len() as f64;
+        let means: Vec<DVector<f64>> =
+            (0..k).map(|j| if counts[j] > 1e-9 { &sums[j] / counts[j] } else { fit.means[j].clone() }).collect();
+        let mut cov = DMatrix::<f64>::zeros(d, d);
+        for post in &posts {
+            for (j, (r, c)) in post.responsibilities.iter().zip(&post.components).enumerate() {
+                let delta = c.mean() - &means[j];
+                cov += c.covariance() * *r;
+                cov.ger(*r, &delta, &delta, 1.0);
+            }
+        }
+        cov /= u;
+        for i in 0..d {
+            cov[(i, i)] += ridge;
+        }
+        let moved = (&cov - &fit.covariance).norm() / fit.covariance.norm().max(1e-12)
+            + means.iter().zip(&fit.means).map(|(a, b)| (a - b).norm()).sum::<f64>() / (1.0 + fit.means.iter().map(|m| m.norm()).sum::<f64>());
+        fit = TiedMixture {
+            weights: counts.iter().map(|c| (c / u).max(1e-12)).collect(),
+            means,
+            covariance: cov,
+            log_likelihood,
+        };
+        if moved < 1e-6 {
+            break;
+        }
+    }
+    Ok(fit)
+}
+
 /// k-means++ seeding (Arthur & Vassilvitskii, 2007): centres drawn ∝ squared distance.
 fn kmeans_pp(points: &[DVector<f64>], k: usize, rng: &mut StdRng) -> Vec<DVector<f64>> {
     let mut centres = vec![points[rng.random_range(0..points.len())].clone()];
@@ -402,6 +478,47 @@ mod tests {
         assert!((0.8..1.25).contains(&ratio), "variance ratio {ratio}");
         let p = post.prefer(&v(&[1.2]), &v(&[0.0])).unwrap().probability;
         assert!((p - pa / z).abs() < 0.01, "P(A≻B) {p} vs {}", pa / z);
+    }
+
+    /// Users drawn from a known 1-D population, 40 choices each: refitting the prior to the
+    /// choices lands much nearer the population's spread than the spread of the users' point
+    /// estimates (what `fit_tied_mixture` sees). The Laplace E step is biased low for binary
+    /// choices (as penalised quasi-likelihood is for random-effect variances): −17% here, −29% with
+    /// 12 choices a user (point estimates: +42% and +92%).
+    #[test]
+    fn refitting_to_the_choices_recovers_the_population_spread() {
+        let (true_mean, true_var): (f64, f64) = (1.0, 0.25);
+        let normal = |rng: &mut StdRng| -> f64 { StandardNormal.sample(rng) };
+        let mut rng = StdRng::seed_from_u64(7);
+        let (mut users, mut estimates, mut drawn) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..300 {
+            let w = true_mean + true_var.sqrt() * normal(&mut rng);
+            drawn.push(w);
+            let pairs: Vec<(DVector<f64>, DVector<f64>)> = (0..40)
+                .map(|_| {
+                    let x = 2.0 * normal(&mut rng);
+                    // Bradley–Terry: reply A (feature x) is chosen with probability σ(w·x).
+                    if rng.random::<f64>() < sigmoid(w * x) { (v(&[x]), v(&[0.0])) } else { (v(&[0.0]), v(&[x])) }
+                })
+                .collect();
+            let mut post = Posterior::isotropic(v(&[0.0]), 4.0).unwrap();
+            post.update_many(pairs.iter().map(|(a, b)| (a, b, Answer::A))).unwrap();
+            estimates.push(post.mean().clone());
+            users.push(pairs);
+        }
+        let mean = drawn.iter().sum::<f64>() / drawn.len() as f64;
+        let var = drawn.iter().map(|w| (w - mean) * (w - mean)).sum::<f64>() / drawn.len() as f64;
+        let points = fit_tied_mixture(&estimates, 1, 1e-6, 1, 1).unwrap();
+        let refined = refine_by_choices(&points, &users, 1e-6, 100).unwrap();
+        let (var_points, var_refined) = (points.covariance[(0, 0)], refined.covariance[(0, 0)]);
+        assert!((var_refined - var).abs() < 0.5 * (var_points - var).abs(), "refined {var_refined}, points {var_points}, drawn {var}");
+        assert!((var_refined / var - 1.0).abs() < 0.25, "refined variance {var_refined} vs {var}");
+        assert!((refined.means[0][0] - mean).abs() < 0.1, "refined mean {} vs {mean}", refined.means[0][0]);
+        // EM does not lower the (Laplace) marginal likelihood of the choices.
+        let after = refine_by_choices(&refined, &users, 1e-6, 1).unwrap().log_likelihood;
+        let before = refine_by_choices(&points, &users, 1e-6, 1).unwrap().log_likelihood;
+        assert!(after >= before, "{after} < {before}");
+        assert!(refine_by_choices(&points, &[], 1e-6, 3).is_err());
     }
 
     #[test]
