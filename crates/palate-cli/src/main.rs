@@ -112,6 +112,10 @@ enum Command {
         /// uncertainty) after fitting it to their point estimates; 0 keeps the point-estimate fit.
         #[arg(long, default_value_t = BasisConfig::default().prior_em_rounds)]
         prior_em_rounds: usize,
+        /// Importance samples per user and kind in each EM round (0: the Laplace approximation's
+        /// moments, which shrink the prior's spread somewhat for binary choices).
+        #[arg(long, default_value_t = BasisConfig::default().prior_em_samples)]
+        prior_em_samples: usize,
         /// What the data is, recorded in the taste file (default: its name and size).
         #[arg(long)]
         description: Option<String>,
@@ -238,7 +242,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             score(model, backend, quantize, prompt, responses, json)
         }
         Command::Convert { model, quantize, out } => convert(model, quantize, out),
-        Command::TrainBasis { model, data, out, rank, alpha, principles, rounds, init_variance, prior_components, prior_em_rounds, no_token_bag, description, backend } => {
+        Command::TrainBasis { model, data, out, rank, alpha, principles, rounds, init_variance, prior_components, prior_em_rounds, prior_em_samples, no_token_bag, description, backend } => {
             let (embedder, files) = load(&model, backend)?;
             let args = personal::TrainArgs {
                 data,
@@ -251,6 +255,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 init_variance,
                 prior_components: prior_components.map(usize::from),
                 prior_em_rounds,
+                prior_em_samples,
                 token_bag: !no_token_bag,
             };
             personal::train_basis(args, &embedder, &files)

@@ -101,6 +101,7 @@ pub struct TrainArgs {
     pub init_variance: f64,
     pub prior_components: Option<usize>,
     pub prior_em_rounds: usize,
+    pub prior_em_samples: usize,
     pub token_bag: bool,
 }
 
@@ -135,6 +136,7 @@ pub fn train_basis(args: TrainArgs, embedder: &SentenceEmbedder, files: &ModelFi
         init_prior_variance: args.init_variance,
         prior_components: args.prior_components,
         prior_em_rounds: args.prior_em_rounds,
+        prior_em_samples: args.prior_em_samples,
         token_bag: args.token_bag,
         ..BasisConfig::default()
     };

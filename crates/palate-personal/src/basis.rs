@@ -50,6 +50,8 @@ pub struct BasisConfig {
     /// ([`crate::mixture::refine_by_choices`]) after fitting it to their point estimates; 0 keeps
     /// the point-estimate fit.
     pub prior_em_rounds: usize,
+    /// Importance samples per user and component in the EM's E step; 0 uses the Laplace moments.
+    pub prior_em_samples: usize,
     /// Whether the basis also reads each reply's bag of token embeddings
     /// ([`ReplyEmbedding::tokens`](crate::features::ReplyEmbedding::tokens)).
     pub token_bag: bool,
@@ -71,6 +73,7 @@ impl Default for BasisConfig {
             prior_ridge: 0.05,
             prior_components: None,
             prior_em_rounds: 30,
+            prior_em_samples: 0,
             // On the synthetic benchmark (bench/personal/RESULTS.md), held-out users after 10
             // answers in random order: 0.741 without the bag, 0.812 with it.
             token_bag: true,
@@ -237,9 +240,9 @@ pub fn train(
         let choices: Vec<Vec<(DVector<f64>, DVector<f64>)>> =
             users.iter().map(|pairs| pairs.iter().map(|&(c, r)| (features[c].clone(), features[r].clone())).collect()).collect();
         let single = crate::mixture::TiedMixture { weights: vec![1.0], means: vec![mean], covariance: cov, log_likelihood: 0.0 };
-        let single = crate::mixture::refine_by_choices(&single, &choices, config.prior_ridge, config.prior_em_rounds)?;
+        let single = crate::mixture::refine_by_choices(&single, &choices, config.prior_ridge, config.prior_em_rounds, config.prior_em_samples)?;
         (mean, cov) = (single.means[0].clone(), single.covariance);
-        mixture = crate::mixture::refine_by_choices(&mixture, &choices, config.prior_ridge, config.prior_em_rounds)?;
+        mixture = crate::mixture::refine_by_choices(&mixture, &choices, config.prior_ridge, config.prior_em_rounds, config.prior_em_samples)?;
     }
     report.prior_weights = mixture.weights.clone();
     let rows = |m: &DMatrix<f64>| (0..d).map(|i| m.row(i).iter().copied().collect()).collect::<Vec<Vec<f64>>>();
