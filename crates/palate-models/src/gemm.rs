@@ -47,18 +47,30 @@ impl PackedMatrix {
         if k.checked_mul(n)? != values.len() {
             return None;
         }
-        let panel_count = n.div_ceil(NR);
-        let mut panels = vec![0f32; panel_count * k * NR];
-        if panels.is_empty() {
-            return Some(Self { k, n, panels });
+        let mut packed = Self::zeros(k, n);
+        if packed.panels.is_empty() {
+            return Some(packed);
         }
-        for (p, panel) in panels.chunks_exact_mut(k * NR).enumerate() {
-            let (start, width) = (p * NR, NR.min(n - p * NR));
-            for (row, out) in values.chunks_exact(n).zip(panel.chunks_exact_mut(NR)) {
-                out[..width].copy_from_slice(&row[start..start + width]);
+        // Row by row: the reads run straight through `values` (panel by panel, they would stride
+        // by a row each time: measured 3 ns a value for a 1024 × 3072 weight in wasm).
+        for (r, row) in values.chunks_exact(n).enumerate() {
+            for (p, chunk) in row.chunks(NR).enumerate() {
+                packed.panel_row_mut(p, r)[..chunk.len()].copy_from_slice(chunk);
             }
         }
-        Some(Self { k, n, panels })
+        Some(packed)
+    }
+
+    /// A `[k, n]` matrix of zeros.
+    pub(crate) fn zeros(k: usize, n: usize) -> Self {
+        Self { k, n, panels: vec![0f32; n.div_ceil(NR) * k * NR] }
+    }
+
+    /// The NR values of row `r` in panel `p` (columns `p·NR..p·NR + NR`, padding included).
+    #[inline(always)]
+    pub(crate) fn panel_row_mut(&mut self, p: usize, r: usize) -> &mut [f32] {
+        let at = (p * self.k + r) * NR;
+        &mut self.panels[at..at + NR]
     }
 
     /// Dequantizes a row-major `[k, n]` matrix of i8 values straight into panels: value `(r, c)`

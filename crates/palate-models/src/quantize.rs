@@ -116,13 +116,10 @@ pub fn linear_with<const D: usize>(linear: &Linear, host: &HostWeights, x: Tenso
         None => self::linear(linear, x),
         Some(HostWeight::F32(packed)) => host_linear(x, packed, bias()),
         Some(HostWeight::Q4(weight)) => {
-            let [rows, cols] = weight.shape;
-            let values = weight.dequantize();
-            if gemm::PREFERRED
-                && let Some(packed) = PackedMatrix::from_row_major(&values, rows, cols)
-            {
-                return host_linear(x, &packed, bias());
+            if gemm::PREFERRED {
+                return host_linear(x, &weight.dequantize_packed(), bias());
             }
+            let values = weight.dequantize();
             let weight = Tensor::<2>::from_data(burn::tensor::TensorData::new(values, weight.shape), &x.device());
             burn::tensor::module::linear(x, weight, bias())
         }
@@ -201,6 +198,24 @@ impl HostQ4 {
         let mut out = vec![0f32; self.nibbles.len() * 2];
         dequantize_q4(&self.nibbles, &self.scales, &mut out);
         out
+    }
+
+    /// The same values straight into [`gemm`]'s panels, a block of [`BLOCK`] at a time (a block
+    /// never straddles two rows: rows are a whole number of blocks). One pass over the weight, no
+    /// row-major copy: this runs for every call.
+    pub fn dequantize_packed(&self) -> PackedMatrix {
+        let [rows, cols] = self.shape;
+        let (block, half) = (BLOCK as usize, BLOCK as usize / 2);
+        let mut packed = PackedMatrix::zeros(rows, cols);
+        let mut values = [0f32; BLOCK as usize];
+        for (b, (bytes, scale)) in self.nibbles.chunks_exact(half).zip(&self.scales).enumerate() {
+            dequantize_q4(bytes, std::slice::from_ref(scale), &mut values);
+            let (row, col) = ((b * block) / cols, (b * block) % cols);
+            for (j, chunk) in values.chunks_exact(gemm::NR).enumerate() {
+                packed.panel_row_mut(col / gemm::NR + j, row).copy_from_slice(chunk);
+            }
+        }
+        packed
     }
 }
 
@@ -515,6 +530,8 @@ mod tests {
         assert_eq!(host.shape(), [40, 96]);
         assert_eq!(host.bytes(), 40 * 96 / 2 + 40 * 96 / 32 * 4);
         assert_eq!(bits(&host.dequantize()), bits(&burn));
+        // Straight into the packed kernel's panels: the same bits, in panel order.
+        assert_eq!(host.dequantize_packed(), gemm::PackedMatrix::from_row_major(&burn, 40, 96).expect("40 · 96 values"));
         // Every nibble value occurs, negative ones included.
         let values: std::collections::BTreeSet<i32> =
             host.dequantize().iter().zip(0..).map(|(x, i)| (x / host.scales[i / 32]).round() as i32).collect();
