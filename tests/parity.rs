@@ -52,7 +52,7 @@ fn minilm_matches_reference_on_cpu() {
 fn minilm_with_packed_weights_matches_reference_and_quantizes_as_loaded() {
     let files = ModelFiles::from_dir(minilm_dir()).unwrap();
     let cpu = device::cpu_device();
-    let held = SentenceEmbedder::load(files.clone(), &cpu).unwrap().hold_weights_on_host(true);
+    let held = SentenceEmbedder::load(files.clone(), &cpu).unwrap().hold_weights_on_host();
     let (count, bytes) = held.host_weights();
     assert_eq!(count, 6 * 6, "six linear layers in each of six blocks");
     assert_eq!(bytes, 6 * 4 * (4 * 384 * 384 + 2 * 384 * 1536), "f32, no padding at these widths");
@@ -61,7 +61,7 @@ fn minilm_with_packed_weights_matches_reference_and_quantizes_as_loaded() {
     let texts = &minilm_fixture().texts[..5];
     let q8 = |e: SentenceEmbedder| e.quantize(palate_models::Precision::Q8).unwrap().embed_blocking(texts).unwrap();
     let plain = SentenceEmbedder::load(files.clone(), &cpu).unwrap();
-    let held = SentenceEmbedder::load(files.clone(), &cpu).unwrap().hold_weights_on_host(true);
+    let held = SentenceEmbedder::load(files.clone(), &cpu).unwrap().hold_weights_on_host();
     assert_eq!(q8(held), q8(plain), "quantizing restores the weights first, exactly");
     // Packs carry burn's random parameter ids, so compare what they load to.
     let from_pack = |e: SentenceEmbedder| {
@@ -70,7 +70,7 @@ fn minilm_with_packed_weights_matches_reference_and_quantizes_as_loaded() {
         SentenceEmbedder::from_pack(&pack, &cpu).unwrap().embed_blocking(texts).unwrap()
     };
     let plain = SentenceEmbedder::load(files.clone(), &cpu).unwrap();
-    let held = SentenceEmbedder::load(files.clone(), &cpu).unwrap().hold_weights_on_host(true);
+    let held = SentenceEmbedder::load(files.clone(), &cpu).unwrap().hold_weights_on_host();
     assert!(from_pack(held) == from_pack(plain), "a pack written from held weights holds the same weights");
 }
 

@@ -17,8 +17,8 @@ use serde::Deserialize;
 
 use crate::error::{PalateError, Result};
 use crate::files::{names, parse_json};
-use crate::quantize::{self, HostWeights};
 use crate::cpu_ops;
+use crate::quantize::{self, HostWeights};
 
 /// The keys of a Hugging Face `BertConfig` that the encoder uses; defaults are transformers'.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -288,13 +288,12 @@ impl BertModel {
         hidden
     }
 
-    /// Moves the f32 linear weights into `host` in [`crate::gemm`]'s packed form (the module keeps
-    /// 1 × 1 placeholders) when the model is on burn's CPU backend and [`crate::gemm::PREFERRED`]
-    /// says so (the browser), or when `force`d (tests); quantized weights stay.
-    pub fn hold_weights_on_host(&mut self, host: &mut HostWeights, force: bool) {
+    /// Moves the f32 linear weights on burn's CPU backend into `host` in [`crate::gemm`]'s packed
+    /// form (the module keeps 1 × 1 placeholders); quantized weights and other devices stay.
+    pub fn hold_weights_on_host(&mut self, host: &mut HostWeights) {
         for layer in &mut self.encoder.layer {
             for linear in layer.linears_mut() {
-                host.hold_f32(linear, force);
+                host.hold_f32(linear);
             }
         }
     }

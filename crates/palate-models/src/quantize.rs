@@ -345,11 +345,11 @@ impl HostWeights {
         linear.weight = placeholder;
     }
 
-    /// On burn's CPU backend where [`gemm::PREFERRED`] (or when `force`d: tests), moves an f32
-    /// weight of `linear` into [`gemm`]'s panels here; anything else stays as it is.
-    pub(crate) fn hold_f32(&mut self, linear: &mut Linear, force: bool) {
+    /// Moves an f32 weight of `linear` on burn's CPU backend into [`gemm`]'s panels here;
+    /// anything else stays as it is.
+    pub(crate) fn hold_f32(&mut self, linear: &mut Linear) {
         let weight = linear.weight.val();
-        if !(gemm::PREFERRED || force) || weight.dtype() != DType::F32 || weight.device() != crate::device::cpu_device() {
+        if weight.dtype() != DType::F32 || weight.device() != crate::device::cpu_device() {
             return;
         }
         let [rows, cols] = weight.dims();

@@ -133,7 +133,7 @@ impl SentenceEmbedder {
         let model = BertModel::load(&bert, files.weights, device)?;
         let host = HostWeights::default();
         Ok(Self { model, tokenizer, config, hidden_size: bert.hidden_size, device: device.clone(), precision: Precision::F32, host, batch_size: 32 }
-            .hold_weights_on_host(false))
+            .for_this_target())
     }
 
     /// Builds the model from a `.bpk` written by `palate convert` ([`crate::pack`]): the carried
@@ -149,7 +149,7 @@ impl SentenceEmbedder {
         let precision = pack.precision.quantization();
         let host = HostWeights::default();
         Ok(Self { model, tokenizer, config, hidden_size: bert.hidden_size, device: device.clone(), precision, host, batch_size: 32 }
-            .hold_weights_on_host(false))
+            .for_this_target())
     }
 
     /// The `.bpk` bytes of this model ([`crate::pack`]): `files` are the folder it was loaded
@@ -184,12 +184,17 @@ impl SentenceEmbedder {
         Ok(self)
     }
 
-    /// Moves the f32 linear weights out of the module into [`crate::gemm`]'s packed form, where
-    /// that is the faster path ([`crate::gemm::PREFERRED`]: burn's CPU backend in the browser;
-    /// [`Self::load`] does it there) or when `force`d (tests). Same results, within f32 rounding.
-    pub fn hold_weights_on_host(mut self, force: bool) -> Self {
-        self.model.hold_weights_on_host(&mut self.host, force);
+    /// Moves the f32 linear weights on burn's CPU backend out of the module into
+    /// [`crate::gemm`]'s packed form. Same results, within f32 rounding; [`Self::load`] does it
+    /// where that is the faster path ([`crate::gemm::PREFERRED`]: the browser).
+    pub fn hold_weights_on_host(mut self) -> Self {
+        self.model.hold_weights_on_host(&mut self.host);
         self
+    }
+
+    /// [`Self::hold_weights_on_host`] where [`crate::gemm::PREFERRED`].
+    fn for_this_target(self) -> Self {
+        if crate::gemm::PREFERRED { self.hold_weights_on_host() } else { self }
     }
 
     /// Linear weights held for [`crate::gemm`], and their bytes.
