@@ -17,6 +17,8 @@ pub mod quantize;
 pub mod reward;
 pub mod sentence;
 pub mod text;
+#[cfg(feature = "wgpu")]
+pub mod wgsl_linear;
 
 pub use burn;
 pub use device::BackendKind;

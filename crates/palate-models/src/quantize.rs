@@ -87,10 +87,10 @@ impl FromStr for Precision {
 /// backend does inside its own quantized matmul.
 pub fn linear<const D: usize>(linear: &Linear, x: Tensor<D>) -> Tensor<D> {
     let weight = linear.weight.val();
-    if !matches!(weight.dtype(), DType::QFloat(_)) {
-        return linear.forward(x);
-    }
     let bias = linear.bias.as_ref().map(|b| b.val());
+    if !matches!(weight.dtype(), DType::QFloat(_)) {
+        return f32_linear(x, weight, bias);
+    }
     let on_cpu = weight.device() == crate::device::cpu_device();
     // In the browser, the quantized values go straight into the packed kernel's panels.
     if on_cpu
@@ -105,6 +105,16 @@ pub fn linear<const D: usize>(linear: &Linear, x: Tensor<D>) -> Tensor<D> {
         Some(values) => Tensor::from_data(burn::tensor::TensorData::new(values, weight.dims()), &weight.device()),
         None => weight.dequantize(),
     };
+    f32_linear(x, weight, bias)
+}
+
+/// `x · weight + bias` with f32 weights: on the wgpu backend Palate's WGSL kernel
+/// ([`crate::wgsl_linear`]) where it applies, burn's otherwise.
+fn f32_linear<const D: usize>(x: Tensor<D>, weight: Tensor<2>, bias: Option<Tensor<1>>) -> Tensor<D> {
+    #[cfg(feature = "wgpu")]
+    if let Some(y) = crate::wgsl_linear::linear(&x, &weight, bias.as_ref()) {
+        return y;
+    }
     burn::tensor::module::linear(x, weight, bias)
 }
 
@@ -121,7 +131,7 @@ pub fn linear_with<const D: usize>(linear: &Linear, host: &HostWeights, x: Tenso
             }
             let values = weight.dequantize();
             let weight = Tensor::<2>::from_data(burn::tensor::TensorData::new(values, weight.shape), &x.device());
-            burn::tensor::module::linear(x, weight, bias())
+            f32_linear(x, weight, bias())
         }
     }
 }

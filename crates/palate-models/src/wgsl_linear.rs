@@ -1,0 +1,105 @@
+//! Linear layers on the wgpu backend (WebGPU in the browser) with Palate's own WGSL kernel,
+//! `linear.wgsl`: a 32 × 32 output tile per workgroup of 8 × 8 threads, 4 × 4 outputs (one vec4 of
+//! columns) per thread, blocks of 32 along k through workgroup memory, the bias fused.
+//!
+//! Why not burn's matmul: on a real GPU in the browser, burn 0.22's default (not autotuned) cubek
+//! matmul took 3.6 ms per dispatch on an NVIDIA H200 through Dawn with WebGPU's robustness
+//! transform (every index clamped), 0.17 ms with robustness off — 98% of a MiniLM call's GPU time
+//! (bench/NATIVE-GPU.md). Browsers never turn robustness off. cubek's tile sizes are runtime
+//! values, so its loops do not unroll and every clamp stays; this kernel's sizes are constants and
+//! its workgroup-memory indices provably in range. The layout follows the classic shared-memory
+//! tiled GEMM (as in onnxruntime-web's WebGPU MatMul: vec4 along n, constant tiles).
+//!
+//! Applies to f32 tensors on the Cube backend whose widths `k` and `n` are multiples of 4 (every
+//! linear layer of MiniLM and Qwen3); anything else returns `None` and the caller uses burn.
+
+use burn::tensor::{DType, Tensor};
+use burn_cubecl::cubecl::ir::{UIntKind, metadata::Info};
+use burn_cubecl::cubecl::prelude::*;
+use burn_cubecl::cubecl::server::KernelArguments;
+use burn_cubecl::cubecl::{CubeKernel, PrecompiledSource};
+use burn_cubecl::kernel::into_contiguous;
+use burn_cubecl::tensor::CubeTensor;
+use burn_cubecl::Cube;
+
+const SOURCE: &str = include_str!("linear.wgsl");
+/// Output rows and columns per workgroup (`TILE` in the shader).
+const TILE: usize = 32;
+
+/// The kernel: its WGSL text is the whole definition.
+struct LinearKernel;
+
+impl KernelMetadata for LinearKernel {
+    fn id(&self) -> KernelId {
+        KernelId::new::<Self>()
+    }
+
+    fn address_type(&self) -> ElemType {
+        UIntKind::U32.into()
+    }
+}
+
+impl CubeKernel for LinearKernel {
+    fn define(&self) -> KernelDefinition {
+        // No IR: the definition only keys cubecl's compilation cache; `source` is what runs.
+        let settings = KernelSettings::new(CubeDim::new_2d(8, 8).0, ExecutionMode::Checked, AddressType::U32);
+        KernelDefinition { body: Scope::root(settings.clone()), settings, info: Info::default() }
+    }
+
+    fn source(&self) -> Option<PrecompiledSource> {
+        Some(PrecompiledSource { source: SOURCE.to_string(), entrypoint_name: "main".to_string(), lang: "wgsl" })
+    }
+}
+
+/// `x · w (+ bias)` for `x [.., k]`, `w [k, n]`, `bias [n]`, all f32 on the wgpu backend; `None`
+/// when the kernel does not apply (another backend or dtype, a width not a multiple of 4).
+pub fn linear<const D: usize>(x: &Tensor<D>, w: &Tensor<2>, bias: Option<&Tensor<1>>) -> Option<Tensor<D>> {
+    let [k, n] = w.dims();
+    let mut dims = x.dims();
+    if dims[D - 1] != k || k % 4 != 0 || n % 4 != 0 || k == 0 || n == 0 {
+        return None;
+    }
+    if x.dtype() != DType::F32 || w.dtype() != DType::F32 || bias.is_some_and(|b| b.dtype() != DType::F32 || b.dims() != [n]) {
+        return None;
+    }
+    let m: usize = dims[..D - 1].iter().product();
+    // Every size the kernel indexes with must fit its u32 arithmetic.
+    if m == 0 || m.checked_mul(k.max(n)).is_none_or(|e| e >= u32::MAX as usize / 4) || k * n >= u32::MAX as usize / 4 {
+        return None;
+    }
+    // The weight first: on another backend this fails before any work on `x`.
+    let b = w.clone().try_into_primitive::<Cube>().ok()?;
+    let a = x.clone().reshape([m, k]).try_into_primitive::<Cube>().ok()?;
+    let bias = match bias {
+        Some(bias) => Some(bias.clone().try_into_primitive::<Cube>().ok()?),
+        None => None,
+    };
+    let out = launch(a, b, bias, m, k, n);
+    dims[D - 1] = n;
+    Some(Tensor::<2>::from_primitive::<Cube>(out).reshape(dims))
+}
+
+fn launch(a: CubeTensor, b: CubeTensor, bias: Option<CubeTensor>, m: usize, k: usize, n: usize) -> CubeTensor {
+    let (a, b) = (into_contiguous(a), into_contiguous(b));
+    let client = a.client.clone();
+    let bias = match bias {
+        Some(bias) => into_contiguous(bias).handle,
+        // The shader reads a bias either way (an unused binding would drop out of the layout).
+        None => client.create_from_slice(&vec![0u8; n * 4]),
+    };
+    let info: Vec<u8> = [m, k, n, 0].iter().flat_map(|&v| (v as u32).to_le_bytes()).collect();
+    let info = client.create_from_slice(&info);
+    let out = client.empty(m * n * 4);
+    let count = CubeCount::Static(n.div_ceil(TILE) as u32, m.div_ceil(TILE) as u32, 1);
+    client.launch(
+        Box::new(LinearKernel),
+        count,
+        KernelArguments::new()
+            .with_buffer(a.handle.binding())
+            .with_buffer(b.handle.binding())
+            .with_buffer(bias.binding())
+            .with_buffer(out.clone().binding())
+            .with_buffer(info.binding()),
+    );
+    CubeTensor::new_contiguous(client, a.device.clone(), [m, n].into(), out, DType::F32)
+}
