@@ -109,3 +109,25 @@ fn declines_what_it_cannot_run() {
     assert!(wgsl_linear::linear(&x, &w, Some(&short)).is_none(), "bias of 4 for n = 8");
     assert!(wgsl_linear::linear(&x, &w, None).is_some());
 }
+
+/// MiniLM with the kernel switched on (`set_enabled`, as `useWgslLinear(true)` in a browser):
+/// every embedding within 1e-4 of the float64 reference. The switch is process-wide, so this test
+/// lives in its own test binary.
+#[test]
+fn minilm_with_the_kernel_matches_the_reference() {
+    use palate_models::{ModelFiles, SentenceEmbedder};
+    use palate_tests::{minilm_dir, minilm_fixture};
+    let Some(dev) = wgpu() else { return };
+    assert!(!wgsl_linear::enabled(), "off by default");
+    wgsl_linear::set_enabled(true);
+    let fixture = minilm_fixture();
+    let embedder = SentenceEmbedder::load(ModelFiles::from_dir(minilm_dir()).unwrap(), &dev).unwrap();
+    let results = embedder.embed_blocking(&fixture.texts).unwrap();
+    let mut worst = 0f64;
+    for (got, want) in results.iter().zip(&fixture.embeddings) {
+        for (&a, &b) in got.embedding.iter().zip(want) {
+            worst = worst.max((f64::from(a) - b).abs());
+        }
+    }
+    assert!(worst <= 1e-4, "largest error {worst}");
+}

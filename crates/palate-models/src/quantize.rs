@@ -109,10 +109,12 @@ pub fn linear<const D: usize>(linear: &Linear, x: Tensor<D>) -> Tensor<D> {
 }
 
 /// `x · weight + bias` with f32 weights: on the wgpu backend Palate's WGSL kernel
-/// ([`crate::wgsl_linear`]) where it applies, burn's otherwise.
+/// ([`crate::wgsl_linear`]) where it is enabled and applies, burn's otherwise.
 fn f32_linear<const D: usize>(x: Tensor<D>, weight: Tensor<2>, bias: Option<Tensor<1>>) -> Tensor<D> {
     #[cfg(feature = "wgpu")]
-    if let Some(y) = crate::wgsl_linear::linear(&x, &weight, bias.as_ref()) {
+    if crate::wgsl_linear::enabled()
+        && let Some(y) = crate::wgsl_linear::linear(&x, &weight, bias.as_ref())
+    {
         return y;
     }
     burn::tensor::module::linear(x, weight, bias)

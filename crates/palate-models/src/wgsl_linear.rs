@@ -12,6 +12,14 @@
 //!
 //! Applies to f32 tensors on the Cube backend whose widths `k` and `n` are multiples of 4 (every
 //! linear layer of MiniLM and Qwen3); anything else returns `None` and the caller uses burn.
+//!
+//! **Off by default** ([`set_enabled`]; `useWgslLinear(true)` in JS, `--wgsl-linear` in
+//! `scripts/bench-dawn-node.mjs`): it is exact (tests/wgsl_linear.rs, MiniLM within 1e-4 of the
+//! float64 reference) but its speed is unmeasured where it matters. On the software adapters here
+//! it does not pay: Chromium's SwiftShader, MiniLM, one run each, 1 × 32 6.8 s, 8 × 32 32.2 s,
+//! 1 × 128 8.6 s against burn's 4.4 / 30.7 / 8.4 s (bench/RESULTS.md; SwiftShader runs workgroup
+//! barriers as coroutines, so shared-memory tiling is its worst case). Turn it on by default
+//! once `bench-dawn-node.mjs --wgsl-linear` on a real GPU shows the gap close.
 
 use burn::tensor::{DType, Tensor};
 use burn_cubecl::cubecl::ir::{UIntKind, metadata::Info};
@@ -22,7 +30,22 @@ use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::tensor::CubeTensor;
 use burn_cubecl::Cube;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 const SOURCE: &str = include_str!("linear.wgsl");
+
+static ENABLED: AtomicBool = AtomicBool::new(false);
+
+/// Routes the wgpu backend's f32 linear layers (`quantize::linear`) through this kernel, or back
+/// to burn's matmul; process-wide (the whole worker in a browser).
+pub fn set_enabled(on: bool) {
+    ENABLED.store(on, Ordering::Relaxed);
+}
+
+/// Whether [`set_enabled`] turned the kernel on.
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
 /// Output rows and columns per workgroup (`TILE` in the shader).
 const TILE: usize = 32;
 
