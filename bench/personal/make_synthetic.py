@@ -106,10 +106,10 @@ STYLE_SPACE = [
 ]
 
 
-def replies_for(topic, rng):
-    """8 replies with pairwise different styles, covering each attribute's range."""
+def replies_for(topic, rng, n=REPLIES_PER_PROMPT):
+    """n replies with pairwise different styles, covering each attribute's range."""
     while True:
-        styles = rng.sample(STYLE_SPACE, REPLIES_PER_PROMPT)
+        styles = rng.sample(STYLE_SPACE, n)
         covered = all(len({str(s[k]) for s in styles}) == len({str(x[k]) for x in STYLE_SPACE})
                       for k in ["length", "steps", "cautious", "tone"])
         if covered:
@@ -169,10 +169,31 @@ def main():
                     help="standard deviation of a user's own deviation from their persona's weights")
     ap.add_argument("--temperature", type=float, default=3.0,
                     help="Bradley-Terry inverse temperature on the utility difference")
+    ap.add_argument("--train-replies", type=int, default=REPLIES_PER_PROMPT,
+                    help="replies per prompt that the training users choose between: the benchmark's 8, "
+                         "plus extra ones composed the same way (other styles) when larger; more distinct "
+                         "texts to learn the taste basis from. The held-out users' data does not change")
+    ap.add_argument("--validation", action="store_true",
+                    help="instead of the benchmark, write a validation split for choosing train-basis "
+                         "settings without touching the held-out topics: training users on 24 of the 30 "
+                         "basis topics, held-out users on the other 6 (same replies, other users)")
     args = ap.parse_args()
     rng = random.Random(args.seed)
 
     replies = [replies_for(t, rng) for t in TOPICS]
+    # Extra training replies come from their own random stream, after the benchmark's draws, so
+    # the held-out users' file is the same whatever --train-replies is.
+    extra_rng = random.Random(args.seed + 2)
+    extra = args.train_replies - REPLIES_PER_PROMPT
+    if not 0 <= extra <= len(STYLE_SPACE) - REPLIES_PER_PROMPT:
+        ap.error(f"--train-replies must be between {REPLIES_PER_PROMPT} and {len(STYLE_SPACE)}")
+    train_replies = {t: replies[t] + (replies_for(TOPICS[t], extra_rng, extra) if extra else []) for t in BASIS_TOPICS}
+    splits = [("train-users", args.train_users, BASIS_TOPICS), ("test-users", args.test_users, HELD_OUT_TOPICS)]
+    if args.validation:
+        # Its own random stream for the users, so the benchmark's files stay a function of --seed.
+        rng = random.Random(args.seed + 1)
+        splits = [("train-users", args.train_users, BASIS_TOPICS[:24]),
+                  ("test-users", args.test_users, BASIS_TOPICS[24:])]
     all_texts = [r for rs in replies for r in rs]
     raw = [attributes(t) for t in all_texts]
     mean = {a: sum(r[a] for r in raw) / len(raw) for a in ATTRS}
@@ -182,29 +203,18 @@ def main():
         r = attributes(text)
         return [(r[a] - mean[a]) / sd[a] for a in ATTRS]
 
-    def make_user():
-        # One persona (as in PAL's Persona users) plus a small individual deviation.
-        name = rng.choice(sorted(PERSONAS))
-        theta = [PERSONAS[name].get(a, 0.0) + rng.gauss(0, args.individual_sd) for a in ATTRS]
-        return [name], theta
-
-    def pairs_for(topics, n):
-        pool = [(t, i, j) for t in topics for i in range(REPLIES_PER_PROMPT) for j in range(i + 1, REPLIES_PER_PROMPT)]
-        return rng.sample(pool, n)
-
-    meta = {"synthetic": True, "seed": args.seed, "attributes": ATTRS, "personas": PERSONAS,
-            "temperature": args.temperature, "individual_sd": args.individual_sd, "replies_per_prompt": REPLIES_PER_PROMPT, "files": {}}
-    os.makedirs(args.out, exist_ok=True)
-    for name, n_users, topics in [("train-users", args.train_users, BASIS_TOPICS),
-                                  ("test-users", args.test_users, HELD_OUT_TOPICS)]:
+    def simulate(prefix, n_users, topics, texts, rng):
+        """Users (a persona each plus an individual deviation, as in PAL's Persona users) and their
+        Bradley-Terry choices between replies to `topics` in `texts`."""
         lines, ceiling, users = [], [], []
         for u in range(n_users):
-            persona, theta = make_user()
-            user = f"{name[:-6]}-{u:03d}"
-            users.append({"user": user, "personas": persona, "theta": dict(zip(ATTRS, theta))})
-            chosen_pairs = pairs_for(topics, args.train_pairs + args.test_pairs)
-            for k, (t, i, j) in enumerate(chosen_pairs):
-                a, b = replies[t][i], replies[t][j]
+            persona = rng.choice(sorted(PERSONAS))
+            theta = [PERSONAS[persona].get(a, 0.0) + rng.gauss(0, args.individual_sd) for a in ATTRS]
+            user = f"{prefix}-{u:03d}"
+            users.append({"user": user, "personas": [persona], "theta": dict(zip(ATTRS, theta))})
+            pool = [(t, i, j) for t in topics for i in range(len(texts[t])) for j in range(i + 1, len(texts[t]))]
+            for k, (t, i, j) in enumerate(rng.sample(pool, args.train_pairs + args.test_pairs)):
+                a, b = texts[t][i], texts[t][j]
                 margin = args.temperature * sum(w * (x - y) for w, x, y in zip(theta, z(a), z(b)))
                 p = 1.0 / (1.0 + math.exp(-margin))
                 a_wins = rng.random() < p
@@ -213,16 +223,31 @@ def main():
                     ceiling.append(max(p, 1.0 - p))
                 lines.append({"user": user, "prompt": TOPICS[t]["prompt"],
                               "chosen": a if a_wins else b, "rejected": b if a_wins else a, "split": split})
+        return lines, ceiling, users
+
+    meta = {"synthetic": True, "seed": args.seed, "validation": args.validation, "attributes": ATTRS, "personas": PERSONAS,
+            "temperature": args.temperature, "individual_sd": args.individual_sd, "replies_per_prompt": REPLIES_PER_PROMPT,
+            "train_replies_per_prompt": args.train_replies, "files": {}}
+    os.makedirs(args.out, exist_ok=True)
+    (train_name, n_train, train_topics), (test_name, n_test, test_topics) = splits
+    simulated = {train_name: (simulate("train", n_train, train_topics, replies, rng), train_topics)}
+    if extra:
+        # Other training users, on more replies, from their own stream: `rng` has advanced exactly as
+        # it does for the benchmark, so the held-out users come out the same.
+        simulated[train_name] = (simulate("train", n_train, train_topics, train_replies, random.Random(args.seed + 3)),
+                                 train_topics)
+    simulated[test_name] = (simulate("test", n_test, test_topics, replies, rng), test_topics)
+    for name, ((lines, ceiling, users), topics) in simulated.items():
         path = os.path.join(args.out, name + ".jsonl")
         with open(path, "w", encoding="utf-8") as f:
             for line in lines:
                 f.write(json.dumps(line, ensure_ascii=False) + "\n")
         with open(path, "rb") as f:
             digest = hashlib.sha256(f.read()).hexdigest()
-        meta["files"][name] = {"users": n_users, "pairs": len(lines), "sha256": digest,
+        meta["files"][name] = {"users": len(users), "pairs": len(lines), "sha256": digest,
                                "topics": [TOPICS[t]["prompt"] for t in topics],
                                "noise_ceiling": sum(ceiling) / len(ceiling), "user_weights": users}
-        print(f"{path}: {n_users} users, {len(lines)} pairs, noise ceiling "
+        print(f"{path}: {len(users)} users, {len(lines)} pairs, noise ceiling "
               f"{meta['files'][name]['noise_ceiling']:.3f} (expected accuracy of the true utility on test pairs)")
     with open(os.path.join(args.out, "meta.json"), "w", encoding="utf-8") as f:
         json.dump(meta, f, indent=1, ensure_ascii=False)
