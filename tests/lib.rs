@@ -35,3 +35,20 @@ pub fn minilm_fixture() -> EmbeddingFixture {
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
+
+/// The wgpu device where an adapter exists (on CI: Mesa's lavapipe), `None` (with a note) where
+/// none does; with `PALATE_REQUIRE_WGPU=1` a missing adapter fails the test instead.
+pub fn wgpu_device_or_skip() -> Option<palate_models::burn::tensor::Device> {
+    match std::panic::catch_unwind(|| pollster::block_on(palate_models::device::wgpu_device())) {
+        Ok(Ok(device)) => Some(device),
+        outcome => {
+            let why = match outcome {
+                Ok(Err(e)) => e.to_string(),
+                _ => "wgpu panicked while looking for an adapter".to_string(),
+            };
+            assert!(std::env::var("PALATE_REQUIRE_WGPU").as_deref() != Ok("1"), "wgpu required: {why}");
+            eprintln!("skipped: {why}");
+            None
+        }
+    }
+}

@@ -78,18 +78,7 @@ fn minilm_with_packed_weights_matches_reference_and_quantizes_as_loaded() {
 /// missing adapter fails the test instead of skipping it.
 #[test]
 fn minilm_matches_reference_on_wgpu() {
-    let device = match std::panic::catch_unwind(|| pollster::block_on(device::wgpu_device())) {
-        Ok(Ok(device)) => device,
-        outcome => {
-            let why = match outcome {
-                Ok(Err(e)) => e.to_string(),
-                _ => "wgpu panicked while looking for an adapter".to_string(),
-            };
-            assert!(std::env::var("PALATE_REQUIRE_WGPU").as_deref() != Ok("1"), "wgpu required: {why}");
-            eprintln!("skipped: {why}");
-            return;
-        }
-    };
+    let Some(device) = palate_tests::wgpu_device_or_skip() else { return };
     check_parity(BackendKind::Wgpu, device);
 }
 

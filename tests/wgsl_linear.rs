@@ -7,18 +7,7 @@ use palate_models::burn::tensor::{Device, Tensor, TensorData};
 use palate_models::{device, wgsl_linear};
 
 fn wgpu() -> Option<Device> {
-    match std::panic::catch_unwind(|| pollster::block_on(device::wgpu_device())) {
-        Ok(Ok(device)) => Some(device),
-        outcome => {
-            let why = match outcome {
-                Ok(Err(e)) => e.to_string(),
-                _ => "wgpu panicked while looking for an adapter".to_string(),
-            };
-            assert!(std::env::var("PALATE_REQUIRE_WGPU").as_deref() != Ok("1"), "wgpu required: {why}");
-            eprintln!("skipped: {why}");
-            None
-        }
-    }
+    palate_tests::wgpu_device_or_skip()
 }
 
 /// Deterministic values in [-1, 1) that differ at every index.
