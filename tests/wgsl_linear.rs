@@ -111,7 +111,13 @@ fn minilm_with_the_kernel_matches_the_reference() {
     wgsl_linear::set_enabled(true);
     let fixture = minilm_fixture();
     let embedder = SentenceEmbedder::load(ModelFiles::from_dir(minilm_dir()).unwrap(), &dev).unwrap();
+    let before = wgsl_linear::launches();
     let results = embedder.embed_blocking(&fixture.texts).unwrap();
+    // At least 6 layers × 6 linear layers (query, key, value, attention output, intermediate,
+    // output): the model really ran the kernel. The counter is process-wide and the other tests
+    // here launch it at most 20 times, so they cannot make up 36 between them.
+    let launched = wgsl_linear::launches() - before;
+    assert!(launched >= 36, "{launched} kernel launches");
     let mut worst = 0f64;
     for (got, want) in results.iter().zip(&fixture.embeddings) {
         for (&a, &b) in got.embedding.iter().zip(want) {

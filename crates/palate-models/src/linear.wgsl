@@ -17,11 +17,12 @@ struct Info {
 // All read_write, as cubecl declares its own kernels' buffers: its memory pool places several
 // tensors in one wgpu buffer, and WebGPU refuses a buffer bound read-only and writable in one
 // dispatch.
+// The bias comes last: wgsl_linear.rs drops its line (and reads zero) for layers without one.
 @group(0) @binding(0) var<storage, read_write> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> b: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> out: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> info: Info;
+@group(0) @binding(2) var<storage, read_write> out: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> info: Info;
+@group(0) @binding(4) var<storage, read_write> bias: array<vec4<f32>>;
 
 const TILE: u32 = 32u;  // rows and columns of out per workgroup, and k per block
 const V: u32 = 8u;      // TILE / 4: vec4 per tile row

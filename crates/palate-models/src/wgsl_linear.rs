@@ -30,11 +30,20 @@ use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::tensor::CubeTensor;
 use burn_cubecl::Cube;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 const SOURCE: &str = include_str!("linear.wgsl");
+/// The lines `SOURCE` has for the bias, and what replaces them for a layer without one.
+const BIAS_BINDING: &str = "@group(0) @binding(4) var<storage, read_write> bias: array<vec4<f32>>;\n";
+const BIAS_READ: (&str, &str) = ("let bv = bias[col];", "let bv = vec4<f32>(0.0);");
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
+static LAUNCHES: AtomicUsize = AtomicUsize::new(0);
+
+/// How many times this process has launched the kernel (tests check that a model really ran it).
+pub fn launches() -> usize {
+    LAUNCHES.load(Ordering::Relaxed)
+}
 
 /// Routes the wgpu backend's f32 linear layers (`quantize::linear`) through this kernel, or back
 /// to burn's matmul; process-wide (the whole worker in a browser).
@@ -49,12 +58,14 @@ pub fn enabled() -> bool {
 /// Output rows and columns per workgroup (`TILE` in the shader).
 const TILE: usize = 32;
 
-/// The kernel: its WGSL text is the whole definition.
-struct LinearKernel;
+/// The kernel: its WGSL text is the whole definition; without a bias, the text without it.
+struct LinearKernel {
+    bias: bool,
+}
 
 impl KernelMetadata for LinearKernel {
     fn id(&self) -> KernelId {
-        KernelId::new::<Self>()
+        KernelId::new::<Self>().info(self.bias)
     }
 
     fn address_type(&self) -> ElemType {
@@ -70,7 +81,12 @@ impl CubeKernel for LinearKernel {
     }
 
     fn source(&self) -> Option<PrecompiledSource> {
-        Some(PrecompiledSource { source: SOURCE.to_string(), entrypoint_name: "main".to_string(), lang: "wgsl" })
+        let source = if self.bias {
+            SOURCE.to_string()
+        } else {
+            SOURCE.replace(BIAS_BINDING, "").replace(BIAS_READ.0, BIAS_READ.1)
+        };
+        Some(PrecompiledSource { source, entrypoint_name: "main".to_string(), lang: "wgsl" })
     }
 }
 
@@ -105,24 +121,35 @@ pub fn linear<const D: usize>(x: &Tensor<D>, w: &Tensor<2>, bias: Option<&Tensor
 fn launch(a: CubeTensor, b: CubeTensor, bias: Option<CubeTensor>, m: usize, k: usize, n: usize) -> CubeTensor {
     let (a, b) = (into_contiguous(a), into_contiguous(b));
     let client = a.client.clone();
-    let bias = match bias {
-        Some(bias) => into_contiguous(bias).handle,
-        // The shader reads a bias either way (an unused binding would drop out of the layout).
-        None => client.create_from_slice(&vec![0u8; n * 4]),
-    };
     let info: Vec<u8> = [m, k, n, 0].iter().flat_map(|&v| (v as u32).to_le_bytes()).collect();
     let info = client.create_from_slice(&info);
     let out = client.empty(m * n * 4);
     let count = CubeCount::Static(n.div_ceil(TILE) as u32, m.div_ceil(TILE) as u32, 1);
-    client.launch(
-        Box::new(LinearKernel),
-        count,
-        KernelArguments::new()
-            .with_buffer(a.handle.binding())
-            .with_buffer(b.handle.binding())
-            .with_buffer(bias.binding())
-            .with_buffer(out.clone().binding())
-            .with_buffer(info.binding()),
-    );
+    let mut args = KernelArguments::new()
+        .with_buffer(a.handle.binding())
+        .with_buffer(b.handle.binding())
+        .with_buffer(out.clone().binding())
+        .with_buffer(info.binding());
+    let has_bias = bias.is_some();
+    if let Some(bias) = bias {
+        args = args.with_buffer(into_contiguous(bias).handle.binding());
+    }
+    client.launch(Box::new(LinearKernel { bias: has_bias }), count, args);
+    LAUNCHES.fetch_add(1, Ordering::Relaxed);
     CubeTensor::new_contiguous(client, a.device.clone(), [m, n].into(), out, DType::F32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The no-bias variant is made by removing text from the shader: that text must be there.
+    #[test]
+    fn the_shader_has_the_bias_lines_the_no_bias_variant_removes() {
+        assert_eq!(SOURCE.matches(BIAS_BINDING).count(), 1);
+        assert_eq!(SOURCE.matches(BIAS_READ.0).count(), 1);
+        let without = LinearKernel { bias: false }.source().expect("a WGSL source").source;
+        assert!(!without.contains("var<storage, read_write> bias") && !without.contains(BIAS_READ.0), "{without}");
+        assert!(without.contains(BIAS_READ.1));
+    }
 }
