@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
-# Builds crates/palate-wasm for the browser into web/pkg (ES module + .wasm) and prints its sizes.
-# Profile wasm-release (Cargo.toml): opt-level z, fat LTO, one codegen unit.
+# Builds crates/palate-wasm for the browser, twice, and prints the sizes:
+#   web/pkg      WebGPU and CPU (feature "webgpu": burn's wgpu backend, cubecl)
+#   web/pkg-cpu  CPU only (--no-default-features): about half the download; the worker loads it
+#                whenever the page asked for, or fell back to, the CPU backend.
+# Each is an ES module + .wasm. Profile wasm-release (Cargo.toml): opt-level z, fat LTO, one
+# codegen unit.
+#   scripts/build-wasm.sh            both
+#   scripts/build-wasm.sh webgpu     only web/pkg (scripts/build-wasm.sh cpu: only web/pkg-cpu)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$root"
@@ -10,37 +16,49 @@ command -v wasm-bindgen >/dev/null || die "wasm-bindgen is missing: run scripts/
 wasm_opt="$root/web/node_modules/.bin/wasm-opt"
 [ -x "$wasm_opt" ] || die "wasm-opt is missing: run scripts/setup.sh npm"
 
-say "cargo build (wasm32, profile wasm-release)"
-cargo build -p palate-wasm --target wasm32-unknown-unknown --profile wasm-release >&2
-raw="$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm-release/palate_wasm.wasm"
-# Static constructors must run once (palate-wasm's start function calls __wasm_call_ctors). If
-# nothing calls it, wasm-ld wraps every export in "<name>.command_export", which re-runs them all on
-# each call from JS: ~200 ms per WebGPU call, measured. The raw module still has its name section.
-if grep -q -a 'command_export' "$raw"; then
-  die "$raw has command_export wrappers: static constructors would re-run on every call (see crates/palate-wasm/src/lib.rs, start)"
-fi
-out="$root/web/pkg"
-rm -rf "$out.tmp"
-wasm-bindgen --target web --out-dir "$out.tmp" "$raw" >&2
-bg="$out.tmp/palate_wasm_bg.wasm"
-bound=$(stat -c %s "$bg")
 # The features rustc enables by default for wasm32-unknown-unknown, plus SIMD
 # (.cargo/config.toml); Chromium supports them all. -Oz: 19 KB gzip smaller than -O2 and no
 # measurable difference in speed (MiniLM on the wasm CPU backend, 8x128 and 1x32).
 opt_flags="-Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals
   --enable-reference-types --enable-multivalue --enable-simd"
-# wasm-opt takes ~2 minutes (binaryen from npm runs as JavaScript): skip it when wasm-bindgen's
-# output and the flags are the ones already optimised in web/pkg.
-hash=$( (cat "$bg" "$out.tmp/palate_wasm.js"; echo $opt_flags) | sha256sum | cut -d' ' -f1)
-if [ -f "$out/.source-sha256" ] && [ "$(cat "$out/.source-sha256")" = "$hash" ]; then
+
+# build <variant> <output folder> <cargo feature flags...>
+build() {
+  local variant=$1 out=$2; shift 2
+  say "cargo build ($variant: wasm32, profile wasm-release $*)"
+  cargo build -p palate-wasm --target wasm32-unknown-unknown --profile wasm-release "$@" >&2
+  local raw="$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm-release/palate_wasm.wasm"
+  # Static constructors must run once (palate-wasm's start function calls __wasm_call_ctors). If
+  # nothing calls it, wasm-ld wraps every export in "<name>.command_export", which re-runs them all
+  # on each call from JS: ~200 ms per WebGPU call, measured. The raw module still has its name section.
+  if grep -q -a 'command_export' "$raw"; then
+    die "$raw has command_export wrappers: static constructors would re-run on every call (see crates/palate-wasm/src/lib.rs, start)"
+  fi
   rm -rf "$out.tmp"
-  say "web/pkg is up to date"
-else
-  # shellcheck disable=SC2086 # opt_flags is a list of words
-  "$wasm_opt" $opt_flags "$bg" -o "$bg.opt" >&2
-  mv "$bg.opt" "$bg"
-  echo "$hash" > "$out.tmp/.source-sha256"
-  rm -rf "$out"; mv "$out.tmp" "$out"
-fi
-gz=$(gzip -9 -c "$out/palate_wasm_bg.wasm" | wc -c)
-say "web/pkg/palate_wasm_bg.wasm: $bound bytes after wasm-bindgen, $(stat -c %s "$out/palate_wasm_bg.wasm") after wasm-opt -Oz, $gz gzip -9"
+  wasm-bindgen --target web --out-dir "$out.tmp" "$raw" >&2
+  local bg="$out.tmp/palate_wasm_bg.wasm"
+  local bound; bound=$(stat -c %s "$bg")
+  # wasm-opt takes ~2 minutes (binaryen from npm runs as JavaScript): skip it when wasm-bindgen's
+  # output and the flags are the ones already optimised in $out.
+  local hash; hash=$( (cat "$bg" "$out.tmp/palate_wasm.js"; echo $opt_flags) | sha256sum | cut -d' ' -f1)
+  if [ -f "$out/.source-sha256" ] && [ "$(cat "$out/.source-sha256")" = "$hash" ]; then
+    rm -rf "$out.tmp"
+    say "${out#"$root"/} is up to date"
+  else
+    # shellcheck disable=SC2086 # opt_flags is a list of words
+    "$wasm_opt" $opt_flags "$bg" -o "$bg.opt" >&2
+    mv "$bg.opt" "$bg"
+    echo "$hash" > "$out.tmp/.source-sha256"
+    rm -rf "$out"; mv "$out.tmp" "$out"
+  fi
+  local gz; gz=$(gzip -9 -c "$out/palate_wasm_bg.wasm" | wc -c)
+  say "${out#"$root"/}/palate_wasm_bg.wasm ($variant): $bound bytes after wasm-bindgen, $(stat -c %s "$out/palate_wasm_bg.wasm") after wasm-opt -Oz, $gz gzip -9"
+}
+
+which=${1:-both}
+case "$which" in
+  both|webgpu|cpu) ;;
+  *) die "unknown variant \"$which\" (expected webgpu, cpu or nothing for both)" ;;
+esac
+if [ "$which" != cpu ]; then build webgpu "$root/web/pkg"; fi
+if [ "$which" != webgpu ]; then build cpu "$root/web/pkg-cpu" --no-default-features; fi

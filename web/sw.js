@@ -3,9 +3,11 @@
 // when the network fails. Model files are not handled here: the Web Worker keeps them in Cache
 // Storage by sha256 (src/worker.js). Nothing is sent anywhere; this only reads the same origin.
 const CACHE = 'palate-app';
-// The app shell, fetched when the service worker installs (relative to this file).
+// The app shell, fetched when the service worker installs (relative to this file): both wasm builds,
+// so that an offline visit works whichever backend it ends up on.
 const SHELL = ['./', 'index.html', 'src/demo.js', 'src/demo.css', 'src/palate.js', 'src/worker.js', 'src/samples.js',
-  'src/bars.js', 'src/palate-rerank.js', 'pkg/palate_wasm.js', 'pkg/palate_wasm_bg.wasm', 'examples/chat.html'];
+  'src/bars.js', 'src/palate-rerank.js', 'pkg/palate_wasm.js', 'pkg/palate_wasm_bg.wasm', 'pkg-cpu/palate_wasm.js', 'pkg-cpu/palate_wasm_bg.wasm',
+  'examples/chat.html'];
 
 self.addEventListener('install', (event) => {
   event.waitUntil((async () => {

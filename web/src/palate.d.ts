@@ -3,7 +3,8 @@ export interface Progress {
   /** 'wasm': compiling the module; 'cache': model bytes read from Cache Storage; 'download': model
    *  bytes from the network; 'load': building the model. */
   phase: 'wasm' | 'cache' | 'download' | 'load';
-  /** For 'download': the file the last bytes belonged to. */
+  /** For 'download': the file the last bytes belonged to; for 'wasm': the URL of the build being
+   *  loaded (web/pkg for WebGPU, web/pkg-cpu for the CPU backend). */
   file?: string;
   /** Bytes received so far over all files (0 when unknown). */
   loaded: number;
@@ -123,8 +124,9 @@ export interface Ranker {
     /** Forgets every answer. */
     forget(): Promise<TasteSummary>;
   };
-  /** The worker's WebAssembly memory in bytes: its peak so far, since wasm memory only grows. */
-  stats(): Promise<{ wasmMemoryBytes: number }>;
+  /** The worker's WebAssembly memory in bytes (its peak so far, since wasm memory only grows), and
+   *  which wasm build it loaded: 'webgpu' (web/pkg) or the CPU-only 'cpu' (web/pkg-cpu). */
+  stats(): Promise<{ wasmMemoryBytes: number; build: 'webgpu' | 'cpu' }>;
   /** Stops the worker and frees the model; pending calls reject. */
   dispose(): void;
 }

@@ -141,7 +141,9 @@ class Ranker {
     };
   }
 
-  /** @returns {Promise<{ wasmMemoryBytes: number }>} the worker's WebAssembly memory (its peak: it only grows). */
+  /** @returns {Promise<{ wasmMemoryBytes: number, build: 'webgpu'|'cpu' }>} the worker's WebAssembly
+   *  memory (its peak: it only grows), and which wasm build it loaded: 'webgpu' (web/pkg) or the
+   *  CPU-only 'cpu' (web/pkg-cpu, under half the download). */
   stats() {
     return this._request('stats');
   }

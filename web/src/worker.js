@@ -11,7 +11,12 @@
 // - IndexedDB "palate" / store "profiles": the user's profile, keyed by model fingerprint, saved
 //   after every answer, import and forget. A stored profile that cannot be read is kept aside under
 //   "<fingerprint>:unreadable:<time>" and reported, never deleted or silently replaced.
-import init, { Embedder, Reward } from '../pkg/palate_wasm.js';
+
+// Two builds of the same wasm API (scripts/build-wasm.sh): web/pkg has burn's WebGPU backend (and
+// the CPU one), web/pkg-cpu only the CPU backend, at under half the download (no cubecl). The worker
+// imports the one the chosen backend needs, once it has chosen, so a page on the CPU never
+// downloads the WebGPU code.
+const BUILDS = { webgpu: '../pkg/palate_wasm.js', cpu: '../pkg-cpu/palate_wasm.js' };
 
 // Files of a Hugging Face / sentence-transformers folder. Required ones must exist.
 const FILES = [
@@ -37,6 +42,9 @@ const RM_FILES = [
 ];
 
 let wasm = null; // the module's exports (its linear memory, for stats())
+let Embedder = null; // the loaded build's classes
+let Reward = null;
+let build = null; // 'webgpu' or 'cpu': which build is loaded
 let embedder = null;
 let reward = null;
 let taste = null;
@@ -166,6 +174,21 @@ async function webgpuAdapter() {
   }
 }
 
+/** Imports and instantiates the build for `backend` ("webgpu" or "cpu"); a second call for the same
+ *  backend reuses it (wasm-bindgen's init instantiates once per module). */
+async function loadBuild(backend) {
+  const url = BUILDS[backend];
+  let bindings;
+  try {
+    bindings = await import(url);
+    wasm = await bindings.default();
+  } catch (e) {
+    throw new Error(`cannot load Palate's ${backend} build (${new URL(url, import.meta.url).href}): ${e?.message ?? e}; run scripts/build-wasm.sh`);
+  }
+  ({ Embedder, Reward } = bindings);
+  build = backend;
+}
+
 // ---- IndexedDB ---------------------------------------------------------------------------------
 
 function openDb() {
@@ -255,8 +278,8 @@ async function handleInit(id, { model, backend, principles, rewardModel, precisi
     throw new Error(`unknown backend "${backend}" (expected "auto", "webgpu" or "cpu")`);
   }
 
-  progress(id, { phase: 'wasm', loaded: 0, total: 0 });
-  wasm = await init();
+  progress(id, { phase: 'wasm', file: new URL(BUILDS[chosen], import.meta.url).href, loaded: 0, total: 0 });
+  await loadBuild(chosen);
 
   const cache = await caches?.open(CACHE).catch(() => null);
   const manifest = await loadManifest(base, cache);
@@ -354,9 +377,9 @@ function checkReplies(replies, fn) {
 
 const handlers = {
   /** Memory held by the worker's WebAssembly module: its linear memory only grows, so this is the
-   *  peak since the worker started (model bytes, weights, activations). */
+   *  peak since the worker started (model bytes, weights, activations); and which build is loaded. */
   async stats() {
-    return { wasmMemoryBytes: wasm?.memory?.buffer?.byteLength ?? 0 };
+    return { wasmMemoryBytes: wasm?.memory?.buffer?.byteLength ?? 0, build };
   },
   async embed({ texts }) {
     if (!embedder) throw new Error('the model is not loaded');

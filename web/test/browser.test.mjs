@@ -51,9 +51,11 @@ before(async () => {
   await fs.access(path.join(modelDir, 'model.safetensors')).catch(() => {
     throw new Error(`${modelDir} has no model.safetensors: run scripts/fetch-model.sh first`);
   });
-  await fs.access(path.join(root, 'web/pkg/palate_wasm_bg.wasm')).catch(() => {
-    throw new Error('web/pkg is missing: run scripts/build-wasm.sh first');
-  });
+  for (const build of ['web/pkg', 'web/pkg-cpu']) {
+    await fs.access(path.join(root, build, 'palate_wasm_bg.wasm')).catch(() => {
+      throw new Error(`${build} is missing: run scripts/build-wasm.sh first`);
+    });
+  }
   brokenDir = await fs.mkdtemp(path.join(os.tmpdir(), 'palate-broken-'));
   await makeBrokenModels(brokenDir);
   server = await startServer({
@@ -88,8 +90,9 @@ function embedInPage(model, backend, texts, precision = 'f32') {
       try {
         const t0 = performance.now();
         const rows = await r.embed(texts);
+        const ms = performance.now() - t0;
         return {
-          backend: r.backend, dim: r.dim, phases: [...phases], ms: performance.now() - t0,
+          backend: r.backend, dim: r.dim, phases: [...phases], ms, build: (await r.stats()).build,
           rows: rows.map((x) => ({ ids: x.ids, embedding: Array.from(x.embedding) })),
         };
       } finally {
@@ -127,6 +130,7 @@ describe('all-MiniLM-L6-v2 in headless Chromium', { timeout: 20 * 60_000 }, () =
   test('embeddings on WebGPU match the reference', async () => {
     const out = await embedInPage('/models/all-MiniLM-L6-v2/', 'webgpu', fixture.texts);
     assert.equal(out.backend, 'webgpu');
+    assert.equal(out.build, 'webgpu', 'WebGPU needs the full build (web/pkg)');
     assert.equal(out.dim, 384);
     assert.ok(out.phases.includes('download'), `progress phases: ${out.phases}`);
     assertMatchesFixture(out, 'webgpu');
@@ -135,6 +139,7 @@ describe('all-MiniLM-L6-v2 in headless Chromium', { timeout: 20 * 60_000 }, () =
   test('embeddings on the CPU backend match the reference', async () => {
     const out = await embedInPage('/models/all-MiniLM-L6-v2/', 'cpu', fixture.texts);
     assert.equal(out.backend, 'cpu');
+    assert.equal(out.build, 'cpu', 'the CPU backend loads the CPU-only build (web/pkg-cpu)');
     assertMatchesFixture(out, 'cpu');
   });
 

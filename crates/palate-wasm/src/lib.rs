@@ -41,6 +41,7 @@ fn start() {
 /// (`false`, the default), for every model in this worker; see
 /// `palate_models::wgsl_linear`. An experiment's switch (`scripts/bench-dawn-node.mjs
 /// --wgsl-linear`) until a real GPU has measured it.
+#[cfg(feature = "webgpu")]
 #[wasm_bindgen(js_name = useWgslLinear)]
 pub fn use_wgsl_linear(on: bool) {
     palate_models::wgsl_linear::set_enabled(on);
