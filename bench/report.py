@@ -114,14 +114,14 @@ def main():
           "builds: the WebGPU one, or the CPU-only one when the page runs on the CPU.\n")
         w("| runtime | gzip -9 | budget |")
         w("|---|---:|---:|")
-        for r in sizes["runtimes"]:
-            w(f"| {r['label']} | **{r['total']['gzip']:,}** | {r['budget']:,} |")
+        for rt in sizes["runtimes"]:
+            w(f"| {rt['label']} | **{rt['total']['gzip']:,}** | {rt['budget']:,} |")
         w("")
         w("| file | raw | gzip -9 |")
         w("|---|---|---|")
         seen = set()
-        for r in sizes["runtimes"]:
-            for f in r["files"]:
+        for rt in sizes["runtimes"]:
+            for f in rt["files"]:
                 if f["file"] not in seen:
                     seen.add(f["file"])
                     w(f"| {f['file']} | {f['raw']:,} | {f['gzip']:,} |")
