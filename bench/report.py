@@ -84,7 +84,13 @@ def main():
     w("- Both run single-threaded: the page is not cross-origin isolated, so onnxruntime-web starts "
       "no threads, and Palate's wasm has none.")
     w("- transformers.js " + "loads an ONNX export of the same safetensors (`scripts/export_onnx.py`, "
-      "checked against the float64 reference before timing).\n")
+      "checked against the float64 reference before timing).")
+    w("- Palate's CPU rows run the CPU-only wasm build (`web/pkg-cpu`, what a page on the CPU "
+      "downloads), its WebGPU rows the WebGPU build (`web/pkg`).")
+    w("- q8 is not the same arithmetic on both sides: Palate's is weight-only (int8 blocks of 32 along "
+      "each weight row, dequantized to f32 per call, f32 products), onnxruntime's multiplies uint8 "
+      "weights by dynamically quantized activations in integers (`quantize_dynamic`). Palate's scales "
+      "change along the summed dimension, so its blocks cannot be summed in integers.\n")
 
     w("## Ratios Palate / transformers.js (lower is better for Palate)\n")
     w("| path | " + " | ".join(batches) + " | load | first call |")
