@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Choosing `palate train-basis` settings without touching the benchmark's held-out topics (~5
+# Choosing `palate train-basis` settings without touching the benchmark's held-out topics (~6
 # minutes on 2 cores): make_synthetic.py --validation learns on 24 of the 30 basis topics and
 # tests other users on the remaining 6; each setting is trained and evaluated (active and random
 # order, 5 seeds) there. Writes bench/personal/VALIDATION.md. SYNTHETIC data, like the benchmark.
@@ -24,6 +24,8 @@ settings=(
   "init variance 16||--init-variance 16"
   "16 training replies per prompt|--train-replies 16|"
   "48 training replies per prompt|--train-replies 48|"
+  "principles + an examples head||--principles bench/personal/principles/plus-examples.json"
+  "principles + examples and analogy heads||--principles bench/personal/principles/plus-examples-analogy.json"
 )
 run() {
   local i=$1 name data train
@@ -64,7 +66,9 @@ act, rnd = [x for x, _ in rows], [y for _, y in rows]
 print(f"\nAcross these settings accuracy at k = 10 spans {min(act):.3f}-{max(act):.3f} in active order (default "
       f"{act[0]:.3f}) and {min(rnd):.3f}-{max(rnd):.3f} in random order (default {rnd[0]:.3f}), against a noise "
       f"ceiling of {meta['files']['test-users']['noise_ceiling']:.3f}. Neither the basis' rank, nor its "
-      "smoothness, nor two to six times as many distinct training replies closes that gap: on these "
+      "smoothness, nor two to six times as many distinct training replies, nor principle heads aimed at "
+      "the attributes the features miss most (examples, analogies; bench/personal/principles/, worded "
+      "without the generator's marker phrases) closes that gap: on these "
       "features (MiniLM embeddings and the bag of its token vectors) the limit is what the features "
       "can express about style on unseen prompts, not how the basis is fitted (bench/personal/RESULTS.md: "
       "the same update on the generator's own attributes reaches 0.872 on the test users).")
