@@ -169,9 +169,9 @@ async function forget() {
 
 function onProgress(p) {
   const mb = (n) => (n / 1e6).toFixed(1);
-  if ((p.phase === 'download' || p.phase === 'cache') && p.total) {
+  if ((p.phase === 'download' || p.phase === 'cache' || p.phase === 'wasm') && p.total) {
     $('progress').value = p.loaded / p.total;
-    const verb = p.phase === 'cache' ? 'reading model from this device' : 'downloading model';
+    const verb = { cache: 'reading model from this device', download: 'downloading model', wasm: 'downloading Palate' }[p.phase];
     $('status').textContent = `${verb} ${mb(p.loaded)} / ${mb(p.total)} MB (${Math.round((100 * p.loaded) / p.total)}%)`;
   } else {
     $('status').textContent = p.phase === 'wasm' ? 'starting WebAssembly…' : p.phase === 'load' ? 'building the model…' : 'downloading model…';

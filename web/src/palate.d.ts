@@ -1,14 +1,16 @@
 /** Download / start-up progress reported by {@link createRanker}. */
 export interface Progress {
-  /** 'wasm': compiling the module; 'cache': model bytes read from Cache Storage; 'download': model
-   *  bytes from the network; 'load': building the model. */
+  /** 'wasm': downloading and compiling Palate's WebAssembly (loaded / total: its bytes); 'cache':
+   *  model bytes read from Cache Storage; 'download': model bytes from the network; 'load':
+   *  building the model. */
   phase: 'wasm' | 'cache' | 'download' | 'load';
-  /** For 'download': the file the last bytes belonged to; for 'wasm': the URL of the build being
-   *  loaded (web/pkg for WebGPU, web/pkg-cpu for the CPU backend). */
+  /** For 'download': the file the last bytes belonged to; for 'wasm': which build is downloading,
+   *  'webgpu build' (web/pkg) or 'cpu build' (web/pkg-cpu). */
   file?: string;
   /** Bytes received so far over all files (0 when unknown). */
   loaded: number;
-  /** Total bytes announced by the server over all files (0 when unknown). */
+  /** Total bytes announced by the server over all files (0 when unknown, e.g. for a compressed
+   *  response). */
   total: number;
 }
 

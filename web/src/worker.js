@@ -174,17 +174,50 @@ async function webgpuAdapter() {
   }
 }
 
-/** Imports and instantiates the build for `backend` ("webgpu" or "cpu"); a second call for the same
- *  backend reuses it (wasm-bindgen's init instantiates once per module). */
-async function loadBuild(backend) {
-  const url = BUILDS[backend];
-  let bindings;
-  try {
-    bindings = await import(url);
-    wasm = await bindings.default();
-  } catch (e) {
-    throw new Error(`cannot load Palate's ${backend} build (${new URL(url, import.meta.url).href}): ${e?.message ?? e}; run scripts/build-wasm.sh`);
+const instantiated = new Map(); // backend → { bindings, exports }: a build is fetched and compiled once
+
+/**
+ * Imports and instantiates the build for `backend` ("webgpu" or "cpu"), reporting the .wasm
+ * download through `onBytes(loaded, total)` (total 0 when unknown: a compressed response's
+ * Content-Length is not the size of what it decodes to). The bytes are counted as they stream into
+ * `WebAssembly.instantiateStreaming`, so compiling still overlaps the download.
+ */
+async function loadBuild(backend, onBytes) {
+  const url = new URL(BUILDS[backend], import.meta.url);
+  if (!instantiated.has(backend)) {
+    const wasmUrl = new URL('palate_wasm_bg.wasm', url);
+    const explain = (why) => new Error(`cannot load Palate's ${backend} build (${wasmUrl.href}): ${why}`);
+    let bindings;
+    let response;
+    try {
+      bindings = await import(url.href);
+      response = await fetch(wasmUrl);
+    } catch (e) {
+      throw explain(`${e?.message ?? e}; is the network up, and was scripts/build-wasm.sh run?`);
+    }
+    if (!response.ok) throw explain(`HTTP ${response.status}; run scripts/build-wasm.sh`);
+    const encoded = response.headers.get('content-encoding');
+    const total = encoded && encoded !== 'identity' ? 0 : Number(response.headers.get('content-length')) || 0;
+    let loaded = 0;
+    onBytes(0, total);
+    const counted = response.body.pipeThrough(new TransformStream({
+      transform(chunk, controller) {
+        loaded += chunk.byteLength;
+        onBytes(loaded, total);
+        controller.enqueue(chunk);
+      },
+    }));
+    const body = new Response(counted, { status: response.status, statusText: response.statusText, headers: response.headers });
+    let exports;
+    try {
+      exports = await bindings.default({ module_or_path: body });
+    } catch (e) {
+      throw explain(`${e?.message ?? e}`);
+    }
+    instantiated.set(backend, { bindings, exports });
   }
+  const { bindings, exports } = instantiated.get(backend);
+  wasm = exports;
   ({ Embedder, Reward } = bindings);
   build = backend;
 }
@@ -278,8 +311,7 @@ async function handleInit(id, { model, backend, principles, rewardModel, precisi
     throw new Error(`unknown backend "${backend}" (expected "auto", "webgpu" or "cpu")`);
   }
 
-  progress(id, { phase: 'wasm', file: new URL(BUILDS[chosen], import.meta.url).href, loaded: 0, total: 0 });
-  await loadBuild(chosen);
+  await loadBuild(chosen, (loaded, total) => progress(id, { phase: 'wasm', file: `${chosen} build`, loaded, total }));
 
   const cache = await caches?.open(CACHE).catch(() => null);
   const manifest = await loadManifest(base, cache);

@@ -86,13 +86,15 @@ function embedInPage(model, backend, texts, precision = 'f32') {
     const timer = new Promise((_, reject) => setTimeout(() => reject(new Error(`timed out after ${timeout} ms`)), timeout));
     const work = (async () => {
       const phases = new Set();
-      const r = await createRanker({ model, backend, precision, onProgress: (p) => phases.add(p.phase) });
+      let wasmProgress = null; // the last 'wasm' event: the build's bytes
+      const onProgress = (p) => { phases.add(p.phase); if (p.phase === 'wasm') wasmProgress = p; };
+      const r = await createRanker({ model, backend, precision, onProgress });
       try {
         const t0 = performance.now();
         const rows = await r.embed(texts);
         const ms = performance.now() - t0;
         return {
-          backend: r.backend, dim: r.dim, phases: [...phases], ms, build: (await r.stats()).build,
+          backend: r.backend, dim: r.dim, phases: [...phases], ms, build: (await r.stats()).build, wasmProgress,
           rows: rows.map((x) => ({ ids: x.ids, embedding: Array.from(x.embedding) })),
         };
       } finally {
@@ -101,6 +103,12 @@ function embedInPage(model, backend, texts, precision = 'f32') {
     })();
     return Promise.race([work, timer]);
   }, { model, backend, texts, precision, timeout: STEP_TIMEOUT_MS });
+}
+
+/** The 'wasm' progress events counted the build's .wasm to its last byte. */
+async function assertWasmProgress(out, dir, file) {
+  const size = (await fs.stat(path.join(root, dir, 'palate_wasm_bg.wasm'))).size;
+  assert.deepEqual(out.wasmProgress, { phase: 'wasm', file, loaded: size, total: size }, `wasm download progress (${dir})`);
 }
 
 function assertMatchesFixture(out, label) {
@@ -131,6 +139,7 @@ describe('all-MiniLM-L6-v2 in headless Chromium', { timeout: 20 * 60_000 }, () =
     const out = await embedInPage('/models/all-MiniLM-L6-v2/', 'webgpu', fixture.texts);
     assert.equal(out.backend, 'webgpu');
     assert.equal(out.build, 'webgpu', 'WebGPU needs the full build (web/pkg)');
+    await assertWasmProgress(out, 'web/pkg', 'webgpu build');
     assert.equal(out.dim, 384);
     assert.ok(out.phases.includes('download'), `progress phases: ${out.phases}`);
     assertMatchesFixture(out, 'webgpu');
@@ -140,6 +149,7 @@ describe('all-MiniLM-L6-v2 in headless Chromium', { timeout: 20 * 60_000 }, () =
     const out = await embedInPage('/models/all-MiniLM-L6-v2/', 'cpu', fixture.texts);
     assert.equal(out.backend, 'cpu');
     assert.equal(out.build, 'cpu', 'the CPU backend loads the CPU-only build (web/pkg-cpu)');
+    await assertWasmProgress(out, 'web/pkg-cpu', 'cpu build');
     assertMatchesFixture(out, 'cpu');
   });
 
@@ -226,6 +236,32 @@ describe('all-MiniLM-L6-v2 in headless Chromium', { timeout: 20 * 60_000 }, () =
       assert.match(message, expected);
     });
   }
+
+  test('a site without the CPU-only build rejects with a message that names it', async () => {
+    // Another origin whose web/pkg-cpu is an empty folder (a deployment that copied only web/pkg).
+    const empty = await fs.mkdtemp(path.join(os.tmpdir(), 'palate-no-build-'));
+    const other = await startServer({ port: 0, mounts: { '/models/all-MiniLM-L6-v2/': modelDir, '/pkg-cpu/': empty } });
+    const p = await browser.newPage();
+    try {
+      await p.goto(`${other.url}examples/chat.html`);
+      const message = await p.evaluate(async () => {
+        const { createRanker } = await import('/src/palate.js');
+        try {
+          await createRanker({ model: '/models/all-MiniLM-L6-v2/', backend: 'cpu' });
+          return null;
+        } catch (e) {
+          return e.message;
+        }
+      });
+      assert.ok(message, 'createRanker resolved without its build');
+      console.log(`without web/pkg-cpu: ${message}`);
+      assert.match(message, /^cannot load Palate's cpu build \(http:.*\/pkg-cpu\/palate_wasm_bg\.wasm\): .*scripts\/build-wasm\.sh/);
+    } finally {
+      await p.close();
+      await other.close();
+      await fs.rm(empty, { recursive: true, force: true });
+    }
+  });
 
   // The tiny Qwen3 reward model against transformers' scores (tests/fixtures/rm/chat.json).
   for (const [backend, maxBindingBytes] of [['webgpu', undefined], ['webgpu', 1024], ['cpu', undefined]]) {
