@@ -167,15 +167,29 @@ async function forget() {
 
 // ---- start --------------------------------------------------------------------------------------
 
+// The wasm and the model download at the same time: the bar and the line show both.
+const downloads = { wasm: null, model: null };
+
 function onProgress(p) {
   const mb = (n) => (n / 1e6).toFixed(1);
-  if ((p.phase === 'download' || p.phase === 'cache' || p.phase === 'wasm') && p.total) {
-    $('progress').value = p.loaded / p.total;
-    const verb = { cache: 'reading model from this device', download: 'downloading model', wasm: 'downloading Palate' }[p.phase];
-    $('status').textContent = `${verb} ${mb(p.loaded)} / ${mb(p.total)} MB (${Math.round((100 * p.loaded) / p.total)}%)`;
-  } else {
-    $('status').textContent = p.phase === 'wasm' ? 'starting WebAssembly…' : p.phase === 'load' ? 'building the model…' : 'downloading model…';
+  if (p.phase === 'wasm') downloads.wasm = p;
+  else if (p.phase === 'download' || p.phase === 'cache') downloads.model = p;
+  else {
+    $('status').textContent = 'building the model…';
+    return;
   }
+  const parts = [];
+  let loaded = 0;
+  let total = 0;
+  for (const d of [downloads.wasm, downloads.model]) {
+    if (!d) continue;
+    const what = d.phase === 'wasm' ? 'Palate' : d.phase === 'cache' ? 'model (from this device)' : 'model';
+    parts.push(d.total ? `${what} ${mb(d.loaded)} / ${mb(d.total)} MB` : `${what}…`);
+    loaded += d.loaded;
+    total += d.total;
+  }
+  if (total) $('progress').value = Math.min(1, loaded / total);
+  $('status').textContent = `loading ${parts.join(' · ')}`;
 }
 
 async function start() {

@@ -190,8 +190,7 @@ async function loadBuild(backend, onBytes) {
     let bindings;
     let response;
     try {
-      bindings = await import(url.href);
-      response = await fetch(wasmUrl);
+      [bindings, response] = await Promise.all([import(url.href), fetch(wasmUrl)]);
     } catch (e) {
       throw explain(`${e?.message ?? e}; is the network up, and was scripts/build-wasm.sh run?`);
     }
@@ -311,7 +310,9 @@ async function handleInit(id, { model, backend, principles, rewardModel, precisi
     throw new Error(`unknown backend "${backend}" (expected "auto", "webgpu" or "cpu")`);
   }
 
-  await loadBuild(chosen, (loaded, total) => progress(id, { phase: 'wasm', file: `${chosen} build`, loaded, total }));
+  // The wasm downloads and compiles while the model files download: neither waits for the other.
+  const buildReady = loadBuild(chosen, (loaded, total) => progress(id, { phase: 'wasm', file: `${chosen} build`, loaded, total }));
+  buildReady.catch(() => {}); // awaited below; a failure must not also surface as an unhandled rejection
 
   const cache = await caches?.open(CACHE).catch(() => null);
   const manifest = await loadManifest(base, cache);
@@ -334,6 +335,7 @@ async function handleInit(id, { model, backend, principles, rewardModel, precisi
   const bytes = await inOrder(modelFiles.map((f) => loadFile(base, f, manifest, cache, report(f.name), cached)));
   const files = Object.fromEntries(modelFiles.map((f, i) => [f.key, bytes[i] ?? undefined]));
 
+  await buildReady;
   progress(id, { phase: 'load', loaded: 1, total: 1 });
   let tasteJson;
   if (pack) {
