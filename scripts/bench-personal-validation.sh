@@ -24,6 +24,8 @@ settings=(
   "init variance 16||--init-variance 16"
   "16 training replies per prompt|--train-replies 16|"
   "48 training replies per prompt|--train-replies 48|"
+  "12 training topics (of 24)|--validation-topics 12|"
+  "18 training topics (of 24)|--validation-topics 18|"
   "principles + an examples head||--principles bench/personal/principles/plus-examples.json"
   "principles + examples and analogy heads||--principles bench/personal/principles/plus-examples-analogy.json"
 )
@@ -66,7 +68,8 @@ act, rnd = [x for x, _ in rows], [y for _, y in rows]
 print(f"\nAcross these settings accuracy at k = 10 spans {min(act):.3f}-{max(act):.3f} in active order (default "
       f"{act[0]:.3f}) and {min(rnd):.3f}-{max(rnd):.3f} in random order (default {rnd[0]:.3f}), against a noise "
       f"ceiling of {meta['files']['test-users']['noise_ceiling']:.3f}. Neither the basis' rank, nor its "
-      "smoothness, nor two to six times as many distinct training replies, nor principle heads aimed at "
+      "smoothness, nor two to six times as many distinct training replies, nor more training topics "
+      "(12, 18 and 24 of them), nor principle heads aimed at "
       "the attributes the features miss most (examples, analogies; bench/personal/principles/, worded "
       "without the generator's marker phrases) closes that gap: on these "
       "features (MiniLM embeddings and the bag of its token vectors) the limit is what the features "

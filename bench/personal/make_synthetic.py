@@ -177,7 +177,12 @@ def main():
                     help="instead of the benchmark, write a validation split for choosing train-basis "
                          "settings without touching the held-out topics: training users on 24 of the 30 "
                          "basis topics, held-out users on the other 6 (same replies, other users)")
+    ap.add_argument("--validation-topics", type=int, default=24,
+                    help="with --validation: how many of the 24 validation training topics the training "
+                         "users choose on (the first N; fewer topics, same users and pairs)")
     args = ap.parse_args()
+    if not 1 <= args.validation_topics <= 24:
+        ap.error("--validation-topics must be between 1 and 24")
     rng = random.Random(args.seed)
 
     replies = [replies_for(t, rng) for t in TOPICS]
@@ -192,7 +197,7 @@ def main():
     if args.validation:
         # Its own random stream for the users, so the benchmark's files stay a function of --seed.
         rng = random.Random(args.seed + 1)
-        splits = [("train-users", args.train_users, BASIS_TOPICS[:24]),
+        splits = [("train-users", args.train_users, BASIS_TOPICS[:args.validation_topics]),
                   ("test-users", args.test_users, BASIS_TOPICS[24:])]
     all_texts = [r for rs in replies for r in rs]
     raw = [attributes(t) for t in all_texts]
@@ -228,6 +233,8 @@ def main():
     meta = {"synthetic": True, "seed": args.seed, "validation": args.validation, "attributes": ATTRS, "personas": PERSONAS,
             "temperature": args.temperature, "individual_sd": args.individual_sd, "replies_per_prompt": REPLIES_PER_PROMPT,
             "train_replies_per_prompt": args.train_replies, "files": {}}
+    if args.validation:
+        meta["validation_topics"] = args.validation_topics
     os.makedirs(args.out, exist_ok=True)
     (train_name, n_train, train_topics), (test_name, n_test, test_topics) = splits
     simulated = {train_name: (simulate("train", n_train, train_topics, replies, rng), train_topics)}
