@@ -41,10 +41,7 @@ const RM_FILES = [
   { key: 'index', name: 'model.safetensors.index.json', required: false },
 ];
 
-let wasm = null; // the module's exports (its linear memory, for stats())
-let Embedder = null; // the loaded build's classes
-let Reward = null;
-let build = null; // 'webgpu' or 'cpu': which build is loaded
+let runtime = null; // the loaded build: { backend ('webgpu' or 'cpu'), bindings (its classes), exports (its memory, for stats()) }
 let embedder = null;
 let reward = null;
 let taste = null;
@@ -174,51 +171,42 @@ async function webgpuAdapter() {
   }
 }
 
-const instantiated = new Map(); // backend → { bindings, exports }: a build is fetched and compiled once
-
 /**
- * Imports and instantiates the build for `backend` ("webgpu" or "cpu"), reporting the .wasm
+ * Imports and instantiates the build for `backend` ("webgpu" or "cpu") and returns it as
+ * `{ backend, bindings, exports }` (a worker loads one build, once), reporting the .wasm
  * download through `onBytes(loaded, total)` (total 0 when unknown: a compressed response's
  * Content-Length is not the size of what it decodes to). The bytes are counted as they stream into
  * `WebAssembly.instantiateStreaming`, so compiling still overlaps the download.
  */
 async function loadBuild(backend, onBytes) {
   const url = new URL(BUILDS[backend], import.meta.url);
-  if (!instantiated.has(backend)) {
-    const wasmUrl = new URL('palate_wasm_bg.wasm', url);
-    const explain = (why) => new Error(`cannot load Palate's ${backend} build (${wasmUrl.href}): ${why}`);
-    let bindings;
-    let response;
-    try {
-      [bindings, response] = await Promise.all([import(url.href), fetch(wasmUrl)]);
-    } catch (e) {
-      throw explain(`${e?.message ?? e}; is the network up, and was scripts/build-wasm.sh run?`);
-    }
-    if (!response.ok) throw explain(`HTTP ${response.status}; run scripts/build-wasm.sh`);
-    const encoded = response.headers.get('content-encoding');
-    const total = encoded && encoded !== 'identity' ? 0 : Number(response.headers.get('content-length')) || 0;
-    let loaded = 0;
-    onBytes(0, total);
-    const counted = response.body.pipeThrough(new TransformStream({
-      transform(chunk, controller) {
-        loaded += chunk.byteLength;
-        onBytes(loaded, total);
-        controller.enqueue(chunk);
-      },
-    }));
-    const body = new Response(counted, { status: response.status, statusText: response.statusText, headers: response.headers });
-    let exports;
-    try {
-      exports = await bindings.default({ module_or_path: body });
-    } catch (e) {
-      throw explain(`${e?.message ?? e}`);
-    }
-    instantiated.set(backend, { bindings, exports });
+  const wasmUrl = new URL('palate_wasm_bg.wasm', url);
+  const explain = (why) => new Error(`cannot load Palate's ${backend} build (${wasmUrl.href}): ${why}`);
+  let bindings;
+  let response;
+  try {
+    [bindings, response] = await Promise.all([import(url.href), fetch(wasmUrl)]);
+  } catch (e) {
+    throw explain(`${e?.message ?? e}; is the network up, and was scripts/build-wasm.sh run?`);
   }
-  const { bindings, exports } = instantiated.get(backend);
-  wasm = exports;
-  ({ Embedder, Reward } = bindings);
-  build = backend;
+  if (!response.ok) throw explain(`HTTP ${response.status}; run scripts/build-wasm.sh`);
+  const encoded = response.headers.get('content-encoding');
+  const total = encoded && encoded !== 'identity' ? 0 : Number(response.headers.get('content-length')) || 0;
+  let loaded = 0;
+  onBytes(0, total);
+  const counted = response.body.pipeThrough(new TransformStream({
+    transform(chunk, controller) {
+      loaded += chunk.byteLength;
+      onBytes(loaded, total);
+      controller.enqueue(chunk);
+    },
+  }));
+  const body = new Response(counted, { status: response.status, statusText: response.statusText, headers: response.headers });
+  try {
+    return { backend, bindings, exports: await bindings.default({ module_or_path: body }) };
+  } catch (e) {
+    throw explain(`${e?.message ?? e}`);
+  }
 }
 
 // ---- IndexedDB ---------------------------------------------------------------------------------
@@ -335,7 +323,8 @@ async function handleInit(id, { model, backend, principles, rewardModel, precisi
   const bytes = await inOrder(modelFiles.map((f) => loadFile(base, f, manifest, cache, report(f.name), cached)));
   const files = Object.fromEntries(modelFiles.map((f, i) => [f.key, bytes[i] ?? undefined]));
 
-  await buildReady;
+  runtime = await buildReady;
+  const { Embedder, Reward } = runtime.bindings;
   progress(id, { phase: 'load', loaded: 1, total: 1 });
   let tasteJson;
   if (pack) {
@@ -413,7 +402,7 @@ const handlers = {
   /** Memory held by the worker's WebAssembly module: its linear memory only grows, so this is the
    *  peak since the worker started (model bytes, weights, activations); and which build is loaded. */
   async stats() {
-    return { wasmMemoryBytes: wasm?.memory?.buffer?.byteLength ?? 0, build };
+    return { wasmMemoryBytes: runtime?.exports.memory?.buffer?.byteLength ?? 0, build: runtime?.backend ?? null };
   },
   async embed({ texts }) {
     if (!embedder) throw new Error('the model is not loaded');
