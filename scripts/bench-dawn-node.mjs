@@ -7,7 +7,7 @@
 // crash in one engine costs only its row.
 //
 //   node scripts/bench-dawn-node.mjs [--runs 5] [--warmup 1] [--only palate-webgpu,ortweb-webgpu-fp32]
-//        [--model models/all-MiniLM-L6-v2] [--pkg web/pkg] [--dawn backend=vulkan;adapter=NVIDIA…]
+//        [--model models/all-MiniLM-L6-v2] [--pkg web/pkg] [--pkg-cpu web/pkg-cpu] [--dawn backend=vulkan;adapter=NVIDIA…]
 //        [--out bench/dawn-node/results.json] [--child-timeout 300] [--trace [--trace-batch 1x32] [--trace-kernels]]
 //
 // What differs from the browser run, and is written into the results: no browser process, no
@@ -38,6 +38,8 @@ const MODEL_DIR = path.resolve(root, arg('model', 'models/all-MiniLM-L6-v2'));
 const DAWN_FLAGS = (arg('dawn', '') || '').split(';').filter(Boolean);
 const OUT = path.resolve(root, arg('out', 'bench/dawn-node/results.json'));
 const PKG = arg('pkg', 'web/pkg'); // another wasm-bindgen build of palate-wasm, to compare builds
+// The palate-cpu row: the WebGPU build has no CPU backend (scripts/build-wasm.sh builds one each).
+const PKG_CPU = arg('pkg-cpu', 'web/pkg-cpu');
 const CHILD_TIMEOUT_S = Number(arg('child-timeout', 300)); // a configuration that hangs loses its row only
 const PEERS = path.join(root, 'bench/browser/node_modules');
 const ORT = path.join(PEERS, 'onnxruntime-web/dist');
@@ -219,10 +221,11 @@ async function installDawn() {
 }
 
 async function makePalate({ device, precision, wgslLinear = false }) {
-  const { default: init, Embedder, useWgslLinear } = await import(path.resolve(root, PKG, 'palate_wasm.js'));
-  await init({ module_or_path: await fs.readFile(path.resolve(root, PKG, 'palate_wasm_bg.wasm')) });
+  const pkg = device === 'cpu' ? PKG_CPU : PKG;
+  const { default: init, Embedder, useWgslLinear } = await import(path.resolve(root, pkg, 'palate_wasm.js'));
+  await init({ module_or_path: await fs.readFile(path.resolve(root, pkg, 'palate_wasm_bg.wasm')) });
   if (wgslLinear) {
-    if (!useWgslLinear) throw new Error(`${PKG} predates useWgslLinear`);
+    if (!useWgslLinear) throw new Error(`${pkg} predates useWgslLinear`);
     useWgslLinear(true);
   }
   const read = async (f, required = true) => {

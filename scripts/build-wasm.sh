@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds crates/palate-wasm for the browser, twice, and prints the sizes:
-#   web/pkg      WebGPU and CPU (feature "webgpu": burn's wgpu backend, cubecl)
-#   web/pkg-cpu  CPU only (--no-default-features): about half the download; the worker loads it
-#                whenever the page asked for, or fell back to, the CPU backend.
+#   web/pkg      WebGPU only (feature "webgpu": burn's wgpu backend, cubecl; no CPU backend)
+#   web/pkg-cpu  CPU only (--no-default-features --features cpu): under half the download; the
+#                worker loads it whenever the page asked for, or fell back to, the CPU backend.
 # Each is an ES module + .wasm. Profile wasm-release (Cargo.toml): opt-level z, fat LTO, one
 # codegen unit.
 #   scripts/build-wasm.sh            both
@@ -61,4 +61,4 @@ case "$which" in
   *) die "unknown variant \"$which\" (expected webgpu, cpu or nothing for both)" ;;
 esac
 if [ "$which" != cpu ]; then build webgpu "$root/web/pkg"; fi
-if [ "$which" != webgpu ]; then build cpu "$root/web/pkg-cpu" --no-default-features; fi
+if [ "$which" != webgpu ]; then build cpu "$root/web/pkg-cpu" --no-default-features --features cpu; fi

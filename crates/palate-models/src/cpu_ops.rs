@@ -15,7 +15,7 @@
 
 use burn::tensor::{Bool, DType, Tensor, TensorData, activation};
 
-use crate::device::cpu_device;
+use crate::device::is_cpu;
 
 /// `x · Φ(x)` (exact GELU, `0.5·x·(1 + erf(x/√2))`), as `burn::tensor::activation::gelu`.
 pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
@@ -95,7 +95,7 @@ fn softmax_row(row: &mut [f32], scale: f32, hidden: &[bool]) {
 }
 
 fn on_host<const D: usize>(x: &Tensor<D>) -> bool {
-    x.dtype() == DType::F32 && x.device() == cpu_device()
+    x.dtype() == DType::F32 && is_cpu(&x.device())
 }
 
 fn map_in_place<const D: usize>(x: Tensor<D>, f: impl FnOnce(&mut [f32])) -> Tensor<D> {
@@ -408,6 +408,7 @@ mod lanes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::device::cpu_device;
 
     /// One lane of [`erf4`].
     fn erf(x: f32) -> f32 {

@@ -13,7 +13,7 @@
 use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig, RmsNorm, RmsNormConfig};
 use burn::store::{FloatCastAdapter, ModuleAdapter, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
-use burn::tensor::{Bool, DType, Device, Int, Tensor, TensorData, activation};
+use burn::tensor::{Bool, DType, Device, Tensor, TensorData, activation};
 use serde::Deserialize;
 
 use crate::error::{PalateError, Result};
@@ -197,7 +197,9 @@ impl DecoderConfig {
             .collect()
     }
 
-    fn init(&self, device: &Device, embed_device: &Device) -> DecoderRewardModel {
+    /// The module on `device`; with `table_on_host` its token table is a 1-row placeholder (the
+    /// table itself is a [`RowTable`]).
+    fn init(&self, device: &Device, table_on_host: bool) -> DecoderRewardModel {
         let (h, hd) = (self.hidden_size, self.head_dim);
         let linear = |i: usize, o: usize, bias: bool| LinearConfig::new(i, o).with_bias(bias).init(device);
         let norm = |d: usize| RmsNormConfig::new(d).with_epsilon(self.rms_norm_eps).init(device);
@@ -226,7 +228,7 @@ impl DecoderConfig {
             .collect();
         DecoderRewardModel {
             model: DecoderModel {
-                embed_tokens: EmbeddingConfig::new(self.vocab_size, h).init(embed_device),
+                embed_tokens: EmbeddingConfig::new(if table_on_host { 1 } else { self.vocab_size }, h).init(device),
                 layers,
                 norm: norm(h),
             },
@@ -309,10 +311,8 @@ pub struct DecoderScorer {
     pub config: DecoderConfig,
     model: DecoderRewardModel,
     device: Device,
-    /// Where the token-embedding table lives: `device`, or the CPU when the table is larger than
-    /// one storage binding of the GPU (see [`DecoderScorer::load_with_binding_limit`]).
-    embed_device: Device,
-    /// A quantized token table, held as q8 rows on the host ([`RowTable`]); the module's own
+    /// The token table held on the host ([`RowTable`]: larger than one storage binding of the GPU,
+    /// see [`DecoderScorer::load_with_binding_limit`], or q8 on the CPU); the module's own
     /// `embed_tokens` is then a 1-row placeholder.
     row_table: Option<RowTable>,
     /// On the CPU, q4 linear weights held packed on the host ([`quantize::HostQ4`]); the module's
@@ -320,30 +320,87 @@ pub struct DecoderScorer {
     host: quantize::HostWeights,
 }
 
-/// A q8 token-embedding table read row by row on the host: a lookup touches only the rows used.
-/// burn's quantized `select` would dequantize the whole table first (594 MiB for Qwen3-0.6B, per
-/// call). In memory it is 149 MiB of i8 and 19 MiB of block scales; a pack read by byte ranges (a
-/// file natively, a `Blob` in the browser) keeps it in the file, and a lookup reads just its rows.
+/// The token-embedding table held on the host and read row by row: a lookup touches only the rows
+/// it uses, and only those go to the device. Two cases put it here:
+/// - a GPU whose storage binding is smaller than the table (often 128 MiB against Qwen3-0.6B's
+///   594 MiB in f32): the table is never uploaded, in the dtype it was stored in (f32, f16, bf16
+///   or q8), so the WebGPU build needs no CPU tensor backend;
+/// - a q8 table on burn's CPU backend, whose quantized `select` would dequantize the whole table
+///   first (594 MiB per call): 149 MiB of i8 and 19 MiB of block scales instead.
+///
+/// A pack read by byte ranges (a file natively, a `Blob` in the browser) keeps the table in the
+/// file, and a lookup reads just its rows.
 struct RowTable {
+    format: RowFormat,
     rows: Rows,
     hidden: usize,
     vocab: usize,
 }
 
+/// How a [`RowTable`] stores its values: a `.bpk`'s layout (row-major values; for q8 the i8
+/// values, then one f32 scale per block of [`crate::quantize::BLOCK`] along a row).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RowFormat {
+    F32,
+    F16,
+    BF16,
+    Q8,
+}
+
 enum Rows {
-    Memory {
-        values: Vec<i8>,
-        /// One scale per block of [`crate::quantize::BLOCK`] values along a row.
-        scales: Vec<f32>,
-    },
-    /// In the pack's file: the i8 values from byte `values_at`, then the f32 scales from `scales_at`.
-    Stored { read: std::sync::Arc<dyn crate::pack::ByteRanges>, values_at: usize, scales_at: usize },
+    /// The table's bytes, laid out as [`RowFormat`] says.
+    Memory(Vec<u8>),
+    /// In the pack's file, from byte `at`, laid out the same way.
+    Stored { read: std::sync::Arc<dyn crate::pack::ByteRanges>, at: usize },
+}
+
+impl RowFormat {
+    /// The float formats by dtype; q8 has its own check ([`RowTable::q8_layout`]).
+    fn float(dtype: DType) -> Option<Self> {
+        match dtype {
+            DType::F32 => Some(Self::F32),
+            DType::F16 => Some(Self::F16),
+            DType::BF16 => Some(Self::BF16),
+            _ => None,
+        }
+    }
+
+    fn value_bytes(self) -> usize {
+        match self {
+            Self::F32 => 4,
+            Self::F16 | Self::BF16 => 2,
+            Self::Q8 => 1,
+        }
+    }
+
+    /// Bytes of one row's scales (q8 only).
+    fn scale_bytes(self, hidden: usize) -> usize {
+        if self == Self::Q8 { hidden / crate::quantize::BLOCK as usize * 4 } else { 0 }
+    }
+
+    /// One row's values as f32, from its value bytes and (q8) scale bytes.
+    fn decode(self, values: &[u8], scales: &[u8]) -> Vec<f32> {
+        let block = crate::quantize::BLOCK as usize;
+        match self {
+            Self::F32 => values.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+            Self::F16 => values.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+            Self::BF16 => values.chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+            Self::Q8 => values
+                .iter()
+                .enumerate()
+                .map(|(j, &v)| {
+                    let s = &scales[j / block * 4..j / block * 4 + 4];
+                    (v as i8) as f32 * f32::from_le_bytes([s[0], s[1], s[2], s[3]])
+                })
+                .collect(),
+        }
+    }
 }
 
 impl RowTable {
-    /// Whether `dtype` / `shape` / `len` bytes are a q8 block-32 table as a `.bpk` stores it
-    /// (`pack::PackedQuantAdapter`: the i8 values, then one f32 scale per block); `(vocab, hidden)`.
-    fn stored_layout(dtype: DType, shape: &[usize], len: usize) -> Option<(usize, usize)> {
+    /// `(vocab, hidden)` when `dtype` / `shape` / `len` bytes are a q8 block-32 table as a `.bpk`
+    /// stores it (`pack::PackedQuantAdapter`: the i8 values, then one f32 scale per block).
+    fn q8_layout(dtype: DType, shape: &[usize], len: usize) -> Option<(usize, usize)> {
         use burn::tensor::quantization::{QuantStore, QuantValue};
         let DType::QFloat(scheme) = dtype else { return None };
         let block = crate::quantize::BLOCK as usize;
@@ -356,67 +413,128 @@ impl RowTable {
         (layout_ok && len == n + n / block * 4).then_some((vocab, hidden))
     }
 
+    /// The format and `(vocab, hidden)` of a stored table of `len` bytes: q8 block 32, or f32 / f16
+    /// / bf16; `None` for anything else or a length that does not fit the shape.
+    fn layout(dtype: DType, shape: &[usize], len: usize) -> Option<(RowFormat, usize, usize)> {
+        if let Some((vocab, hidden)) = Self::q8_layout(dtype, shape, len) {
+            return Some((RowFormat::Q8, vocab, hidden));
+        }
+        let format = RowFormat::float(dtype)?;
+        let &[vocab, hidden] = shape else { return None };
+        (vocab.checked_mul(hidden)?.checked_mul(format.value_bytes())? == len).then_some((format, vocab, hidden))
+    }
+
     /// Takes a q8 block-32 table `[vocab, hidden]` apart; `None` for any other dtype or layout.
     fn from_tensor(table: &Tensor<2>) -> Option<Self> {
         use burn::tensor::quantization::QuantValue;
         let blocked = quantize::row_blocked(table).filter(|b| b.value == QuantValue::Q8S && b.global.is_none_or(|g| g == 1.0))?;
         let [vocab, hidden] = table.dims();
-        Some(Self { rows: Rows::Memory { values: blocked.values, scales: blocked.scales }, hidden, vocab })
+        let mut bytes: Vec<u8> = blocked.values.iter().map(|&v| v as u8).collect();
+        bytes.extend(blocked.scales.iter().flat_map(|s| s.to_le_bytes()));
+        Some(Self { format: RowFormat::Q8, rows: Rows::Memory(bytes), hidden, vocab })
     }
 
-    /// From a q8 table's stored bytes; `None` for any other dtype or a length that does not fit.
-    fn from_packed(dtype: DType, shape: &[usize], mut bytes: Vec<u8>) -> Option<Self> {
-        let (vocab, hidden) = Self::stored_layout(dtype, shape, bytes.len())?;
-        let n = vocab * hidden;
-        let scales = bytes[n..].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-        bytes.truncate(n);
-        let values = bytes.into_iter().map(|b| b as i8).collect();
-        Some(Self { rows: Rows::Memory { values, scales }, hidden, vocab })
+    /// From a table's stored bytes (a `.bpk` tensor or a safetensors one); `None` for a dtype or
+    /// layout it does not read.
+    fn from_packed(dtype: DType, shape: &[usize], bytes: Vec<u8>) -> Option<Self> {
+        let (format, vocab, hidden) = Self::layout(dtype, shape, bytes.len())?;
+        Some(Self { format, rows: Rows::Memory(bytes), hidden, vocab })
     }
 
     /// A table left in the pack's file at bytes `start..end`, read a row at a time on lookup.
     fn from_stored(dtype: DType, shape: &[usize], read: std::sync::Arc<dyn crate::pack::ByteRanges>, start: usize, end: usize) -> Option<Self> {
-        let (vocab, hidden) = Self::stored_layout(dtype, shape, end.checked_sub(start)?)?;
-        Some(Self { rows: Rows::Stored { read, values_at: start, scales_at: start + vocab * hidden }, hidden, vocab })
+        let (format, vocab, hidden) = Self::layout(dtype, shape, end.checked_sub(start)?)?;
+        Some(Self { format, rows: Rows::Stored { read, at: start }, hidden, vocab })
+    }
+
+    /// Random f32 rows (uniform in ±0.05, a fixed xorshift stream): for scale benchmarks, whose
+    /// timings do not depend on the values.
+    fn random(vocab: usize, hidden: usize) -> Self {
+        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut bytes = Vec::with_capacity(vocab * hidden * 4);
+        for _ in 0..vocab * hidden {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let unit = (state >> 40) as f32 / (1u64 << 24) as f32; // [0, 1)
+            bytes.extend_from_slice(&((unit - 0.5) * 0.1).to_le_bytes());
+        }
+        Self { format: RowFormat::F32, rows: Rows::Memory(bytes), hidden, vocab }
+    }
+
+    /// Row `r`'s value bytes and scale bytes (empty unless q8).
+    fn row_bytes(&self, r: usize) -> std::result::Result<(std::borrow::Cow<'_, [u8]>, std::borrow::Cow<'_, [u8]>), String> {
+        let (vb, sb) = (self.hidden * self.format.value_bytes(), self.format.scale_bytes(self.hidden));
+        let scales_at = self.vocab * vb;
+        match &self.rows {
+            Rows::Memory(bytes) => {
+                Ok((bytes[r * vb..(r + 1) * vb].into(), bytes[scales_at + r * sb..scales_at + (r + 1) * sb].into()))
+            }
+            Rows::Stored { read, at } => {
+                let values = read.read(at + r * vb, at + (r + 1) * vb)?;
+                let scales = if sb == 0 { Vec::new() } else { read.read(at + scales_at + r * sb, at + scales_at + (r + 1) * sb)? };
+                if values.len() != vb || scales.len() != sb {
+                    return Err(format!("{} + {} bytes read, {vb} + {sb} expected", values.len(), scales.len()));
+                }
+                Ok((values.into(), scales.into()))
+            }
+        }
+    }
+
+    /// Row `r` as f32.
+    fn row(&self, r: usize) -> Result<Vec<f32>> {
+        let (values, scales) =
+            self.row_bytes(r).map_err(|e| PalateError::Backend(format!("reading token {r}'s row from the model file: {e}")))?;
+        Ok(self.format.decode(&values, &scales))
+    }
+
+    /// The table quantized to q8, block 32 along each row, with burn's formula (burn-flex's
+    /// `quantize_dynamic`: scale = 2·max|x| / (b − a) per block for q8's range [a, b] = ±127,
+    /// value = round(x · (1 / scale)) clamped to it), so a table quantized here equals one quantized by burn on the CPU (a unit
+    /// test checks it bit for bit). A q8 table is returned as it is.
+    fn to_q8(self) -> Result<Self> {
+        if self.format == RowFormat::Q8 {
+            return Ok(self);
+        }
+        let block = crate::quantize::BLOCK as usize;
+        if !self.hidden.is_multiple_of(block) {
+            return Err(PalateError::InvalidInput(format!(
+                "the token table's width {} is not a multiple of {block}: it cannot be quantized",
+                self.hidden
+            )));
+        }
+        let (a, b) = burn::tensor::quantization::QuantValue::Q8S.range();
+        let n = self.vocab * self.hidden;
+        let mut values = Vec::with_capacity(n + n / block * 4);
+        let mut scales = Vec::with_capacity(n / block * 4);
+        for r in 0..self.vocab {
+            for chunk in self.row(r)?.chunks(block) {
+                let alpha = chunk.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+                let scale = 2.0 * alpha / (b - a);
+                let scale = if scale > 0.0 && scale.is_finite() { scale } else { f32::MIN_POSITIVE };
+                let inv = 1.0 / scale;
+                values.extend(chunk.iter().map(|&x| (x * inv).round().clamp(a, b) as i8 as u8));
+                scales.extend_from_slice(&scale.to_le_bytes());
+            }
+        }
+        values.extend(scales);
+        Ok(Self { format: RowFormat::Q8, rows: Rows::Memory(values), hidden: self.hidden, vocab: self.vocab })
     }
 
     /// Rows for right-padded `batch` (padding looks up `pad`), as `[rows, seq, hidden]` f32.
     fn lookup(&self, batch: &[Vec<u32>], seq: usize, pad: u32) -> Result<Vec<f32>> {
-        let block = crate::quantize::BLOCK as usize;
         let h = self.hidden;
-        // Each distinct token once: from memory, or two reads (values, scales) from the file.
+        // Each distinct token once: from memory, or one or two reads (values, scales) from the file.
         let mut rows: std::collections::HashMap<u32, Vec<f32>> = std::collections::HashMap::new();
         let padded = batch.iter().any(|row| row.len() < seq);
         for &id in batch.iter().flatten().chain(padded.then_some(&pad)) {
             if rows.contains_key(&id) {
                 continue;
             }
-            let r = id as usize;
-            if r >= self.vocab {
+            if id as usize >= self.vocab {
                 return Err(PalateError::InvalidInput(format!("token id {id} is outside the table ({} rows)", self.vocab)));
             }
-            let row: Vec<f32> = match &self.rows {
-                Rows::Memory { values, scales } => {
-                    values[r * h..(r + 1) * h].iter().enumerate().map(|(j, &v)| v as f32 * scales[(r * h + j) / block]).collect()
-                }
-                Rows::Stored { read, values_at, scales_at } => {
-                    let file = |e: String| PalateError::Backend(format!("reading token {id}'s row from the model file: {e}"));
-                    let values = read.read(values_at + r * h, values_at + (r + 1) * h).map_err(file)?;
-                    let scales = read.read(scales_at + r * h / block * 4, scales_at + (r + 1) * h / block * 4).map_err(file)?;
-                    if values.len() != h || scales.len() != h / block * 4 {
-                        return Err(file(format!("{} + {} bytes read, {} + {} expected", values.len(), scales.len(), h, h / block * 4)));
-                    }
-                    values
-                        .iter()
-                        .enumerate()
-                        .map(|(j, &v)| {
-                            let s = &scales[j / block * 4..j / block * 4 + 4];
-                            (v as i8) as f32 * f32::from_le_bytes([s[0], s[1], s[2], s[3]])
-                        })
-                        .collect()
-                }
-            };
-            rows.insert(id, row);
+            rows.insert(id, self.row(id as usize)?);
         }
         let mut out = Vec::with_capacity(batch.len() * seq * h);
         for row in batch {
@@ -428,33 +546,61 @@ impl RowTable {
     }
 }
 
-/// The CPU when the f32 token-embedding table is larger than one storage binding, else `device`.
-fn embedding_device(config: &DecoderConfig, device: &Device, max_binding_bytes: Option<u64>) -> Device {
+/// Whether the token table is held on the host ([`RowTable`]) instead of `device`: on a GPU whose
+/// storage binding (`max_binding_bytes`) is smaller than the table in f32. On burn's CPU backend
+/// the table stays in the module (there is nothing to move).
+fn table_on_host(config: &DecoderConfig, device: &Device, max_binding_bytes: Option<u64>) -> bool {
     let table = (config.vocab_size * config.hidden_size * 4) as u64;
-    match max_binding_bytes {
-        Some(limit) if table > limit => crate::device::cpu_device(),
-        _ => device.clone(),
+    !crate::device::is_cpu(device) && max_binding_bytes.is_some_and(|limit| table > limit)
+}
+
+/// The token table from one safetensors file's bytes as a [`RowTable`] (f32, f16 or bf16, as
+/// stored); `None` when this file (a shard) does not hold it. The error is worded for the user.
+fn table_from_safetensors(bytes: &[u8], config: &DecoderConfig) -> std::result::Result<Option<RowTable>, String> {
+    use safetensors::{Dtype, SafeTensors};
+    let file = SafeTensors::deserialize(bytes).map_err(|e| format!("not a valid safetensors file: {e}"))?;
+    // Checkpoints saved from the bare decoder (no task head) lack the `model.` prefix.
+    let name = crate::pack::TOKEN_TABLE_PATH;
+    let Some(view) = [name, name.trim_start_matches("model.")].into_iter().find_map(|n| file.tensor(n).ok()) else {
+        return Ok(None);
+    };
+    let dtype = match view.dtype() {
+        Dtype::F32 => DType::F32,
+        Dtype::F16 => DType::F16,
+        Dtype::BF16 => DType::BF16,
+        other => return Err(format!("{name} is {other:?}; the token table must be f32, f16 or bf16")),
+    };
+    let want = [config.vocab_size, config.hidden_size];
+    if view.shape() != want {
+        return Err(format!(
+            "{name} has shape {:?}; config.json (vocab_size, hidden_size) says {want:?} — does it describe this checkpoint?",
+            view.shape()
+        ));
     }
+    RowTable::from_packed(dtype, view.shape(), view.data().to_vec())
+        .map(Some)
+        .ok_or_else(|| format!("{name}: {} bytes do not hold a {want:?} {dtype:?} table", view.data().len()))
 }
 
 impl DecoderScorer {
     /// Quantizes the transformer blocks' linear weights ([`crate::quantize`]) and the token table
-    /// to q8 (held as host rows when it lives on the CPU); norms and the `score` head stay f32.
+    /// to q8 (as host rows where the table is held on the host, or on the CPU); norms and the
+    /// `score` head stay f32.
     pub fn quantize(mut self, precision: crate::quantize::Precision) -> Result<Self> {
         if precision == crate::quantize::Precision::F32 {
             return Ok(self); // as loaded (a quantized pack stays quantized)
         }
-        if self.row_table.is_some() || !self.host.is_empty() {
+        if self.token_table_quantized() || !self.host.is_empty() {
             return Err(PalateError::InvalidInput("the model is already quantized; load the f32 model to quantize it".into()));
         }
         self.model = crate::quantize::quantize_linear_weights(self.model, precision)?;
-        Ok(self.take_row_table().take_host_weights())
+        Ok(self.take_row_table()?.take_host_weights())
     }
 
     /// On the CPU, moves q4 linear weights out of the module into [`quantize::HostWeights`]
     /// (burn's CPU backend holds q4 at a byte per value; packed, it is half that).
     fn take_host_weights(mut self) -> Self {
-        if self.device != crate::device::cpu_device() {
+        if !crate::device::is_cpu(&self.device) {
             return self;
         }
         for layer in &mut self.model.model.layers {
@@ -472,22 +618,27 @@ impl DecoderScorer {
         (self.host.len(), self.host.bytes())
     }
 
-    /// Moves a q8 token table on the CPU out of the module into a [`RowTable`] (the module keeps a
-    /// 1-row placeholder); anything else stays as it is.
-    fn take_row_table(mut self) -> Self {
+    /// After quantizing the module: a table held on the host becomes q8 there
+    /// ([`RowTable::to_q8`]); on the CPU a q8 table moves out of the module into a [`RowTable`]
+    /// (the module keeps a 1-row placeholder); anything else stays as it is.
+    fn take_row_table(mut self) -> Result<Self> {
+        if let Some(table) = self.row_table.take() {
+            self.row_table = Some(table.to_q8()?);
+            return Ok(self);
+        }
         let weight = self.model.model.embed_tokens.weight.val();
-        if self.embed_device != crate::device::cpu_device() || !matches!(weight.dtype(), DType::QFloat(_)) {
-            return self;
+        if !crate::device::is_cpu(&self.device) || !matches!(weight.dtype(), DType::QFloat(_)) {
+            return Ok(self);
         }
         if let Some(table) = RowTable::from_tensor(&weight) {
             self.set_row_table(table);
         }
-        self
+        Ok(self)
     }
 
     /// Holds `table` and shrinks the module's own table to a 1-row placeholder.
     fn set_row_table(&mut self, table: RowTable) {
-        let placeholder = Tensor::<2>::zeros([1, table.hidden], &self.embed_device);
+        let placeholder = Tensor::<2>::zeros([1, table.hidden], &self.device);
         self.model.model.embed_tokens.weight = burn::module::Param::from_tensor(placeholder);
         self.row_table = Some(table);
     }
@@ -498,10 +649,11 @@ impl DecoderScorer {
         Self::load_with_binding_limit(config_json, weights, device, None)
     }
 
-    /// [`Self::load`], keeping the token-embedding table on the CPU when it is larger than
+    /// [`Self::load`], keeping the token-embedding table on the host when it is larger than
     /// `max_binding_bytes` (a GPU's `maxStorageBufferBindingSize`, often 128 MiB; Qwen3-0.6B's
-    /// table is 151,936 × 1024 f32 = 594 MiB). The table is then never uploaded: tokens are looked
-    /// up on the CPU and only the rows used go to the device. Everything else stays on `device`.
+    /// table is 151,936 × 1024 f32 = 594 MiB): read from the safetensors bytes in its stored dtype
+    /// ([`RowTable`]), never uploaded; tokens are looked up on the host and only the rows used go
+    /// to the device. Everything else stays on `device`.
     pub fn load_with_binding_limit(
         config_json: &[u8],
         weights: DecoderWeights,
@@ -509,8 +661,9 @@ impl DecoderScorer {
         max_binding_bytes: Option<u64>,
     ) -> Result<Self> {
         let config = DecoderConfig::from_json(config_json)?;
-        let embed_device = embedding_device(&config, device, max_binding_bytes);
-        let mut model = config.init(device, &embed_device);
+        let on_host = table_on_host(&config, device, max_binding_bytes);
+        let mut model = config.init(device, on_host);
+        let mut table = None;
         let shards = match weights {
             DecoderWeights::Single(bytes) => vec![(names::WEIGHTS.to_string(), bytes)],
             DecoderWeights::Sharded(shards) => shards,
@@ -519,11 +672,18 @@ impl DecoderScorer {
         let mut missing = Vec::new();
         for (file, bytes) in shards {
             let invalid = |detail: String| PalateError::InvalidWeights { file: file.clone(), detail };
+            if on_host && table.is_none() {
+                table = table_from_safetensors(&bytes, &config).map_err(invalid)?;
+            }
             let mut store = SafetensorsStore::from_bytes(Some(bytes))
                 .with_from_adapter(PyTorchToBurnAdapter.chain(FloatCastAdapter::to(DType::F32)))
                 // Checkpoints saved from the bare decoder (no task head) lack the `model.` prefix.
                 .with_key_remapping(r"^(embed_tokens|layers|norm)\b", "model.$1")
                 .allow_partial(true);
+            if on_host {
+                // The table is the RowTable's: the module holds a placeholder.
+                store = store.with_predicate(|path, _| path != crate::pack::TOKEN_TABLE_PATH);
+            }
             let result = model.load_from(&mut store).map_err(|e| invalid(format!("not a valid safetensors file: {e}")))?;
             if let Some(error) = result.errors.first() {
                 return Err(invalid(format!(
@@ -534,7 +694,10 @@ impl DecoderScorer {
             applied.extend(result.applied);
             missing = result.missing.into_iter().map(|(path, _)| path).collect();
         }
-        missing.retain(|p| !applied.contains(p));
+        missing.retain(|p| !applied.contains(p) && !(on_host && p == crate::pack::TOKEN_TABLE_PATH));
+        if on_host && table.is_none() {
+            missing.push(crate::pack::TOKEN_TABLE_PATH.to_string());
+        }
         if !missing.is_empty() {
             return Err(PalateError::InvalidWeights {
                 file: names::WEIGHTS.into(),
@@ -547,30 +710,46 @@ impl DecoderScorer {
                 ),
             });
         }
-        Ok(Self { config, model, device: device.clone(), embed_device, row_table: None, host: Default::default() })
+        let mut scorer = Self { config, model, device: device.clone(), row_table: None, host: Default::default() };
+        if let Some(table) = table {
+            scorer.set_row_table(table);
+        }
+        Ok(scorer)
     }
 
-    /// Builds the model from a reward-model `.bpk` ([`crate::pack`]), keeping the token-embedding
-    /// table on the CPU under the same rule as [`Self::load_with_binding_limit`].
+    /// Builds the model from a reward-model `.bpk` ([`crate::pack`]), holding the token-embedding
+    /// table on the host under the same rule as [`Self::load_with_binding_limit`].
     pub fn from_pack(pack: &crate::pack::Pack, device: &Device, max_binding_bytes: Option<u64>) -> Result<Self> {
         pack.expect_kind(crate::pack::PackKind::RewardModel)?;
         let config = DecoderConfig::from_json(&pack.required(names::CONFIG)?)?;
-        let embed_device = embedding_device(&config, device, max_binding_bytes);
-        let mut model = config.init(device, &embed_device);
-        // A table that lives on the CPU is only looked up: keep it as stored (f16 in an f16 / q8 /
-        // q4 pack, half of f32's 594 MiB for Qwen3-0.6B); the rows used are cast to f32.
-        // A q8 table (q8 / q4 packs) is read straight from the file into a RowTable, never
-        // through a burn tensor: the module's parameter is left unloaded and replaced.
-        let on_cpu = embed_device == crate::device::cpu_device();
-        let keep: &[&str] = if on_cpu { &[crate::pack::TOKEN_TABLE_PATH] } else { &[] };
+        let cpu = crate::device::is_cpu(device);
+        let on_host = table_on_host(&config, device, max_binding_bytes);
+        let mut model = config.init(device, on_host);
+        // A table on the host is only looked up: it stays as stored (f32, f16, or q8 in a q8 / q4
+        // pack) and the rows used are cast to f32. So does a q8 table on the CPU, whose burn
+        // tensor would be dequantized whole per lookup; an f16 one there stays in the module as
+        // f16. Either is read straight from the file, never through a burn tensor: the module's
+        // parameter is left unloaded and replaced.
+        let keep: &[&str] = if cpu { &[crate::pack::TOKEN_TABLE_PATH] } else { &[] };
+        let quantized = matches!(pack.precision, crate::pack::StoredPrecision::Q8 | crate::pack::StoredPrecision::Q4);
         // A pack read by byte ranges leaves the table in its file (rows read on lookup).
-        let table = match on_cpu {
+        let table = match on_host || (cpu && quantized) {
             true => match pack.stored_range(crate::pack::TOKEN_TABLE_PATH) {
                 Some((read, dtype, shape, start, end)) => RowTable::from_stored(dtype, &shape, read, start, end),
                 None => pack.raw_tensor(crate::pack::TOKEN_TABLE_PATH)?.and_then(|(dtype, shape, bytes)| RowTable::from_packed(dtype, &shape, bytes)),
             },
             false => None,
         };
+        if on_host && table.is_none() {
+            return Err(PalateError::InvalidWeights {
+                file: "reward-model .bpk".into(),
+                detail: format!(
+                    "its token table ({}) is missing or not f32, f16, bf16 or q8 in blocks of {}, which a table held off the GPU needs",
+                    crate::pack::TOKEN_TABLE_PATH,
+                    crate::quantize::BLOCK
+                ),
+            });
+        }
         // Token ids are checked against config.json's vocab_size: the table must have those rows.
         if let Some(t) = &table
             && (t.vocab != config.vocab_size || t.hidden != config.hidden_size)
@@ -593,7 +772,7 @@ impl DecoderScorer {
         // On the CPU, q4 linear weights go straight from the file into packed host memory,
         // never through burn's CPU tensors (a byte per value): read here, skipped by the load.
         let mut host_q4 = Vec::new();
-        if *device == crate::device::cpu_device() && pack.precision == crate::pack::StoredPrecision::Q4 {
+        if crate::device::is_cpu(device) && pack.precision == crate::pack::StoredPrecision::Q4 {
             // burn's Linear weight is [d_in, d_out]; the load would check the same.
             let mut linears = std::collections::HashMap::new();
             for (i, layer) in model.model.layers.iter_mut().enumerate() {
@@ -620,7 +799,7 @@ impl DecoderScorer {
             )?;
         }
         pack.load_into(&mut model, keep, &skip)?;
-        let mut scorer = Self { config, model, device: device.clone(), embed_device, row_table: None, host: Default::default() };
+        let mut scorer = Self { config, model, device: device.clone(), row_table: None, host: Default::default() };
         if let Some(table) = table {
             scorer.set_row_table(table);
         }
@@ -637,7 +816,9 @@ impl DecoderScorer {
     /// tokenizer.json, the chat template).
     pub fn to_pack(self, precision: crate::pack::StoredPrecision, carried: &[(&str, &[u8])]) -> Result<Vec<u8>> {
         if self.row_table.is_some() || !self.host.is_empty() {
-            return Err(PalateError::InvalidInput("write the pack from the f32 model, before quantizing it".into()));
+            return Err(PalateError::InvalidInput(
+                "write the pack from the f32 model, before quantizing it, with its token table on the device (no binding limit)".into(),
+            ));
         }
         let model = crate::quantize::quantize_linear_weights(self.model, precision.quantization())?;
         crate::pack::write(&model, crate::pack::PackKind::RewardModel, precision, None, carried)
@@ -646,20 +827,25 @@ impl DecoderScorer {
     /// A model with burn's random initialisation and the exact shapes of `config`: for scale
     /// benchmarks of checkpoints that cannot be downloaded here (`tests/benches/scale.rs`).
     pub fn random(config: DecoderConfig, device: &Device, max_binding_bytes: Option<u64>) -> Self {
-        let embed_device = embedding_device(&config, device, max_binding_bytes);
-        let model = config.init(device, &embed_device);
-        Self { config, model, device: device.clone(), embed_device, row_table: None, host: Default::default() }
+        let on_host = table_on_host(&config, device, max_binding_bytes);
+        let model = config.init(device, on_host);
+        let mut scorer = Self { config, model, device: device.clone(), row_table: None, host: Default::default() };
+        if on_host {
+            scorer.set_row_table(RowTable::random(scorer.config.vocab_size, scorer.config.hidden_size));
+        }
+        scorer
     }
 
-    /// Whether the token table is held as q8 rows on the host (a quantized model whose table
-    /// lives on the CPU).
+    /// Whether the token table is held as q8 rows on the host (a quantized model whose table is
+    /// held on the host, or lives on the CPU).
     pub fn token_table_quantized(&self) -> bool {
-        self.row_table.is_some()
+        self.row_table.as_ref().is_some_and(|t| t.format == RowFormat::Q8)
     }
 
-    /// Whether the token-embedding table lives on the CPU rather than the model's device.
+    /// Whether the token-embedding table is held on the host while the model runs on a GPU (it is
+    /// larger than one storage binding).
     pub fn embeddings_on_cpu(&self) -> bool {
-        self.embed_device != self.device
+        self.row_table.is_some() && !crate::device::is_cpu(&self.device)
     }
 
     /// Scores token sequences (one per response), all in one right-padded batch: label 0 of the
@@ -684,19 +870,13 @@ impl DecoderScorer {
         }
         let pad = self.config.pad_token_id.unwrap_or(0).max(0);
         let (ids, keep) = crate::batch::pad_right(batch, pad, &self.device);
-        let x = if let Some(table) = &self.row_table {
-            let rows = table.lookup(batch, seq, pad as u32)?;
-            Tensor::<3>::from_data(TensorData::new(rows, [batch.len(), seq, table.hidden]), &self.device)
-        } else if self.embed_device == self.device {
-            self.model.model.embed_tokens.forward(ids).cast(DType::F32)
-        } else {
-            // Look the rows up where the table lives, then upload just them.
-            let ids = Tensor::<2, Int>::from_data(
-                ids.into_data_async().await.map_err(|e| PalateError::Backend(format!("reading token ids back: {e:?}")))?,
-                &self.embed_device,
-            );
-            let rows = self.model.model.embed_tokens.forward(ids).cast(DType::F32).into_data_async().await;
-            Tensor::<3>::from_data(rows.map_err(|e| PalateError::Backend(format!("reading embeddings back: {e:?}")))?, &self.device)
+        let x = match &self.row_table {
+            // Rows looked up on the host; only they go to the device.
+            Some(table) => {
+                let rows = table.lookup(batch, seq, pad as u32)?;
+                Tensor::<3>::from_data(TensorData::new(rows, [batch.len(), seq, table.hidden]), &self.device)
+            }
+            None => self.model.model.embed_tokens.forward(ids).cast(DType::F32),
         };
         let logits = self.forward_embedded(x, keep); // [rows, seq, labels]
         let labels = self.config.num_labels;
@@ -796,4 +976,70 @@ fn rotate(x: Tensor<4>, cos: &Tensor<2>, sin: &Tensor<2>) -> Tensor<4> {
     let cos = cos.clone().unsqueeze_dims::<4>(&[0, 1]);
     let sin = sin.clone().unsqueeze_dims::<4>(&[0, 1]);
     x * cos + rotated * sin
+}
+
+#[cfg(all(test, feature = "cpu"))]
+mod tests {
+    use super::*;
+    use burn::tensor::Distribution;
+
+    fn random_table(vocab: usize, hidden: usize) -> Tensor<2> {
+        let device = crate::device::cpu_device();
+        // Some rows all zero (scale falls back to the smallest positive f32) and one huge value.
+        let t = Tensor::<2>::random([vocab, hidden], Distribution::Normal(0.0, 0.05), &device);
+        let t = t.slice_assign([0..1, 0..hidden], Tensor::zeros([1, hidden], &device));
+        t.slice_assign([1..2, 3..4], Tensor::full([1, 1], 40.0, &device))
+    }
+
+    fn f32_bytes(t: &Tensor<2>) -> Vec<u8> {
+        t.to_data().try_to_vec::<f32>().unwrap().iter().flat_map(|x| x.to_le_bytes()).collect()
+    }
+
+    /// A table held on the host and quantized there equals burn's own q8 quantization on the CPU
+    /// (burn-flex), value for value and scale for scale.
+    #[test]
+    fn host_q8_quantization_is_burns() {
+        let (vocab, hidden) = (37, 96);
+        let table = random_table(vocab, hidden);
+        let ours = RowTable::from_packed(DType::F32, &[vocab, hidden], f32_bytes(&table)).unwrap().to_q8().unwrap();
+        let scheme = crate::quantize::Precision::Q8.scheme().unwrap();
+        let burns = RowTable::from_tensor(&table.clone().quantize_dynamic(&scheme)).unwrap();
+        let (Rows::Memory(a), Rows::Memory(b)) = (&ours.rows, &burns.rows) else { panic!("both in memory") };
+        assert_eq!(a.len(), vocab * hidden + vocab * hidden / 32 * 4);
+        assert!(a == b, "host q8 differs from burn's in {} of {} bytes", a.iter().zip(b).filter(|(x, y)| x != y).count(), a.len());
+        // And a lookup dequantizes as burn does.
+        let rows = ours.lookup(&[vec![1, 5]], 2, 0).unwrap();
+        let want = table.quantize_dynamic(&scheme).dequantize().to_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(&rows[..hidden], &want[hidden..2 * hidden]);
+        assert_eq!(&rows[hidden..], &want[5 * hidden..6 * hidden]);
+    }
+
+    /// Float tables decode exactly: f32 as is, f16 and bf16 widened.
+    #[test]
+    fn host_tables_decode_f32_f16_and_bf16() {
+        let values = [1.5f32, -0.25, 3.0e-3, 65504.0, -2.0, 0.0];
+        let f32s: Vec<u8> = values.iter().flat_map(|x| x.to_le_bytes()).collect();
+        let f16s: Vec<u8> = values.iter().flat_map(|&x| half::f16::from_f32(x).to_le_bytes()).collect();
+        let bf16s: Vec<u8> = values.iter().flat_map(|&x| half::bf16::from_f32(x).to_le_bytes()).collect();
+        for (dtype, bytes) in [(DType::F32, f32s), (DType::F16, f16s), (DType::BF16, bf16s)] {
+            let t = RowTable::from_packed(dtype, &[3, 2], bytes).unwrap();
+            let got = t.lookup(&[vec![2, 0], vec![1]], 2, 2).unwrap();
+            let want = |r: usize| -> Vec<f32> {
+                values[2 * r..2 * r + 2]
+                    .iter()
+                    .map(|&x| match dtype {
+                        DType::F16 => half::f16::from_f32(x).to_f32(),
+                        DType::BF16 => half::bf16::from_f32(x).to_f32(),
+                        _ => x,
+                    })
+                    .collect()
+            };
+            assert_eq!(got, [want(2), want(0), want(1), want(2)].concat(), "{dtype:?}");
+        }
+        // A length that does not fit the shape, or an unreadable dtype, is refused.
+        assert!(RowTable::from_packed(DType::F32, &[3, 2], vec![0; 23]).is_none());
+        assert!(RowTable::from_packed(DType::I32, &[3, 2], vec![0; 24]).is_none());
+        let t = RowTable::from_packed(DType::F32, &[3, 2], vec![0; 24]).unwrap();
+        assert!(t.lookup(&[vec![3]], 1, 0).is_err(), "token 3 is outside a 3-row table");
+    }
 }

@@ -44,6 +44,14 @@ pub fn cpu_device() -> Device {
     Device::flex()
 }
 
+/// Whether `device` is the CPU device (false in a build without the CPU backend).
+pub fn is_cpu(device: &Device) -> bool {
+    #[cfg(feature = "cpu")]
+    return *device == cpu_device();
+    #[cfg(not(feature = "cpu"))]
+    return { let _ = device; false };
+}
+
 /// Initialises the default wgpu adapter once per process and returns its device; later calls
 /// return the same device. In a browser this is the only way to get one (synchronous init panics
 /// there). Errors when no adapter exists.

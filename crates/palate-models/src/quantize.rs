@@ -91,7 +91,7 @@ pub fn linear<const D: usize>(linear: &Linear, x: Tensor<D>) -> Tensor<D> {
     if !matches!(weight.dtype(), DType::QFloat(_)) {
         return f32_linear(x, weight, bias);
     }
-    let on_cpu = weight.device() == crate::device::cpu_device();
+    let on_cpu = crate::device::is_cpu(&weight.device());
     // In the browser, the quantized values go straight into the packed kernel's panels.
     if on_cpu
         && gemm::PREFERRED
@@ -361,7 +361,7 @@ impl HostWeights {
     /// anything else stays as it is.
     pub(crate) fn hold_f32(&mut self, linear: &mut Linear) {
         let weight = linear.weight.val();
-        if weight.dtype() != DType::F32 || weight.device() != crate::device::cpu_device() {
+        if weight.dtype() != DType::F32 || !crate::device::is_cpu(&weight.device()) {
             return;
         }
         let [rows, cols] = weight.dims();

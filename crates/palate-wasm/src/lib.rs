@@ -21,6 +21,9 @@ use wasm_bindgen_futures::future_to_promise;
 // from JS into wasm re-ran all of them: about 0.6 ms a crossing, hundreds per WebGPU call (every
 // callback and externref slot is a crossing). Calling it explicitly turns the wrappers off. See
 // dtolnay/inventory#76 and #78.
+#[cfg(not(any(feature = "webgpu", feature = "cpu")))]
+compile_error!("palate-wasm needs a backend: feature \"webgpu\" (the default) or \"cpu\"");
+
 #[cfg(target_family = "wasm")]
 unsafe extern "C" {
     fn __wasm_call_ctors();
