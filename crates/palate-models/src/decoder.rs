@@ -490,18 +490,14 @@ impl RowTable {
 
     /// The table quantized to q8, block 32 along each row, with burn's formula (burn-flex's
     /// `quantize_dynamic`: scale = 2·max|x| / (b − a) per block for q8's range [a, b] = ±127,
-    /// value = round(x · (1 / scale)) clamped to it), so a table quantized here equals one quantized by burn on the CPU (a unit
-    /// test checks it bit for bit). A q8 table is returned as it is.
+    /// value = round(x · (1 / scale)) clamped to it), so a table quantized here equals one
+    /// quantized by burn on the CPU (a unit test checks it bit for bit). A q8 table, or one whose
+    /// width is not a multiple of the block, is returned as it is (as `quantize_linear_weights`
+    /// leaves such a weight f32).
     fn to_q8(self) -> Result<Self> {
-        if self.format == RowFormat::Q8 {
-            return Ok(self);
-        }
         let block = crate::quantize::BLOCK as usize;
-        if !self.hidden.is_multiple_of(block) {
-            return Err(PalateError::InvalidInput(format!(
-                "the token table's width {} is not a multiple of {block}: it cannot be quantized",
-                self.hidden
-            )));
+        if self.format == RowFormat::Q8 || !self.hidden.is_multiple_of(block) {
+            return Ok(self);
         }
         let (a, b) = burn::tensor::quantization::QuantValue::Q8S.range();
         let n = self.vocab * self.hidden;
@@ -733,12 +729,13 @@ impl DecoderScorer {
         let keep: &[&str] = if cpu { &[crate::pack::TOKEN_TABLE_PATH] } else { &[] };
         let quantized = matches!(pack.precision, crate::pack::StoredPrecision::Q8 | crate::pack::StoredPrecision::Q4);
         // A pack read by byte ranges leaves the table in its file (rows read on lookup).
-        let table = match on_host || (cpu && quantized) {
-            true => match pack.stored_range(crate::pack::TOKEN_TABLE_PATH) {
+        let table = if on_host || (cpu && quantized) {
+            match pack.stored_range(crate::pack::TOKEN_TABLE_PATH) {
                 Some((read, dtype, shape, start, end)) => RowTable::from_stored(dtype, &shape, read, start, end),
                 None => pack.raw_tensor(crate::pack::TOKEN_TABLE_PATH)?.and_then(|(dtype, shape, bytes)| RowTable::from_packed(dtype, &shape, bytes)),
-            },
-            false => None,
+            }
+        } else {
+            None
         };
         if on_host && table.is_none() {
             return Err(PalateError::InvalidWeights {
@@ -772,7 +769,7 @@ impl DecoderScorer {
         // On the CPU, q4 linear weights go straight from the file into packed host memory,
         // never through burn's CPU tensors (a byte per value): read here, skipped by the load.
         let mut host_q4 = Vec::new();
-        if crate::device::is_cpu(device) && pack.precision == crate::pack::StoredPrecision::Q4 {
+        if cpu && pack.precision == crate::pack::StoredPrecision::Q4 {
             // burn's Linear weight is [d_in, d_out]; the load would check the same.
             let mut linears = std::collections::HashMap::new();
             for (i, layer) in model.model.layers.iter_mut().enumerate() {

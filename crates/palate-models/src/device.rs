@@ -44,12 +44,16 @@ pub fn cpu_device() -> Device {
     Device::flex()
 }
 
-/// Whether `device` is the CPU device (false in a build without the CPU backend).
+/// Whether `device` is the CPU device.
+#[cfg(feature = "cpu")]
 pub fn is_cpu(device: &Device) -> bool {
-    #[cfg(feature = "cpu")]
-    return *device == cpu_device();
-    #[cfg(not(feature = "cpu"))]
-    return { let _ = device; false };
+    *device == cpu_device()
+}
+
+/// Whether `device` is the CPU device: never, in a build without the CPU backend.
+#[cfg(not(feature = "cpu"))]
+pub fn is_cpu(_device: &Device) -> bool {
+    false
 }
 
 /// Initialises the default wgpu adapter once per process and returns its device; later calls
