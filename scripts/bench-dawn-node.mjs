@@ -45,10 +45,8 @@ const PEERS = path.join(root, 'bench/browser/node_modules');
 const ORT = path.join(PEERS, 'onnxruntime-web/dist');
 
 const CONFIGS = [
+  // Every matrix product in Palate's own WGSL kernels (crates/palate-models/src/wgsl.rs).
   { key: 'palate-webgpu', engine: 'palate', device: 'webgpu', precision: 'f32' },
-  // The same with Palate's own WGSL linear kernel (crates/palate-models/src/wgsl_linear.rs; off by
-  // default until a real GPU has measured it: this row is that measurement).
-  { key: 'palate-webgpu-wgsl', engine: 'palate', device: 'webgpu', precision: 'f32', wgslLinear: true },
   { key: 'palate-webgpu-q8', engine: 'palate', device: 'webgpu', precision: 'q8' },
   { key: 'palate-cpu', engine: 'palate', device: 'cpu', precision: 'f32' },
   { key: 'ortweb-webgpu-fp32', engine: 'ortweb', device: 'webgpu', precision: 'f32' },
@@ -220,14 +218,10 @@ async function installDawn() {
   return [i.vendor, i.architecture, i.device, i.description].filter(Boolean).join(' / ') || 'unknown (no adapter info)';
 }
 
-async function makePalate({ device, precision, wgslLinear = false }) {
+async function makePalate({ device, precision }) {
   const pkg = device === 'cpu' ? PKG_CPU : PKG;
-  const { default: init, Embedder, useWgslLinear } = await import(path.resolve(root, pkg, 'palate_wasm.js'));
+  const { default: init, Embedder } = await import(path.resolve(root, pkg, 'palate_wasm.js'));
   await init({ module_or_path: await fs.readFile(path.resolve(root, pkg, 'palate_wasm_bg.wasm')) });
-  if (wgslLinear) {
-    if (!useWgslLinear) throw new Error(`${pkg} predates useWgslLinear`);
-    useWgslLinear(true);
-  }
   const read = async (f, required = true) => {
     try { return await fs.readFile(path.join(MODEL_DIR, f)); } catch (e) { if (required) throw e; return undefined; }
   };
@@ -421,8 +415,7 @@ for (const c of ok) {
 }
 for (const c of ok) delete c.check;
 results.ratios = {};
-for (const [ours, peer] of [['palate-webgpu', 'ortweb-webgpu-fp32'], ['palate-webgpu', 'ortnode-webgpu-fp32'],
-  ['palate-webgpu-wgsl', 'ortweb-webgpu-fp32'], ['palate-webgpu-wgsl', 'palate-webgpu'], ['palate-cpu', 'ortweb-wasm-fp32']]) {
+for (const [ours, peer] of [['palate-webgpu', 'ortweb-webgpu-fp32'], ['palate-webgpu', 'ortnode-webgpu-fp32'], ['palate-cpu', 'ortweb-wasm-fp32']]) {
   const a = results.configs[ours], b = results.configs[peer];
   if (!a?.medians || !b?.medians) continue;
   results.ratios[`${ours} / ${peer}`] = Object.fromEntries([

@@ -10,14 +10,15 @@
 #![allow(non_snake_case)]
 
 use burn::module::Module;
-use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::module::Param;
+use burn::nn::{Embedding, Linear};
 use burn::store::{FloatCastAdapter, ModuleAdapter, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
 use burn::tensor::{Bool, DType, Device, Int, Tensor, activation};
 use serde::Deserialize;
 
 use crate::error::{PalateError, Result};
 use crate::files::{names, parse_json};
-use crate::cpu_ops;
+use crate::{cpu_ops, ops, params};
 use crate::quantize::{self, HostWeights};
 
 /// The keys of a Hugging Face `BertConfig` that the encoder uses; defaults are transformers'.
@@ -132,12 +133,12 @@ impl BertConfig {
     pub fn init(&self, device: &Device) -> Result<BertModel> {
         let activation = self.activation()?;
         let d = self.hidden_size;
-        let layer_norm = || LayerNormConfig::new(d).with_epsilon(self.layer_norm_eps).init(device);
-        let linear = |i, o| LinearConfig::new(i, o).init(device);
+        let layer_norm = || LayerNorm::new(d, self.layer_norm_eps, device);
+        let linear = |i, o| params::linear(i, o, true, device);
         let embeddings = BertEmbeddings {
-            word_embeddings: EmbeddingConfig::new(self.vocab_size, d).init(device),
-            position_embeddings: EmbeddingConfig::new(self.max_position_embeddings, d).init(device),
-            token_type_embeddings: EmbeddingConfig::new(self.type_vocab_size, d).init(device),
+            word_embeddings: params::embedding(self.vocab_size, d, device),
+            position_embeddings: params::embedding(self.max_position_embeddings, d, device),
+            token_type_embeddings: params::embedding(self.type_vocab_size, d, device),
             LayerNorm: layer_norm(),
         };
         let layer = (0..self.num_hidden_layers)
@@ -162,6 +163,26 @@ impl BertConfig {
             })
             .collect();
         Ok(BertModel { embeddings, encoder: BertEncoder { layer } })
+    }
+}
+
+/// burn-nn's `LayerNorm` (same fields, `gamma` and `beta`, and the same op), built without its
+/// config's `init`: that carries burn-nn's `Initializer`, which reaches burn's matmul (see
+/// [`crate::wgsl`] for what that costs the WebGPU build). Its `epsilon` is private there.
+#[derive(Module, Debug)]
+pub struct LayerNorm {
+    pub gamma: Param<Tensor<1>>,
+    pub beta: Option<Param<Tensor<1>>>,
+    pub epsilon: f64,
+}
+
+impl LayerNorm {
+    fn new(d: usize, epsilon: f64, device: &Device) -> Self {
+        Self { gamma: params::ones([d], device), beta: Some(params::zeros([d], device)), epsilon }
+    }
+
+    pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        burn::tensor::module::layer_norm(x, self.gamma.val(), self.beta.as_ref().map(|b| b.val()), self.epsilon)
     }
 }
 
@@ -335,7 +356,7 @@ impl BertSelfAttention {
         let q = heads(quantize::linear_with(&self.query, host, x.clone()));
         let k = heads(quantize::linear_with(&self.key, host, x.clone()));
         let v = heads(quantize::linear_with(&self.value, host, x));
-        let probs = cpu_ops::masked_softmax(q.matmul(k.swap_dims(2, 3)), 1.0 / (head_dim as f64).sqrt(), pad);
-        probs.matmul(v).swap_dims(1, 2).reshape([batch, seq, hidden])
+        let probs = cpu_ops::masked_softmax(ops::matmul(q, k.swap_dims(2, 3)), 1.0 / (head_dim as f64).sqrt(), pad);
+        ops::matmul(probs, v).swap_dims(1, 2).reshape([batch, seq, hidden])
     }
 }

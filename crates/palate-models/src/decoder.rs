@@ -11,14 +11,14 @@
 //! rotation; the SwiGLU MLP `down(silu(gate(x)) · up(x))`.
 
 use burn::module::Module;
-use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig, RmsNorm, RmsNormConfig};
+use burn::nn::{Embedding, Linear, RmsNorm};
 use burn::store::{FloatCastAdapter, ModuleAdapter, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
 use burn::tensor::{Bool, DType, Device, Tensor, TensorData, activation};
 use serde::Deserialize;
 
 use crate::error::{PalateError, Result};
 use crate::files::{names, parse_json};
-use crate::{cpu_ops, quantize};
+use crate::{cpu_ops, ops, params, quantize};
 
 /// The architectures this module implements.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -201,8 +201,8 @@ impl DecoderConfig {
     /// table itself is a [`RowTable`]).
     fn init(&self, device: &Device, table_on_host: bool) -> DecoderRewardModel {
         let (h, hd) = (self.hidden_size, self.head_dim);
-        let linear = |i: usize, o: usize, bias: bool| LinearConfig::new(i, o).with_bias(bias).init(device);
-        let norm = |d: usize| RmsNormConfig::new(d).with_epsilon(self.rms_norm_eps).init(device);
+        let linear = |i: usize, o: usize, bias: bool| params::linear(i, o, bias, device);
+        let norm = |d: usize| params::rms_norm(d, self.rms_norm_eps, device);
         let qk_norm = self.kind == DecoderKind::Qwen3;
         let layers = (0..self.num_hidden_layers)
             .map(|_| DecoderLayer {
@@ -228,7 +228,7 @@ impl DecoderConfig {
             .collect();
         DecoderRewardModel {
             model: DecoderModel {
-                embed_tokens: EmbeddingConfig::new(if table_on_host { 1 } else { self.vocab_size }, h).init(device),
+                embed_tokens: params::embedding(if table_on_host { 1 } else { self.vocab_size }, h, device),
                 layers,
                 norm: norm(h),
             },
@@ -821,11 +821,11 @@ impl DecoderScorer {
         crate::pack::write(&model, crate::pack::PackKind::RewardModel, precision, None, carried)
     }
 
-    /// A model with burn's random initialisation and the exact shapes of `config`: for scale
-    /// benchmarks of checkpoints that cannot be downloaded here (`tests/benches/scale.rs`).
+    /// A model with random weights (uniform, Kaiming's bound) and the exact shapes of `config`:
+    /// for scale benchmarks of checkpoints that cannot be downloaded here (`tests/benches/scale.rs`).
     pub fn random(config: DecoderConfig, device: &Device, max_binding_bytes: Option<u64>) -> Self {
         let on_host = table_on_host(&config, device, max_binding_bytes);
-        let model = config.init(device, on_host);
+        let model = params::randomize(config.init(device, on_host), device);
         let mut scorer = Self { config, model, device: device.clone(), row_table: None, host: Default::default() };
         if on_host {
             scorer.set_row_table(RowTable::random(scorer.config.vocab_size, scorer.config.hidden_size));
@@ -909,7 +909,7 @@ impl DecoderScorer {
             let gate = quantize::linear_with(&mlp.gate_proj, host, h.clone());
             x = x + quantize::linear_with(&mlp.down_proj, host, activation::silu(gate) * quantize::linear_with(&mlp.up_proj, host, h));
         }
-        self.model.score.forward(self.model.model.norm.forward(x))
+        quantize::linear(&self.model.score, self.model.model.norm.forward(x))
     }
 
     /// cos and sin tables `[seq, head_dim]` (the frequencies repeated for both halves).
@@ -958,8 +958,8 @@ impl Attention {
             }
         };
         let (k, v) = (repeat(k), repeat(v));
-        let probs = cpu_ops::masked_softmax(q.matmul(k.swap_dims(2, 3)), 1.0 / (hd as f64).sqrt(), mask);
-        let out = probs.matmul(v).swap_dims(1, 2).reshape([batch, seq, self.heads * hd]);
+        let probs = cpu_ops::masked_softmax(ops::matmul(q, k.swap_dims(2, 3)), 1.0 / (hd as f64).sqrt(), mask);
+        let out = ops::matmul(probs, v).swap_dims(1, 2).reshape([batch, seq, self.heads * hd]);
         quantize::linear_with(&self.o_proj, host, out)
     }
 }

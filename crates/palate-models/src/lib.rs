@@ -12,13 +12,15 @@ pub mod device;
 pub mod error;
 pub mod files;
 pub mod gemm;
+pub mod ops;
 pub mod pack;
+mod params;
 pub mod quantize;
 pub mod reward;
 pub mod sentence;
 pub mod text;
 #[cfg(feature = "wgpu")]
-pub mod wgsl_linear;
+pub mod wgsl;
 
 pub use burn;
 pub use device::BackendKind;

@@ -29,17 +29,24 @@ const V: u32 = 8u;      // TILE / 4: vec4 per tile row
 
 var<workgroup> tile_a: array<array<vec4<f32>, 8>, 32>;  // [row][k / 4]
 var<workgroup> tile_b: array<array<vec4<f32>, 8>, 32>;  // [k][column / 4]
+// k through workgroup memory: a value read from a read_write storage buffer is non-uniform to
+// WGSL's uniformity analysis, and a loop bounded by it may not contain a barrier (Chromium's Tint
+// refuses the module; naga, natively, does not check). workgroupUniformLoad makes it uniform.
+var<workgroup> k_uniform: u32;
 
 @compute @workgroup_size(8, 8, 1)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
   let m = info.m;
-  let k4 = info.k / 4u;
   let n4 = info.n / 4u;
   let row0 = wid.y * TILE;
   let col0 = wid.x * V;       // in vec4
   let tx = lid.x;             // this thread's vec4 of columns in the tile
   let ty = lid.y;             // this thread's rows in the tile: 4 ty .. 4 ty + 3
   let flat = ty * V + tx;     // 0 .. 63
+  if (flat == 0u) {
+    k_uniform = info.k;
+  }
+  let k4 = workgroupUniformLoad(&k_uniform) / 4u;
 
   var acc0 = vec4<f32>(0.0);
   var acc1 = vec4<f32>(0.0);

@@ -108,16 +108,10 @@ pub fn linear<const D: usize>(linear: &Linear, x: Tensor<D>) -> Tensor<D> {
     f32_linear(x, weight, bias)
 }
 
-/// `x · weight + bias` with f32 weights: on the wgpu backend Palate's WGSL kernel
-/// ([`crate::wgsl_linear`]) where it is enabled and applies, burn's otherwise.
+/// `x · weight + bias` with f32 weights ([`crate::ops::linear`]: Palate's WGSL kernel on the
+/// wgpu backend, burn's on the CPU).
 fn f32_linear<const D: usize>(x: Tensor<D>, weight: Tensor<2>, bias: Option<Tensor<1>>) -> Tensor<D> {
-    #[cfg(feature = "wgpu")]
-    if crate::wgsl_linear::enabled()
-        && let Some(y) = crate::wgsl_linear::linear(&x, &weight, bias.as_ref())
-    {
-        return y;
-    }
-    burn::tensor::module::linear(x, weight, bias)
+    crate::ops::linear(x, weight, bias)
 }
 
 /// [`linear`], with the weights in `host` ([`HostWeight`]: f32 packed for [`gemm`], or q4)

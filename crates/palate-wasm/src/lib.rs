@@ -40,16 +40,6 @@ fn start() {
     console_error_panic_hook::set_once();
 }
 
-/// Routes WebGPU's f32 linear layers through Palate's WGSL kernel (`true`) or burn's matmul
-/// (`false`, the default), for every model in this worker; see
-/// `palate_models::wgsl_linear`. An experiment's switch (`scripts/bench-dawn-node.mjs
-/// --wgsl-linear`) until a real GPU has measured it.
-#[cfg(feature = "webgpu")]
-#[wasm_bindgen(js_name = useWgslLinear)]
-pub fn use_wgsl_linear(on: bool) {
-    palate_models::wgsl_linear::set_enabled(on);
-}
-
 fn js_error(e: PalateError) -> JsValue {
     JsError::new(&e.to_string()).into()
 }

@@ -1,0 +1,46 @@
+//! Matrix products, routed by device: on the wgpu backend Palate's WGSL kernels ([`crate::wgsl`]),
+//! on burn's CPU backend burn's own matmul. burn's matmul is referenced only with the `cpu`
+//! feature, so the browser's WebGPU build (no `cpu`) carries none of it — 0.45 MB gzip of cubek
+//! kernels ([`crate::wgsl`] says why that takes more than not calling it).
+
+use burn::tensor::Tensor;
+
+/// `a · b`, batched over the leading dimensions: `[.., m, k] · [.., k, n] → [.., m, n]`.
+pub fn matmul<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<D> {
+    #[cfg(feature = "wgpu")]
+    if let Some(y) = crate::wgsl::matmul(&a, &b) {
+        return y;
+    }
+    burn_matmul(a, b)
+}
+
+/// `x · w + bias` for `x [.., k]`, `w [k, n]` (burn's `Linear` layout), `bias [n]`.
+pub fn linear<const D: usize>(x: Tensor<D>, w: Tensor<2>, bias: Option<Tensor<1>>) -> Tensor<D> {
+    #[cfg(feature = "wgpu")]
+    if let Some(y) = crate::wgsl::linear(&x, &w, bias.as_ref()) {
+        return y;
+    }
+    burn_linear(x, w, bias)
+}
+
+#[cfg(feature = "cpu")]
+fn burn_matmul<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<D> {
+    a.matmul(b)
+}
+
+#[cfg(feature = "cpu")]
+fn burn_linear<const D: usize>(x: Tensor<D>, w: Tensor<2>, bias: Option<Tensor<1>>) -> Tensor<D> {
+    burn::tensor::module::linear(x, w, bias)
+}
+
+// Without burn's CPU backend every tensor is the wgpu backend's, and the kernels decline only
+// products whose indices overflow u32 (tens of gigabytes: the device refuses such buffers first).
+#[cfg(not(feature = "cpu"))]
+fn burn_matmul<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<D> {
+    panic!("a matrix product of {:?} by {:?} is beyond Palate's WebGPU kernels (u32 indices)", a.dims(), b.dims())
+}
+
+#[cfg(not(feature = "cpu"))]
+fn burn_linear<const D: usize>(x: Tensor<D>, w: Tensor<2>, _bias: Option<Tensor<1>>) -> Tensor<D> {
+    panic!("a linear layer of {:?} by {:?} is beyond Palate's WebGPU kernels (u32 indices)", x.dims(), w.dims())
+}
