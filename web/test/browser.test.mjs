@@ -135,6 +135,25 @@ describe('all-MiniLM-L6-v2 in headless Chromium', { timeout: 20 * 60_000 }, () =
     assert.ok(info.ok, 'navigator.gpu.requestAdapter() gave no adapter: WebGPU is required for this test');
   });
 
+  // Chromium's WGSL compiler (Tint) checks rules naga, which the native tests use, does not
+  // (uniformity: a barrier under a loop bounded by a storage value), and a module it refuses is
+  // only "invalid due to a previous error" once it runs. So compile each kernel here first.
+  test("every Palate WGSL kernel compiles in Chromium's Tint", async () => {
+    const dir = path.join(root, 'crates/palate-models/src');
+    const files = (await fs.readdir(dir)).filter((f) => f.endsWith('.wgsl')).sort();
+    assert.deepEqual(files, ['linear.wgsl', 'matmul.wgsl']);
+    for (const f of files) {
+      const code = await fs.readFile(path.join(dir, f), 'utf8');
+      const errors = await page.evaluate(async (code) => {
+        const device = await (await navigator.gpu.requestAdapter()).requestDevice();
+        const info = await device.createShaderModule({ code }).getCompilationInfo();
+        device.destroy();
+        return info.messages.filter((m) => m.type === 'error').map((m) => `${m.lineNum}:${m.linePos} ${m.message}`);
+      }, code);
+      assert.deepEqual(errors, [], `${f} does not compile: ${errors.join('; ')}`);
+    }
+  });
+
   test('embeddings on WebGPU match the reference', async () => {
     const out = await embedInPage('/models/all-MiniLM-L6-v2/', 'webgpu', fixture.texts);
     assert.equal(out.backend, 'webgpu');

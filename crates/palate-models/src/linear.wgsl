@@ -1,5 +1,5 @@
 // out[m, n] = a[m, k] · b[k, n] + bias[n], f32, row-major; k and n multiples of 4.
-// Palate's linear layers on WebGPU (crates/palate-models/src/wgsl_linear.rs explains why).
+// Palate's linear layers on WebGPU (crates/palate-models/src/wgsl.rs explains why).
 //
 // A workgroup of 8 × 8 threads computes a 32 × 32 tile of `out`; each thread 4 rows × one vec4 of
 // columns, in four vec4 accumulators. Along k the tile walks blocks of 32: both operands' blocks
@@ -17,7 +17,7 @@ struct Info {
 // All read_write, as cubecl declares its own kernels' buffers: its memory pool places several
 // tensors in one wgpu buffer, and WebGPU refuses a buffer bound read-only and writable in one
 // dispatch.
-// The bias comes last: wgsl_linear.rs drops its line (and reads zero) for layers without one.
+// The bias comes last: wgsl.rs drops its line (and reads zero) for layers without one.
 @group(0) @binding(0) var<storage, read_write> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> out: array<vec4<f32>>;
