@@ -59,3 +59,35 @@ pub(crate) fn randomize<M: Module>(module: M, device: &Device) -> M {
     }
     module.map(&mut Randomize(device.clone()))
 }
+
+#[cfg(all(test, feature = "cpu"))]
+mod tests {
+    use super::*;
+
+    fn values<const D: usize>(p: &Param<Tensor<D>>) -> Vec<f32> {
+        p.val().into_data().convert::<f32>().to_vec::<f32>().expect("f32 values")
+    }
+
+    #[test]
+    fn placeholders_have_burn_nn_shapes_and_fixed_values() {
+        let device = crate::device::cpu_device();
+        let linear = linear(3, 5, true, &device);
+        assert_eq!(linear.weight.lazy_shape().dims::<2>(), [3, 5], "burn-nn's Linear layout is [d_in, d_out]");
+        assert!(values(&linear.weight).iter().all(|&v| v == 0.0));
+        assert_eq!(values(linear.bias.as_ref().expect("a bias")), vec![0.0; 5]);
+        assert!(self::linear(3, 5, false, &device).bias.is_none());
+        assert_eq!(values(&rms_norm(4, 1e-6, &device).gamma), vec![1.0; 4]);
+        assert_eq!(embedding(7, 2, &device).weight.lazy_shape().dims::<2>(), [7, 2]);
+    }
+
+    #[test]
+    fn randomize_fills_matrices_within_kaimings_bound_and_leaves_vectors() {
+        let device = crate::device::cpu_device();
+        let linear = randomize(linear(16, 8, true, &device), &device);
+        let w = values(&linear.weight);
+        let bound = 1.0 / 4.0; // 1/√16
+        assert!(w.iter().all(|v| v.abs() <= bound), "{w:?}");
+        assert!(w.iter().filter(|&&v| v != 0.0).count() > 100, "random, not the zero placeholder");
+        assert_eq!(values(linear.bias.as_ref().expect("a bias")), vec![0.0; 8]);
+    }
+}
