@@ -1,7 +1,8 @@
 //! Matrix products, routed by device: on the wgpu backend Palate's WGSL kernels ([`crate::wgsl`]),
 //! on burn's CPU backend burn's own matmul. burn's matmul is referenced only with the `cpu`
 //! feature, so the browser's WebGPU build (no `cpu`) carries none of it — 0.45 MB gzip of cubek
-//! kernels ([`crate::wgsl`] says why that takes more than not calling it).
+//! kernels. Any call that merely could run links it, so on the WebGPU build nothing may reference
+//! it; [`crate::wgsl`] lists the indirect callers (burn-nn's initializers) and what replaces them.
 
 use burn::tensor::Tensor;
 

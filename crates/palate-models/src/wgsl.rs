@@ -92,7 +92,8 @@ impl CubeKernel for LinearKernel {
 }
 
 /// `x · w (+ bias)` for `x [.., k]`, `w [k, n]`, `bias [n]` on the wgpu backend; `None` when
-/// the tensors are not the wgpu backend's or the sizes do not fit the kernels' u32 indices. Floats
+/// the tensors are not the wgpu backend's or the sizes do not fit the kernels' u32 indices or
+/// WebGPU's grid. Floats
 /// of another dtype are computed in f32 (the result is f32).
 pub fn linear<const D: usize>(x: &Tensor<D>, w: &Tensor<2>, bias: Option<&Tensor<1>>) -> Option<Tensor<D>> {
     let [k, n] = w.dims();
@@ -111,8 +112,10 @@ pub fn linear<const D: usize>(x: &Tensor<D>, w: &Tensor<2>, bias: Option<&Tensor
         dims[D - 1] = n;
         return Some(y.reshape(dims));
     }
-    // Every size the kernel indexes with (in vec4) must fit its u32 arithmetic.
-    if m.checked_mul(k.max(n)).is_none_or(|e| e >= u32::MAX as usize / 4) || k * n >= u32::MAX as usize / 4 {
+    // Every size the kernel indexes with (in vec4) must fit its u32 arithmetic, and the grid
+    // WebGPU's 65,535 workgroups per dimension (as `matmul` checks).
+    let too_many_groups = m.div_ceil(TILE) > 65_535 || n.div_ceil(TILE) > 65_535;
+    if too_many_groups || m.checked_mul(k.max(n)).is_none_or(|e| e >= u32::MAX as usize / 4) || k * n >= u32::MAX as usize / 4 {
         return None;
     }
     // The weight first: on another backend this fails before any work on `x`.
