@@ -95,6 +95,42 @@ fn minilm_q8_and_q4_stay_close_to_f32_on_cpu() {
     check_minilm(BackendKind::Cpu, device::cpu_device());
 }
 
+/// The browser's CPU path for q8 (`SentenceEmbedder::quantize_on_host`: blocks of 32 along d_in,
+/// integer products in `palate_models::igemm`, activations rounded to 15 bits), run natively:
+/// against f32 and against weight-only q8 (blocks along d_out, f32 products). A second
+/// quantization is refused, not applied to the held weights.
+#[test]
+fn minilm_q8_in_integers_stays_close_to_f32() {
+    let cpu = device::cpu_device();
+    let texts = texts();
+    let f32s = embed(Precision::F32, &cpu, &texts);
+    let weight_only = embed(Precision::Q8, &cpu, &texts);
+    let held = SentenceEmbedder::load(ModelFiles::from_dir(minilm_dir()).unwrap(), &cpu).unwrap().quantize_on_host();
+    assert_eq!(held.precision(), Precision::Q8);
+    let (count, bytes) = held.host_weights();
+    assert_eq!(count, 6 * 6, "six linear layers in each of six blocks");
+    let values = 4 * 384 * 384 + 2 * 384 * 1536;
+    assert_eq!(bytes, 6 * (values + values / 32 * 4), "a byte per value, a scale per block of 32");
+    let ints: Vec<Vec<f32>> = held.embed_blocking(&texts).unwrap().into_iter().map(|e| e.embedding).collect();
+    let cosines = |other: &[Vec<f32>]| -> Vec<f64> { f32s.iter().zip(other).map(|(a, b)| cosine(a, b)).collect() };
+    let (ints_cos, q8_cos) = (cosines(&ints), cosines(&weight_only));
+    let min = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let agreement = ranking_agreement(&f32s, &ints);
+    println!(
+        "MiniLM q8 in integers: cosine to f32 mean {:.5}, min {:.5} (weight-only q8: {:.5}, {:.5}); ranking agreement {agreement:.4}",
+        mean(&ints_cos),
+        min(&ints_cos),
+        mean(&q8_cos),
+        min(&q8_cos)
+    );
+    assert!(min(&ints_cos) < 0.999_999, "embeddings identical to f32: were any weights quantized?");
+    assert!(min(&ints_cos) >= 0.999, "min cosine to f32 {}", min(&ints_cos));
+    assert!(agreement >= 0.99, "ranking agreement {agreement}");
+    let e = held.quantize(Precision::Q4).unwrap_err().to_string();
+    assert!(e.contains("already quantized (q8)"), "{e}");
+}
+
 #[test]
 fn minilm_q8_and_q4_stay_close_to_f32_on_wgpu() {
     match pollster::block_on(device::wgpu_device()) {

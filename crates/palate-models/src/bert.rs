@@ -309,12 +309,13 @@ impl BertModel {
         hidden
     }
 
-    /// Moves the f32 linear weights on burn's CPU backend into `host` in [`crate::gemm`]'s packed
-    /// form (the module keeps 1 × 1 placeholders); quantized weights and other devices stay.
-    pub fn hold_weights_on_host(&mut self, host: &mut HostWeights) {
+    /// Moves the f32 linear weights on burn's CPU backend into `host`, packed for the host's
+    /// products: [`crate::gemm`]'s panels, or with `q8` [`crate::igemm`]'s quantized ones (the
+    /// module keeps 1 × 1 placeholders); quantized weights and other devices stay.
+    pub fn hold_weights_on_host(&mut self, host: &mut HostWeights, q8: bool) {
         for layer in &mut self.encoder.layer {
             for linear in layer.linears_mut() {
-                host.hold_f32(linear);
+                host.hold_packed(linear, q8);
             }
         }
     }

@@ -12,6 +12,7 @@ pub mod device;
 pub mod error;
 pub mod files;
 pub mod gemm;
+pub mod igemm;
 pub mod ops;
 pub mod pack;
 mod params;

@@ -13,6 +13,10 @@
 //! Where the weights live: burn's quantized tensors, except q4 linear weights of a decoder on the
 //! CPU, which Palate holds packed itself ([`HostQ4`]: burn's CPU backend would take a byte per
 //! value). Either way, every call dequantizes and multiplies in f32 ([`linear`], [`linear_with`]).
+//! One exception: a sentence encoder quantized to q8 on the browser's CPU backend holds its weights
+//! in [`crate::igemm`]'s layout (blocks of 32 along d_in instead, quantized from f32) and multiplies
+//! in integers, its activations rounded to 15 bits per call. A stored q8 pack keeps the f32 path
+//! (the module docs of [`crate::igemm`] say why).
 //!
 //! Measured on all-MiniLM-L6-v2 (tests/quantize.rs, 23 texts): q8 keeps embeddings at cosine 0.9998
 //! (min 0.9995) to f32; q4 only at 0.957 (min 0.920) — min-max 4-bit is too coarse for this small
@@ -29,6 +33,7 @@ use burn::tensor::quantization::{Calibration, QuantScheme, QuantValue, ScaleDtyp
 
 use crate::error::{PalateError, Result};
 use crate::gemm::{self, PackedMatrix};
+use crate::igemm::{self, PackedI8};
 
 /// The weights' precision, as users name it (`--quantize`, `precision:` in JS).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -121,6 +126,7 @@ pub fn linear_with<const D: usize>(linear: &Linear, host: &HostWeights, x: Tenso
     match host.get(linear.weight.id) {
         None => self::linear(linear, x),
         Some(HostWeight::F32(packed)) => host_linear(x, packed, bias()),
+        Some(HostWeight::I8(packed)) => host_linear_i8(x, packed, bias()),
         Some(HostWeight::Q4(weight)) => {
             if gemm::PREFERRED {
                 return host_linear(x, &weight.dequantize_packed(), bias());
@@ -142,6 +148,20 @@ fn host_linear<const D: usize>(x: Tensor<D>, w: &PackedMatrix, bias: Option<Tens
     let a = x.into_data().convert::<f32>().try_into_vec::<f32>().expect("converted to f32");
     let bias = bias.map(|b| b.into_data().convert::<f32>().try_into_vec::<f32>().expect("converted to f32"));
     let out = gemm::matmul(&a, rows, w, bias.as_deref());
+    dims[D - 1] = n;
+    Tensor::from_data(burn::tensor::TensorData::new(out, dims), &device)
+}
+
+/// `x · w + bias` on the host in integers ([`igemm::matmul`]) for `x` on burn's CPU backend.
+fn host_linear_i8<const D: usize>(x: Tensor<D>, w: &PackedI8, bias: Option<Tensor<1>>) -> Tensor<D> {
+    let device = x.device();
+    let mut dims = x.dims();
+    let [k, n] = w.shape();
+    assert_eq!(dims[D - 1], k, "linear layer: input width {} against a weight of {k} rows", dims[D - 1]);
+    let rows = dims[..D - 1].iter().product();
+    let a = x.into_data().convert::<f32>().try_into_vec::<f32>().expect("converted to f32");
+    let bias = bias.map(|b| b.into_data().convert::<f32>().try_into_vec::<f32>().expect("converted to f32"));
+    let out = igemm::matmul(&a, rows, w, bias.as_deref());
     dims[D - 1] = n;
     Tensor::from_data(burn::tensor::TensorData::new(out, dims), &device)
 }
@@ -278,6 +298,9 @@ pub enum HostWeight {
     Q4(HostQ4),
     /// f32 in [`gemm`]'s panels (the browser's CPU backend, [`gemm::PREFERRED`]).
     F32(PackedMatrix),
+    /// q8 in blocks along d_in for [`igemm`]'s integer products (a sentence encoder quantized on
+    /// the browser's CPU backend).
+    I8(PackedI8),
 }
 
 impl HostWeight {
@@ -286,6 +309,7 @@ impl HostWeight {
         match self {
             Self::Q4(w) => w.shape(),
             Self::F32(w) => w.shape(),
+            Self::I8(w) => w.shape(),
         }
     }
 
@@ -294,14 +318,16 @@ impl HostWeight {
         match self {
             Self::Q4(w) => w.bytes(),
             Self::F32(w) => w.bytes(),
+            Self::I8(w) => w.bytes(),
         }
     }
 
-    /// The f32 values, row-major (dequantized for q4).
+    /// The f32 values, row-major (dequantized for q4 and q8).
     pub fn to_row_major(&self) -> Vec<f32> {
         match self {
             Self::Q4(w) => w.dequantize(),
             Self::F32(w) => w.to_row_major(),
+            Self::I8(w) => w.to_row_major(),
         }
     }
 }
@@ -351,17 +377,23 @@ impl HostWeights {
         linear.weight = placeholder;
     }
 
-    /// Moves an f32 weight of `linear` on burn's CPU backend into [`gemm`]'s panels here;
-    /// anything else stays as it is.
-    pub(crate) fn hold_f32(&mut self, linear: &mut Linear) {
+    /// Moves an f32 weight of `linear` on burn's CPU backend here, packed for the host's
+    /// products: into [`gemm`]'s panels, or with `q8` quantized for [`igemm`]'s integer products
+    /// (blocks of 32 along d_in). Anything else stays as it is.
+    pub(crate) fn hold_packed(&mut self, linear: &mut Linear, q8: bool) {
         let weight = linear.weight.val();
         if weight.dtype() != DType::F32 || !crate::device::is_cpu(&weight.device()) {
             return;
         }
         let [rows, cols] = weight.dims();
         let Ok(values) = weight.clone().into_data().try_into_vec::<f32>() else { return };
-        if let Some(packed) = PackedMatrix::from_row_major(&values, rows, cols) {
-            self.hold(linear, HostWeight::F32(packed), &weight.device());
+        let held = if q8 {
+            PackedI8::from_row_major(&values, rows, cols).map(HostWeight::I8)
+        } else {
+            PackedMatrix::from_row_major(&values, rows, cols).map(HostWeight::F32)
+        };
+        if let Some(held) = held {
+            self.hold(linear, held, &weight.device());
         }
     }
 

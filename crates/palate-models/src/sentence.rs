@@ -173,10 +173,22 @@ impl SentenceEmbedder {
     }
 
     /// Quantizes the encoder's linear weights ([`crate::quantize`]); f32 leaves it as loaded.
-    /// An already-quantized model (a q8 / q4 `.bpk`) refuses another quantization.
+    /// An already-quantized model (a q8 / q4 `.bpk`) refuses another quantization. In the
+    /// browser's CPU build q8 is [`Self::quantize_on_host`].
     pub fn quantize(mut self, precision: Precision) -> Result<Self> {
         if precision == Precision::F32 {
             return Ok(self); // as loaded (a quantized pack stays quantized)
+        }
+        if self.precision != Precision::F32 {
+            // Checked here: weights held on the host come back as f32 and would be quantized again.
+            return Err(PalateError::InvalidInput(format!(
+                "the model is already quantized ({}); load the f32 model to quantize it to {}",
+                self.precision.as_str(),
+                precision.as_str()
+            )));
+        }
+        if crate::gemm::PREFERRED && precision == Precision::Q8 && crate::device::is_cpu(&self.device) {
+            return Ok(self.quantize_on_host());
         }
         self = self.restore_host_weights();
         self.model = crate::quantize::quantize_linear_weights(self.model, precision)?;
@@ -184,11 +196,25 @@ impl SentenceEmbedder {
         Ok(self)
     }
 
+    /// q8 for integer products on the host ([`crate::igemm`]: blocks of 32 along d_in, activations
+    /// rounded to 15 bits per call): what [`Self::quantize`] does in the browser's CPU build, where
+    /// it is faster than f32; natively, for the tests. A model that is already quantized, or not on
+    /// the CPU, is returned as it is.
+    pub fn quantize_on_host(mut self) -> Self {
+        if self.precision != Precision::F32 || !crate::device::is_cpu(&self.device) {
+            return self;
+        }
+        self = self.restore_host_weights();
+        self.model.hold_weights_on_host(&mut self.host, true);
+        self.precision = Precision::Q8;
+        self
+    }
+
     /// Moves the f32 linear weights on burn's CPU backend out of the module into
     /// [`crate::gemm`]'s packed form. Same results, within f32 rounding; [`Self::load`] does it
     /// where that is the faster path ([`crate::gemm::PREFERRED`]: the browser).
     pub fn hold_weights_on_host(mut self) -> Self {
-        self.model.hold_weights_on_host(&mut self.host);
+        self.model.hold_weights_on_host(&mut self.host, false);
         self
     }
 
@@ -202,7 +228,8 @@ impl SentenceEmbedder {
         (self.host.len(), self.host.bytes())
     }
 
-    /// Puts weights held on the host back into the module (to quantize or write it).
+    /// Puts weights held on the host back into the module (to quantize or write it): f32, or q8
+    /// as its dequantized f32 values.
     fn restore_host_weights(mut self) -> Self {
         self.model.restore_host_weights(&mut self.host, &self.device);
         self
