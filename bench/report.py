@@ -87,10 +87,11 @@ def main():
       "checked against the float64 reference before timing).")
     w("- Palate's CPU rows run the CPU-only wasm build (`web/pkg-cpu`, what a page on the CPU "
       "downloads), its WebGPU rows the WebGPU build (`web/pkg`).")
-    w("- q8 is not the same arithmetic on both sides: Palate's is weight-only (int8 blocks of 32 along "
-      "each weight row, dequantized to f32 per call, f32 products), onnxruntime's multiplies uint8 "
-      "weights by dynamically quantized activations in integers (`quantize_dynamic`). Palate's scales "
-      "change along the summed dimension, so its blocks cannot be summed in integers.\n")
+    w("- q8 is not the same arithmetic on both sides. Palate's CPU row quantizes the f32 model when "
+      "it loads: int8 weights in blocks of 32 along d_in, activations rounded to 16-bit integers per "
+      "call, integer products (`crates/palate-models/src/igemm.rs`). onnxruntime multiplies uint8 "
+      "weights by activations rounded to 8 bits (`quantize_dynamic`). Palate's WebGPU q8 is "
+      "weight-only (f32 products).\n")
 
     w("## Ratios Palate / transformers.js (lower is better for Palate)\n")
     w("| path | " + " | ".join(batches) + " | load | first call |")

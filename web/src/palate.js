@@ -165,8 +165,9 @@ class Ranker {
  *   backend: 'auto' (default) uses WebGPU when the browser offers an adapter, else the CPU.
  *   rewardModel: URL of a Qwen3/Llama sequence-classification reward-model folder (or its
  *     `.bpk`), for score().
- *   precision: 'f32' (default), or 'q8' / 'q4': weight-only quantization (block 32) of the linear
- *     layers of both models after loading — less GPU memory, a little less accuracy.
+ *   precision: 'f32' (default), or 'q8' / 'q4': quantization (blocks of 32) of the linear layers
+ *     of both models after loading — less memory, a little less accuracy. On the CPU an
+ *     embedding model's q8 multiplies in integers, faster than f32; elsewhere it is weight-only.
  *   maxBindingBytes: pretend the GPU allows at most this many bytes per storage binding (default:
  *     the adapter's maxStorageBufferBindingSize); larger token-embedding tables stay on the CPU.
  *   principles: your own principle heads instead of the taste file's (e.g. { name: 'playful',
