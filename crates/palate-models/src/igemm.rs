@@ -35,8 +35,8 @@
 //! the tests run) computes what the browser's does. Measured in one wasm build (Node 20, MiniLM's
 //! shapes at 1024 rows): 0.77–0.83 of [`crate::gemm`]'s time, quantizing the activations included
 //! (the integer loop alone ~0.7: widening and splats take instructions the f32 loop does not).
-//! In Chromium, MiniLM q8 on the CPU at 8 × 128 tokens: 433 ms, against 518 ms in f32 and 379 ms
-//! for onnxruntime-web's q8 (`bench/RESULTS.md`).
+//! In Chromium, MiniLM q8 on the CPU at 8 × 128 tokens: 426 ms, against 494 ms in f32 and 355 ms
+//! for onnxruntime-web's q8 (`bench/RESULTS.md`: ratio 1.20, was 1.51 with f32 products).
 
 use crate::gemm::NR;
 
