@@ -244,11 +244,11 @@ unsafe fn kernel_4x8(a: *const f32, lda: usize, panel: *const f32, kc: usize, c:
     }
 }
 
+/// What the tests of this module and of [`crate::igemm`] share.
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn pseudo_random(n: usize, seed: u32) -> Vec<f32> {
+pub(crate) mod testing {
+    /// `n` values in `[-0.5, 0.5)` from a xorshift of `seed`.
+    pub fn pseudo_random(n: usize, seed: u32) -> Vec<f32> {
         let mut state = seed | 1;
         (0..n)
             .map(|_| {
@@ -260,8 +260,9 @@ mod tests {
             .collect()
     }
 
-    /// The float64 product, one dot product per entry (an independent reference).
-    fn reference(a: &[f32], w: &[f32], bias: Option<&[f32]>, m: usize, k: usize, n: usize) -> Vec<f64> {
+    /// The float64 product `a · w + bias` of row-major `a [m, k]` and `w [k, n]`, one dot product
+    /// per entry (an independent reference).
+    pub fn reference(a: &[f32], w: &[f32], bias: Option<&[f32]>, m: usize, k: usize, n: usize) -> Vec<f64> {
         let mut out = vec![0f64; m * n];
         for i in 0..m {
             for j in 0..n {
@@ -271,6 +272,12 @@ mod tests {
         }
         out
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{pseudo_random, reference};
+    use super::*;
 
     #[test]
     fn matmul_matches_a_float64_product_for_every_edge_of_the_tiling() {

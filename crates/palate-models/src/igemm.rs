@@ -445,33 +445,10 @@ mod lanes {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn pseudo_random(n: usize, seed: u32) -> Vec<f32> {
-        let mut state = seed | 1;
-        (0..n)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 17;
-                state ^= state << 5;
-                state as f32 / u32::MAX as f32 - 0.5
-            })
-            .collect()
-    }
+    use crate::gemm::testing::{pseudo_random, reference};
 
     fn q8(w: &[f32], k: usize, n: usize) -> PackedI8 {
         PackedI8::from_row_major(w, k, n).expect("k · n finite values")
-    }
-
-    /// The float64 product of `a` and the row-major `w`, one dot product per entry.
-    fn reference(a: &[f32], w: &[f32], bias: Option<&[f32]>, m: usize, k: usize, n: usize) -> Vec<f64> {
-        let mut out = vec![0f64; m * n];
-        for i in 0..m {
-            for j in 0..n {
-                let dot: f64 = (0..k).map(|t| a[i * k + t] as f64 * w[t * n + j] as f64).sum();
-                out[i * n + j] = dot + bias.map_or(0.0, |b| b[j] as f64);
-            }
-        }
-        out
     }
 
     #[test]

@@ -65,7 +65,7 @@ mod tests {
     use super::*;
 
     fn values<const D: usize>(p: &Param<Tensor<D>>) -> Vec<f32> {
-        p.val().into_data().convert::<f32>().to_vec::<f32>().expect("f32 values")
+        p.val().into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 values")
     }
 
     #[test]

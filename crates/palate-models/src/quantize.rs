@@ -140,28 +140,29 @@ pub fn linear_with<const D: usize>(linear: &Linear, host: &HostWeights, x: Tenso
 
 /// `x · w + bias` on the host ([`gemm::matmul`]) for `x` on burn's CPU backend.
 fn host_linear<const D: usize>(x: Tensor<D>, w: &PackedMatrix, bias: Option<Tensor<1>>) -> Tensor<D> {
-    let device = x.device();
-    let mut dims = x.dims();
-    let [k, n] = w.shape();
-    assert_eq!(dims[D - 1], k, "linear layer: input width {} against a weight of {k} rows", dims[D - 1]);
-    let rows = dims[..D - 1].iter().product();
-    let a = x.into_data().convert::<f32>().try_into_vec::<f32>().expect("converted to f32");
-    let bias = bias.map(|b| b.into_data().convert::<f32>().try_into_vec::<f32>().expect("converted to f32"));
-    let out = gemm::matmul(&a, rows, w, bias.as_deref());
-    dims[D - 1] = n;
-    Tensor::from_data(burn::tensor::TensorData::new(out, dims), &device)
+    on_host(x, w.shape(), bias, |a, rows, bias| gemm::matmul(a, rows, w, bias))
 }
 
 /// `x · w + bias` on the host in integers ([`igemm::matmul`]) for `x` on burn's CPU backend.
 fn host_linear_i8<const D: usize>(x: Tensor<D>, w: &PackedI8, bias: Option<Tensor<1>>) -> Tensor<D> {
+    on_host(x, w.shape(), bias, |a, rows, bias| igemm::matmul(a, rows, w, bias))
+}
+
+/// A product with a `[k, n]` weight held on the host: `product(a, rows, bias)` gets `x` as `rows`
+/// row-major rows of `k` f32 and returns `rows × n` values.
+fn on_host<const D: usize>(
+    x: Tensor<D>,
+    [k, n]: [usize; 2],
+    bias: Option<Tensor<1>>,
+    product: impl FnOnce(&[f32], usize, Option<&[f32]>) -> Vec<f32>,
+) -> Tensor<D> {
     let device = x.device();
     let mut dims = x.dims();
-    let [k, n] = w.shape();
     assert_eq!(dims[D - 1], k, "linear layer: input width {} against a weight of {k} rows", dims[D - 1]);
     let rows = dims[..D - 1].iter().product();
     let a = x.into_data().convert::<f32>().try_into_vec::<f32>().expect("converted to f32");
     let bias = bias.map(|b| b.into_data().convert::<f32>().try_into_vec::<f32>().expect("converted to f32"));
-    let out = igemm::matmul(&a, rows, w, bias.as_deref());
+    let out = product(&a, rows, bias.as_deref());
     dims[D - 1] = n;
     Tensor::from_data(burn::tensor::TensorData::new(out, dims), &device)
 }
