@@ -36,7 +36,7 @@ const OUT = path.resolve(root, arg('out', 'bench/browser/results.json'));
 const MODEL_DIR = path.join(root, 'models/all-MiniLM-L6-v2');
 
 // Same work for every engine; f32 against f32 ONNX, q8 against transformers.js' q8 export. The
-// q8 schemes differ: on the CPU Palate rounds activations to 16 bits (igemm.rs), onnxruntime's
+// q8 schemes differ: on the CPU Palate rounds activations to i16 (igemm.rs), onnxruntime's
 // dynamic q8 to 8 bits (less accurate: see the agreement figures); both multiply in integers.
 const CONFIGS = [
   { key: 'palate-webgpu', engine: 'palate', device: 'webgpu', precision: 'f32' },

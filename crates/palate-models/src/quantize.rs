@@ -15,7 +15,7 @@
 //! value). Either way, every call dequantizes and multiplies in f32 ([`linear`], [`linear_with`]).
 //! One exception: a sentence encoder quantized to q8 on the browser's CPU backend holds its weights
 //! in [`crate::igemm`]'s layout (blocks of 32 along d_in instead, quantized from f32) and multiplies
-//! in integers, its activations rounded to 15 bits per call. A stored q8 pack keeps the f32 path
+//! in integers, its activations rounded to i16 per call. A stored q8 pack keeps the f32 path
 //! (the module docs of [`crate::igemm`] say why).
 //!
 //! Measured on all-MiniLM-L6-v2 (tests/quantize.rs, 23 texts): q8 keeps embeddings at cosine 0.9998

@@ -197,7 +197,7 @@ impl SentenceEmbedder {
     }
 
     /// q8 for integer products on the host ([`crate::igemm`]: blocks of 32 along d_in, activations
-    /// rounded to 15 bits per call): what [`Self::quantize`] does in the browser's CPU build, where
+    /// rounded to i16 per call): what [`Self::quantize`] does in the browser's CPU build, where
     /// it is faster than f32; natively, for the tests. A model that is already quantized, or not on
     /// the CPU, is returned as it is.
     pub fn quantize_on_host(mut self) -> Self {
