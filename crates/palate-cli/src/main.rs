@@ -1,5 +1,6 @@
 //! `palate`: Palate's models from the command line, on the same code path as the browser.
 
+mod pairs;
 mod personal;
 mod plot;
 
@@ -122,6 +123,70 @@ enum Command {
         #[arg(long, default_value = "cpu", value_parser = parse_backend)]
         backend: BackendKind,
     },
+    /// Pairwise accuracy on human preference pairs: each pair ranked as a new user's `rerank`
+    /// ranks it (no answers yet), right when the human-preferred reply comes first; per source,
+    /// with 95% bootstrap intervals and the baselines "longer reply wins" and "reply closer to
+    /// the prompt".
+    EvalPairs {
+        /// A sentence-encoder folder or `.bpk`.
+        #[arg(long)]
+        model: PathBuf,
+        /// A reward-model folder or `.bpk`: its score becomes a feature with prior weight 1, and
+        /// each pair's earlier turns reach it through its chat template.
+        #[arg(long)]
+        reward_model: Option<PathBuf>,
+        /// Taste file (default: the model's palate-taste.json).
+        #[arg(long)]
+        taste: Option<PathBuf>,
+        /// JSON lines (`.jsonl` or `.jsonl.gz`): {"source", "user", "context", "prompt", "chosen", "rejected"}.
+        #[arg(long, required = true, num_args = 1..)]
+        data: Vec<PathBuf>,
+        /// Score only the held-out conversations (the 20% `train-reward` never trains on).
+        #[arg(long)]
+        held_out: bool,
+        /// Print {"pairs", "accuracy", "ci95", "by_source": {name: {"pairs", "accuracy", "ci95", "baselines"}}, "baselines"}.
+        #[arg(long)]
+        json: bool,
+        /// Keep embeddings in this file between runs (made for this model only).
+        #[arg(long)]
+        cache: Option<PathBuf>,
+        #[arg(long, default_value = "cpu", value_parser = parse_backend)]
+        backend: BackendKind,
+    },
+    /// Learn the shared reward, every new user's starting point, from human preference pairs
+    /// (their held-out 20% of conversations excluded), and write it into a taste file.
+    TrainReward {
+        #[arg(long)]
+        model: PathBuf,
+        /// The taste file whose principle heads and basis are kept (default: the model's).
+        #[arg(long)]
+        taste: Option<PathBuf>,
+        #[arg(long, required = true, num_args = 1..)]
+        data: Vec<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+        /// What the reward reads of (prompt, reply), comma-separated: reply, sentences, tokens,
+        /// prompt-product, prompt-cosine, length.
+        #[arg(long, value_delimiter = ',', value_parser = pairs::parse_blocks,
+              default_value = "reply,sentences,tokens,prompt-product,prompt-cosine,length")]
+        blocks: Vec<palate_personal::shared::Block>,
+        /// L2 penalties to choose from on a validation part of the training conversations.
+        #[arg(long, value_delimiter = ',', default_value = "3000,1000,300,100,30,10,3,1")]
+        l2: Vec<f64>,
+        /// Prior variance of a user's weight on the shared reward (its mean is 1).
+        #[arg(long, default_value_t = 0.05)]
+        shared_variance: f64,
+        /// Prior variance of a user's weights on the principle heads and the taste basis (mean 0).
+        #[arg(long, default_value_t = 0.05)]
+        personal_variance: f64,
+        /// Where the reward was learned, in plain words (shown in explanations).
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long)]
+        cache: Option<PathBuf>,
+        #[arg(long, default_value = "cpu", value_parser = parse_backend)]
+        backend: BackendKind,
+    },
     /// Few-shot personalisation accuracy: after k answers from each user's train pairs, accuracy
     /// on their test pairs, for k = 0..=max-k.
     EvalPersonal {
@@ -207,6 +272,52 @@ fn load(model: &PathBuf, backend: BackendKind) -> Result<(SentenceEmbedder, Mode
     Ok((embedder, files))
 }
 
+/// A sentence encoder (folder or `.bpk`), its fingerprint, and its taste file: `taste`, else the
+/// one the pack carries or the folder's palate-taste.json.
+fn load_with_taste(
+    model: &std::path::Path,
+    taste: Option<&std::path::Path>,
+    backend: BackendKind,
+) -> Result<(SentenceEmbedder, String, palate_personal::features::FeatureSpec), CliError> {
+    let device = pollster::block_on(device::device(backend))?;
+    let (embedder, fingerprint, packed) = if is_pack(model) {
+        let pack = Pack::from_file(model)?;
+        let fingerprint = pack.fingerprint.clone().ok_or_else(|| CliError::Usage(format!("{}: records no model fingerprint; re-run `palate convert`", model.display())))?;
+        let packed = pack.file(palate_models::files::names::TASTE).map(|t| String::from_utf8_lossy(t).into_owned());
+        (SentenceEmbedder::from_pack(&pack, &device)?, fingerprint, packed)
+    } else {
+        let files = ModelFiles::from_dir(model)?;
+        let fingerprint = files.fingerprint();
+        (SentenceEmbedder::load(files, &device)?, fingerprint, None)
+    };
+    let (file, json) = match (taste, packed) {
+        (Some(path), _) => (path.display().to_string(), read_text(path)?),
+        (None, Some(json)) => (format!("{} (its taste file)", model.display()), json),
+        (None, None) => {
+            let path = model.join(personal::TASTE_FILE);
+            (path.display().to_string(), read_text(&path)?)
+        }
+    };
+    let spec = palate_personal::features::FeatureSpec::from_json(&json).map_err(|e| CliError::Io { file: file.clone(), detail: e.to_string() })?;
+    if spec.model != fingerprint {
+        return Err(CliError::Io { file, detail: "this taste file was made for another model (its model fingerprint differs)".into() });
+    }
+    Ok((embedder, fingerprint, spec))
+}
+
+fn read_text(path: &std::path::Path) -> Result<String, CliError> {
+    std::fs::read_to_string(path).map_err(|e| CliError::Io { file: path.display().to_string(), detail: e.to_string() })
+}
+
+fn load_reward(model: &std::path::Path, backend: BackendKind) -> Result<RewardModel, CliError> {
+    let device = pollster::block_on(device::device(backend))?;
+    Ok(if is_pack(model) {
+        RewardModel::from_pack(&Pack::from_file(model)?, &device, None)?
+    } else {
+        RewardModel::load(RewardFiles::from_dir(model)?, &device)?
+    })
+}
+
 /// Whether `--model` names a `.bpk` file (from `palate convert`) rather than a folder.
 fn is_pack(model: &std::path::Path) -> bool {
     model.is_file() && model.extension().is_some_and(|e| e == palate_models::pack::EXTENSION)
@@ -260,6 +371,19 @@ fn run(cli: Cli) -> Result<(), CliError> {
             };
             personal::train_basis(args, &embedder, &files)
         }
+        Command::EvalPairs { model, reward_model, taste, data, held_out, json, cache, backend } => {
+            let (embedder, fingerprint, spec) = load_with_taste(&model, taste.as_deref(), backend)?;
+            let reward = match reward_model {
+                Some(path) => Some(load_reward(&path, backend)?),
+                None => None,
+            };
+            pairs::eval_pairs(pairs::EvalPairsArgs { data, held_out, json, cache }, &embedder, &fingerprint, spec, reward.as_ref())
+        }
+        Command::TrainReward { model, taste, data, out, blocks, l2, shared_variance, personal_variance, description, cache, backend } => {
+            let (embedder, fingerprint, spec) = load_with_taste(&model, taste.as_deref(), backend)?;
+            let args = pairs::TrainRewardArgs { data, blocks, l2, personal_variance, shared_variance, description, out, cache };
+            pairs::train_reward(args, &embedder, &fingerprint, spec)
+        }
         Command::EvalPersonal { model, data, taste, strategies, max_k, seeds, json, plot, backend } => {
             let (embedder, files) = load(&model, backend)?;
             let args = personal::EvalArgs { model, data, taste, strategies, max_k, seeds, json, plot };
@@ -306,10 +430,13 @@ pub fn embed_replies(embedder: &SentenceEmbedder, replies: &[String]) -> Result<
     Ok(layout
         .into_iter()
         .zip(bags)
-        .map(|((w, ids), tokens)| ReplyEmbedding {
+        .zip(replies)
+        .map(|(((w, ids), tokens), text)| ReplyEmbedding {
             whole: embedded[w].clone(),
             sentences: ids.iter().map(|&i| embedded[i].clone()).collect(),
             tokens,
+            prompt: Vec::new(),
+            chars: text.chars().count(),
         })
         .collect())
 }

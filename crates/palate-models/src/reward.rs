@@ -170,10 +170,18 @@ impl RewardModel {
     /// One score per response to `prompt`, in order; responses are batched [`BATCH`] at a time.
     /// A conversation longer than the model's context is an error naming the response.
     pub async fn score(&self, prompt: &str, responses: &[String]) -> Result<Vec<f32>> {
+        self.score_conversation(&[], prompt, responses).await
+    }
+
+    /// As [`Self::score`], after the earlier turns `history` (user and assistant messages), all
+    /// rendered through the model's chat template.
+    pub async fn score_conversation(&self, history: &[Message], prompt: &str, responses: &[String]) -> Result<Vec<f32>> {
         let context = self.scorer.config.max_position_embeddings;
         let mut ids = Vec::with_capacity(responses.len());
         for (i, r) in responses.iter().enumerate() {
-            let seq = self.encode(&self.format(prompt, r)?)?;
+            let mut messages = history.to_vec();
+            messages.extend([Message::new("user", prompt), Message::new("assistant", r)]);
+            let seq = self.encode(&self.template.render(&messages)?)?;
             if seq.len() > context {
                 return Err(PalateError::InvalidInput(format!(
                     "response {}: the conversation is {} tokens long; this model reads at most {context}",

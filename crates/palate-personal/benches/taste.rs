@@ -18,7 +18,7 @@ fn spec() -> FeatureSpec {
 
 fn random_reply(rng: &mut StdRng, dim: usize, sentences: usize) -> ReplyEmbedding {
     let mut v = || (0..dim).map(|_| rng.random_range(-1.0f32..1.0)).collect::<Vec<f32>>();
-    ReplyEmbedding { whole: v(), sentences: (0..sentences).map(|_| v()).collect(), tokens: v() }
+    ReplyEmbedding { whole: v(), sentences: (0..sentences).map(|_| v()).collect(), tokens: v(), ..Default::default() }
 }
 
 fn benches(c: &mut Criterion) {

@@ -262,6 +262,7 @@ pub fn train(
         trained_on: trained_on.to_string(),
         embedding_dim: dim,
         base_reward: false,
+        shared: None,
         token_bag: config.token_bag,
         principles,
         principle_standardise,
@@ -338,6 +339,7 @@ mod tests {
                 whole: t.clone(),
                 sentences: Vec::new(),
                 tokens: if token_bag { b.clone() } else { Vec::new() },
+                ..Default::default()
             })
             .collect();
         let planted = [0usize, 1usize]; // taste lives on these axes
@@ -380,7 +382,7 @@ mod tests {
         spec.validate().unwrap();
         // Features need what the basis reads: a reply without its token bag is a clear error.
         if token_bag {
-            let bare = ReplyEmbedding { whole: texts[0].clone(), sentences: Vec::new(), tokens: Vec::new() };
+            let bare = ReplyEmbedding { whole: texts[0].clone(), sentences: Vec::new(), tokens: Vec::new(), ..Default::default() };
             let err = spec.candidate_features(&[bare], None).unwrap_err();
             assert!(err.to_string().contains("token embeddings"), "{err}");
         }
@@ -400,7 +402,7 @@ mod tests {
     fn refuses_empty_or_inconsistent_data() {
         let texts: Vec<ReplyEmbedding> = [[1.0f32, 0.0], [0.0, 1.0]]
             .iter()
-            .map(|t| ReplyEmbedding { whole: t.to_vec(), sentences: vec![t.to_vec()], tokens: t.to_vec() })
+            .map(|t| ReplyEmbedding { whole: t.to_vec(), sentences: vec![t.to_vec()], tokens: t.to_vec(), ..Default::default() })
             .collect();
         let none: Vec<Vec<(usize, usize)>> = vec![vec![]];
         let data = TrainingData { replies: &texts, users: &none };

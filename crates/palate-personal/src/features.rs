@@ -26,6 +26,7 @@
 use nalgebra::DVector;
 use serde::{Deserialize, Serialize};
 
+use crate::shared::SharedReward;
 use crate::transform::centred_transform;
 use crate::{PersonalError, Result};
 
@@ -140,6 +141,11 @@ pub struct ReplyEmbedding {
     /// Pooled sentence embeddings are normalised averages: they lose how long a reply is and
     /// dilute single words (a hedge, an exclamation). A sum of word vectors keeps both linear.
     pub tokens: Vec<f32>,
+    /// Embedding of the prompt this reply answers; read by a shared reward with prompt blocks
+    /// ([`crate::shared::Block`]), empty otherwise.
+    pub prompt: Vec<f32>,
+    /// Length of the reply in characters (Unicode scalar values).
+    pub chars: usize,
 }
 
 impl ReplyEmbedding {
@@ -330,6 +336,8 @@ impl Prior {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FeatureKind {
     BaseReward,
+    /// The reward learned from human preferences ([`FeatureSpec::shared`]).
+    Shared,
     Principle(usize),
     Basis(usize),
 }
@@ -354,12 +362,31 @@ pub struct FeatureSpec {
     pub token_bag: bool,
     pub basis: Vec<BasisDirection>,
     pub prior: Prior,
+    /// The reward learned from human preference pairs, every user's starting point
+    /// ([`crate::shared`]); when present it is the feature after the base reward.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared: Option<SharedReward>,
 }
 
 impl FeatureSpec {
     /// Number of features.
     pub fn dim(&self) -> usize {
-        usize::from(self.base_reward) + self.principles.len() + self.basis.len()
+        self.offset() + self.principles.len() + self.basis.len()
+    }
+
+    /// Index of the first principle: after the base reward and the shared reward, when present.
+    pub fn offset(&self) -> usize {
+        usize::from(self.base_reward) + usize::from(self.shared.is_some())
+    }
+
+    /// Whether features need the prompt's embedding ([`ReplyEmbedding::prompt`]).
+    pub fn needs_prompt(&self) -> bool {
+        self.shared.as_ref().is_some_and(SharedReward::needs_prompt)
+    }
+
+    /// Whether features need each reply's token bag ([`ReplyEmbedding::tokens`]).
+    pub fn needs_tokens(&self) -> bool {
+        self.token_bag || self.shared.as_ref().is_some_and(SharedReward::needs_tokens)
     }
 
     /// Length of [`ReplyEmbedding::representation`] that the basis reads.
@@ -368,9 +395,11 @@ impl FeatureSpec {
     }
 
     pub fn kind(&self, i: usize) -> FeatureKind {
-        let b = usize::from(self.base_reward);
-        if i < b {
+        let b = self.offset();
+        if i < usize::from(self.base_reward) {
             FeatureKind::BaseReward
+        } else if i < b {
+            FeatureKind::Shared
         } else if i < b + self.principles.len() {
             FeatureKind::Principle(i - b)
         } else {
@@ -383,6 +412,7 @@ impl FeatureSpec {
         (0..self.dim())
             .map(|i| match self.kind(i) {
                 FeatureKind::BaseReward => "reward".to_string(),
+                FeatureKind::Shared => "shared".to_string(),
                 FeatureKind::Principle(p) => self.principles[p].principle.name.clone(),
                 FeatureKind::Basis(k) => format!("taste-{}", k + 1),
             })
@@ -408,6 +438,13 @@ impl FeatureSpec {
         for b in &self.basis {
             put(&b.direction);
             put(&[b.standardise.offset, b.standardise.scale]);
+        }
+        if let Some(shared) = &self.shared {
+            h.update(b"shared");
+            for b in &shared.blocks {
+                h.update(b.name().as_bytes());
+            }
+            shared.weights.iter().for_each(|x| h.update(x.to_le_bytes()));
         }
         for (p, _) in self.principles.iter().zip(0..) {
             h.update(p.principle.name.as_bytes());
@@ -442,6 +479,9 @@ impl FeatureSpec {
             if b.direction.len() != self.representation_dim() {
                 return bad(format!("basis direction {} does not have {} dimensions", k + 1, self.representation_dim()));
             }
+        }
+        if let Some(shared) = &self.shared {
+            shared.validate(self.embedding_dim)?;
         }
         let d = self.dim();
         let shaped = |mean: &[f64], cov: &[Vec<f64>]| mean.len() == d && cov.len() == d && cov.iter().all(|r| r.len() == d);
@@ -497,7 +537,7 @@ impl FeatureSpec {
             v.sort_by(f64::total_cmp);
             v[v.len() / 2]
         };
-        let b = usize::from(self.base_reward);
+        let b = self.offset();
         let p_old = self.principles.len();
         let scale = median(self.principle_standardise.iter().map(|s| s.scale).collect(), 1.0);
         let variance = median((b..b + p_old).map(|i| self.prior.covariance[i][i]).collect(), 1.0);
@@ -546,6 +586,10 @@ impl FeatureSpec {
         if replies.is_empty() {
             return Err(PersonalError::TooFewCandidates { needed: 1, found: 0 });
         }
+        let shared = match &self.shared {
+            Some(s) => Some(replies.iter().map(|r| s.reward(self.embedding_dim, r)).collect::<Result<Vec<f64>>>()?),
+            None => None,
+        };
         let transformed = match (self.base_reward, base_rewards) {
             (true, Some(r)) if r.len() == replies.len() => Some(centred_transform(r)?),
             (true, Some(r)) => return Err(PersonalError::DimensionMismatch { expected: replies.len(), found: r.len() }),
@@ -561,6 +605,9 @@ impl FeatureSpec {
                 let mut f = Vec::with_capacity(self.dim());
                 if let Some(t) = &transformed {
                     f.push(t[i]);
+                }
+                if let Some(s) = &shared {
+                    f.push(s[i]);
                 }
                 for (p, s) in self.principles.iter().zip(&self.principle_standardise) {
                     f.push(s.apply(p.reward(x)));

@@ -13,16 +13,20 @@
 //! - [`profile`]: the versioned JSON profile (export, import, forget).
 //! - [`session`]: texts in, serialisable results out, for the browser worker.
 //! - [`eval`]: offline evaluation (`eval-personal`).
+//! - [`shared`]: the reward every user starts from, learned from human preference pairs.
+//! - [`pairs`]: reading human preference pairs, the held-out split, accuracy with intervals.
 
 pub mod active;
 pub mod basis;
 pub mod eval;
 pub mod features;
 pub mod mixture;
+pub mod pairs;
 pub mod posterior;
 pub mod profile;
 pub mod quadrature;
 pub mod session;
+pub mod shared;
 pub mod taste;
 pub mod transform;
 
@@ -43,6 +47,8 @@ pub enum PersonalError {
     Profile(String),
     #[error("invalid taste file: {0}")]
     InvalidSpec(String),
+    #[error("{0}")]
+    Encoder(String),
     #[error("no pair left to ask about: every pair was asked already or its replies are indistinguishable")]
     NoQuestionLeft,
 }

@@ -1,11 +1,16 @@
 //! One user's live session, as the browser worker and the CLI hold it: replies come in as text,
 //! their embeddings are cached by text, questions get ids, and every result is a serialisable
-//! value. Embedding itself happens outside (it is async and needs the model): call
-//! [`Session::missing_texts`], embed those, hand them to [`Session::remember`]; when the taste
-//! file reads token bags, likewise [`Session::missing_bags`] and [`Session::remember_bags`]
-//! (the embedder's `token_bags` of those replies); then ask.
+//! value.
+//!
+//! A ranking is composed in one place, [`prepare`] then [`Session::rerank`]: the browser worker
+//! (`palate-wasm`) and the CLI (`palate eval-pairs`) both call these two, each with its own
+//! [`Encoder`] over the same sentence encoder. `prepare` embeds what is not cached yet: the prompt
+//! (when the shared reward reads it), each reply and its sentences, and the replies' token bags
+//! (when the taste file or the shared reward reads them).
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
 
 use nalgebra::DVector;
 use serde::Serialize;
@@ -63,6 +68,32 @@ pub struct TasteSummary {
     pub weights: Vec<Weight>,
 }
 
+/// The sentence encoder as a session needs it. Implemented over `palate_models::SentenceEmbedder`
+/// by the browser glue and by the CLI.
+pub trait Encoder {
+    /// Unit-pooled sentence embeddings of `texts`, in order.
+    fn embed(&self, texts: &[String]) -> impl Future<Output = Result<Vec<Vec<f32>>>>;
+    /// The sum of each text's static token embeddings, in order.
+    fn token_bags(&self, texts: &[String]) -> impl Future<Output = Result<Vec<Vec<f32>>>>;
+}
+
+/// Embeds what `session` lacks to rank `replies` to `prompt` (see the module docs). The session is
+/// borrowed only between the encoder's awaits, so other calls may use it meanwhile.
+pub async fn prepare(session: &RefCell<Session>, encoder: &impl Encoder, prompt: &str, replies: &[String]) -> Result<()> {
+    Session::check_replies(replies, 1)?;
+    let missing = session.borrow().missing_texts(prompt, replies);
+    if !missing.is_empty() {
+        let embedded = encoder.embed(&missing).await?;
+        session.borrow_mut().remember(missing, embedded)?;
+    }
+    let bag_texts = session.borrow().missing_bags(replies);
+    if !bag_texts.is_empty() {
+        let bags = encoder.token_bags(&bag_texts).await?;
+        session.borrow_mut().remember_bags(bag_texts, bags)?;
+    }
+    Ok(())
+}
+
 struct Pending {
     a: DVector<f64>,
     b: DVector<f64>,
@@ -115,10 +146,15 @@ impl Session {
         Ok(())
     }
 
-    /// Texts (replies and their sentences) whose embeddings are not cached yet, each once.
-    pub fn missing_texts(&self, replies: &[String]) -> Vec<String> {
+    /// Texts (the prompt when the shared reward reads it, replies and their sentences) whose
+    /// embeddings are not cached yet, each once.
+    pub fn missing_texts(&self, prompt: &str, replies: &[String]) -> Vec<String> {
         let mut seen = HashSet::new();
         let mut out = Vec::new();
+        if self.model.spec().needs_prompt() && !self.cache.contains_key(prompt) {
+            seen.insert(prompt.to_string());
+            out.push(prompt.to_string());
+        }
         for r in replies {
             for t in std::iter::once(r.clone()).chain(split_sentences(r)) {
                 if !self.cache.contains_key(&t) && seen.insert(t.clone()) {
@@ -144,7 +180,7 @@ impl Session {
     /// Replies whose token bag is needed and not cached yet, each once (none when the taste file
     /// does not read token bags).
     pub fn missing_bags(&self, replies: &[String]) -> Vec<String> {
-        if !self.model.spec().token_bag {
+        if !self.model.spec().needs_tokens() {
             return Vec::new();
         }
         let mut seen = HashSet::new();
@@ -182,17 +218,19 @@ impl Session {
         self.model.spec().base_reward
     }
 
-    fn features(&self, replies: &[String], base: Option<&[f64]>) -> Result<Vec<DVector<f64>>> {
+    fn features(&self, prompt: &str, replies: &[String], base: Option<&[f64]>) -> Result<Vec<DVector<f64>>> {
         let get = |t: &str| {
             self.cache
                 .get(t)
                 .cloned()
-                .ok_or_else(|| PersonalError::InvalidInput("a reply was not embedded first (call missing_texts and remember)".into()))
+                .ok_or_else(|| PersonalError::InvalidInput("a text was not embedded first (call prepare)".into()))
         };
+        let spec = self.model.spec();
+        let prompt = if spec.needs_prompt() { get(prompt)? } else { Vec::new() };
         let embedded = replies
             .iter()
             .map(|r| {
-                let tokens = if self.model.spec().token_bag {
+                let tokens = if spec.needs_tokens() {
                     self.bags.get(r).cloned().ok_or_else(|| {
                         PersonalError::InvalidInput("a reply's token bag was not given first (call missing_bags and remember_bags)".into())
                     })?
@@ -203,6 +241,8 @@ impl Session {
                     whole: get(r)?,
                     sentences: split_sentences(r).iter().map(|s| get(s)).collect::<Result<_>>()?,
                     tokens,
+                    prompt: prompt.clone(),
+                    chars: r.chars().count(),
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -211,9 +251,9 @@ impl Session {
 
     /// The replies ranked, best first, with explanations.
     /// `base`: the reward model's raw scores of `replies` when [`Self::needs_base_reward`].
-    pub fn rerank(&self, replies: &[String], base: Option<&[f64]>, conservative: Option<f64>) -> Result<Vec<RankedReply>> {
+    pub fn rerank(&self, prompt: &str, replies: &[String], base: Option<&[f64]>, conservative: Option<f64>) -> Result<Vec<RankedReply>> {
         Self::check_replies(replies, 1)?;
-        let features = self.features(replies, base)?;
+        let features = self.features(prompt, replies, base)?;
         let ranked = self.model.rerank(&features, conservative)?;
         Ok(ranked
             .into_iter()
@@ -234,6 +274,7 @@ impl Session {
     fn label(&self, group: &str) -> String {
         match group {
             "reward" => "reward model".into(),
+            "shared" => "what people generally prefer".into(),
             "taste" => "your learned style".into(),
             name => self
                 .model
@@ -247,9 +288,9 @@ impl Session {
     }
 
     /// The most informative pair of these replies that was not asked before.
-    pub fn next_question(&mut self, replies: &[String], base: Option<&[f64]>) -> Result<QuestionOut> {
+    pub fn next_question(&mut self, prompt: &str, replies: &[String], base: Option<&[f64]>) -> Result<QuestionOut> {
         Self::check_replies(replies, 2)?;
-        let features = self.features(replies, base)?;
+        let features = self.features(prompt, replies, base)?;
         let key = |a: usize, b: usize| {
             let (x, y) = (replies[a].clone(), replies[b].clone());
             if x <= y { (x, y) } else { (y, x) }

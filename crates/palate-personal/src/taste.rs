@@ -148,6 +148,7 @@ impl TasteModel {
             let v = w[i] * offset[i];
             match self.spec.kind(i) {
                 FeatureKind::BaseReward => out.push(Contribution { group: "reward".into(), value: v }),
+                FeatureKind::Shared => out.push(Contribution { group: "shared".into(), value: v }),
                 FeatureKind::Principle(p) => {
                     out.push(Contribution { group: self.spec.principles[p].principle.name.clone(), value: v })
                 }
@@ -190,6 +191,11 @@ impl TasteModel {
                 let r = if up { "the reward model rates it above the others" } else { "the reward model rates it below the others" };
                 (r.into(), None)
             }
+            "shared" => {
+                let r = if up { "people generally prefer replies like it" } else { "people generally prefer other replies" };
+                let source = self.spec.shared.as_ref().map(|s| format!("a reward learned from {}", s.trained_on));
+                (r.into(), source)
+            }
             "taste" => {
                 let range = self.basis_range();
                 let (agree, total) = self.evidence(|x| range.clone().map(|i| self.posterior.mean()[i] * x[i]).sum::<f64>(), true);
@@ -222,12 +228,12 @@ impl TasteModel {
     }
 
     fn principle(&self, name: &str) -> Option<(usize, &crate::features::PrincipleHead)> {
-        let offset = usize::from(self.spec.base_reward);
+        let offset = self.spec.offset();
         self.spec.principles.iter().enumerate().find(|(_, p)| p.principle.name == name).map(|(k, p)| (offset + k, p))
     }
 
     fn basis_range(&self) -> std::ops::Range<usize> {
-        let start = usize::from(self.spec.base_reward) + self.spec.principles.len();
+        let start = self.spec.offset() + self.spec.principles.len();
         start..start + self.spec.basis.len()
     }
 

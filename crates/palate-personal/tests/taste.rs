@@ -135,7 +135,7 @@ fn bad_input_gets_a_clear_error_and_changes_nothing() {
 #[test]
 fn features_follow_the_spec() {
     let model = TasteModel::new(spec([0.0, 0.0, 0.0], [1.0, 1.0, 1.0])).unwrap();
-    let reply = ReplyEmbedding { whole: vec![0.0, 0.0, 2.0, 0.0], sentences: vec![vec![1.0, 0.0, 0.0, 0.0]], tokens: Vec::new() };
+    let reply = ReplyEmbedding { whole: vec![0.0, 0.0, 2.0, 0.0], sentences: vec![vec![1.0, 0.0, 0.0, 0.0]], tokens: Vec::new(), ..Default::default() };
     let f = model.features(std::slice::from_ref(&reply), None).unwrap();
     // Whole embedding is unit axis 2: basis feature 1; principle heads with α = 1 measure the
     // projection of x − g on g − b: for x ⟂ g, b: R = 1 − ½ (dᵀ(x − g))²/‖d‖² = 1 − ½·(−1)²/2.

@@ -10,7 +10,7 @@ use palate_models::decoder::DecoderWeights;
 use palate_models::reward::{RewardFiles, RewardModel};
 use palate_models::{BackendKind, ModelFiles, Pack, PalateError, Precision, SentenceEmbedder, device};
 use palate_personal::features::{DEFAULT_ALPHA, FeatureSpec, Principle, PrincipleHead};
-use palate_personal::session::Session;
+use palate_personal::session::{Encoder, Session, prepare};
 use palate_personal::PersonalError;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
@@ -251,6 +251,21 @@ impl Embedder {
     }
 }
 
+/// The sentence encoder as a [`Session`] asks for it (`palate_personal::session::prepare`).
+struct Encode<'a>(&'a SentenceEmbedder);
+
+impl Encoder for Encode<'_> {
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, PersonalError> {
+        let embedded = self.0.embed(texts).await.map_err(|e| PersonalError::Encoder(e.to_string()))?;
+        Ok(embedded.into_iter().map(|e| e.embedding).collect())
+    }
+
+    async fn token_bags(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, PersonalError> {
+        let ids = self.0.tokenize(texts).map_err(|e| PersonalError::Encoder(e.to_string()))?;
+        self.0.token_bags(&ids).await.map_err(|e| PersonalError::Encoder(e.to_string()))
+    }
+}
+
 /// One user's taste over an [`Embedder`]: rerank, questions, answers, profile. Results are JSON
 /// strings (parsed by the worker), shaped by `palate_personal::session`.
 #[wasm_bindgen]
@@ -262,23 +277,6 @@ pub struct Taste {
 
 #[wasm_bindgen]
 impl Taste {
-    /// Embeds what is not cached yet of `replies` (texts and sentences, and the replies' token
-    /// bags when the taste file reads them).
-    async fn prepare(embedder: Rc<SentenceEmbedder>, session: Rc<RefCell<Session>>, replies: &[String]) -> Result<(), JsValue> {
-        let missing = session.borrow().missing_texts(replies);
-        if !missing.is_empty() {
-            let embedded = embedder.embed(&missing).await.map_err(js_error)?;
-            session.borrow_mut().remember(missing, embedded.into_iter().map(|e| e.embedding).collect()).map_err(taste_error)?;
-        }
-        let bag_texts = session.borrow().missing_bags(replies);
-        if !bag_texts.is_empty() {
-            let ids = embedder.tokenize(&bag_texts).map_err(js_error)?;
-            let bags = embedder.token_bags(&ids).await.map_err(js_error)?;
-            session.borrow_mut().remember_bags(bag_texts, bags).map_err(taste_error)?;
-        }
-        Ok(())
-    }
-
     /// Makes the reward model's score a feature (prior weight 1); call before restoring a profile.
     #[wasm_bindgen(js_name = useReward)]
     pub fn use_reward(&mut self, reward: &Reward) -> Result<(), JsValue> {
@@ -302,10 +300,9 @@ impl Taste {
     pub fn rerank(&self, prompt: String, replies: Vec<String>, conservative: Option<f64>) -> Promise {
         let (embedder, session, reward) = (Rc::clone(&self.embedder), Rc::clone(&self.session), self.reward.clone());
         future_to_promise(async move {
-            Session::check_replies(&replies, 1).map_err(taste_error)?;
-            Self::prepare(embedder, Rc::clone(&session), &replies).await?;
+            prepare(&session, &Encode(&embedder), &prompt, &replies).await.map_err(taste_error)?;
             let base = Self::base_rewards(reward, &prompt, &replies).await?;
-            let ranked = session.borrow().rerank(&replies, base.as_deref(), conservative).map_err(taste_error)?;
+            let ranked = session.borrow().rerank(&prompt, &replies, base.as_deref(), conservative).map_err(taste_error)?;
             Ok(to_json(&ranked)?.into())
         })
     }
@@ -316,9 +313,9 @@ impl Taste {
         let (embedder, session, reward) = (Rc::clone(&self.embedder), Rc::clone(&self.session), self.reward.clone());
         future_to_promise(async move {
             Session::check_replies(&replies, 2).map_err(taste_error)?;
-            Self::prepare(embedder, Rc::clone(&session), &replies).await?;
+            prepare(&session, &Encode(&embedder), &prompt, &replies).await.map_err(taste_error)?;
             let base = Self::base_rewards(reward, &prompt, &replies).await?;
-            let q = session.borrow_mut().next_question(&replies, base.as_deref()).map_err(taste_error)?;
+            let q = session.borrow_mut().next_question(&prompt, &replies, base.as_deref()).map_err(taste_error)?;
             Ok(to_json(&q)?.into())
         })
     }
