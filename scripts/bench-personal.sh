@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The SYNTHETIC personal-taste benchmark, end to end (~2 minutes on 2 cores):
 #   1. bench/personal/make_synthetic.py writes the data (bench/personal/data, git-ignored);
-#   2. `palate train-basis` learns the default taste file from the training users
-#      (assets/taste/all-MiniLM-L6-v2.json, committed, installed beside the model by fetch-model.sh);
+#   2. `palate train-basis` learns the synthetic taste file from the training users
+#      (assets/taste/all-MiniLM-L6-v2.synthetic.json, committed: the principle heads and basis that
+#      scripts/train-reward.sh builds the shipped default on, and a test of the math);
 #   3. `palate eval-personal` measures the held-out users (active / random / none), with a plot,
 #      and, for comparison, random order under a one-Gaussian prior (`--prior-components 1`) and
 #      with a basis over sentence embeddings only (`--no-token-bag`);
@@ -20,13 +21,11 @@ say "building palate"
 cargo build --release -p palate-cli
 palate=$CARGO_TARGET_DIR/release/palate
 say "train-basis (training users)"
-$palate train-basis --model $model --data $out/data/train-users.jsonl --out assets/taste/all-MiniLM-L6-v2.json \
+$palate train-basis --model $model --data $out/data/train-users.jsonl --out assets/taste/all-MiniLM-L6-v2.synthetic.json \
   --description "SYNTHETIC benchmark data (bench/personal/make_synthetic.py, seed 2026): 120 simulated users, 30 prompts; see bench/personal/RESULTS.md" \
   2> >(tee $out/train-basis.log >&2)
-# Installs the new taste file beside the model and rewrites its palate-manifest.json.
-"$root/scripts/fetch-model.sh" "$root/$model"
 say "eval-personal (held-out users, held-out prompts)"
-$palate eval-personal --model $model --data $out/data/test-users.jsonl --max-k 20 --seeds 5 --json \
+$palate eval-personal --model $model --taste assets/taste/all-MiniLM-L6-v2.synthetic.json --data $out/data/test-users.jsonl --max-k 20 --seeds 5 --json \
   --plot $out/accuracy.svg > $out/results.json
 say "ablation: one Gaussian prior instead of the mixture"
 $palate train-basis --model $model --data $out/data/train-users.jsonl --out $out/data/taste-gaussian.json \

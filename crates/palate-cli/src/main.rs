@@ -192,9 +192,14 @@ enum Command {
     EvalPersonal {
         #[arg(long)]
         model: PathBuf,
-        /// JSON lines: {"user", "prompt", "chosen", "rejected", "split": "train"|"test"}.
+        /// JSON lines: {"user", "prompt", "chosen", "rejected", "split": "train"|"test"}; or
+        /// annotated pairs (`.jsonl.gz`, {"source", "user", "prompt", …}), where each annotator
+        /// is a user and half of the prompts (the same for all) are the answers, half the test.
+        #[arg(long, required = true, num_args = 1..)]
+        data: Vec<PathBuf>,
+        /// Keep embeddings in this file between runs (annotated pairs only).
         #[arg(long)]
-        data: PathBuf,
+        cache: Option<PathBuf>,
         /// Taste file (default: MODEL/palate-taste.json).
         #[arg(long)]
         taste: Option<PathBuf>,
@@ -384,7 +389,13 @@ fn run(cli: Cli) -> Result<(), CliError> {
             let args = pairs::TrainRewardArgs { data, blocks, l2, personal_variance, shared_variance, description, out, cache };
             pairs::train_reward(args, &embedder, &fingerprint, spec)
         }
-        Command::EvalPersonal { model, data, taste, strategies, max_k, seeds, json, plot, backend } => {
+        Command::EvalPersonal { model, data, taste, strategies, max_k, seeds, json, plot, backend, cache } => {
+            if data.iter().all(|d| pairs::is_pairs_file(d)) {
+                let (embedder, fingerprint, spec) = load_with_taste(&model, taste.as_deref(), backend)?;
+                let args = pairs::AnnotatorArgs { data, strategies, max_k, seeds, json, cache };
+                return pairs::eval_annotators(args, &embedder, &fingerprint, spec);
+            }
+            let [data] = <[PathBuf; 1]>::try_from(data).map_err(|_| CliError::Usage("give one --data file of {\"user\", …, \"split\"} lines".into()))?;
             let (embedder, files) = load(&model, backend)?;
             let args = personal::EvalArgs { model, data, taste, strategies, max_k, seeds, json, plot };
             personal::eval_personal(args, &embedder, &files)

@@ -529,3 +529,127 @@ fn group_digits(n: usize) -> String {
 pub fn parse_blocks(s: &str) -> Result<Block, String> {
     Block::parse(s).map_err(|e| e.to_string())
 }
+
+pub struct AnnotatorArgs {
+    pub data: Vec<PathBuf>,
+    pub strategies: Vec<palate_personal::eval::Strategy>,
+    pub max_k: usize,
+    pub seeds: u64,
+    pub json: bool,
+    pub cache: Option<PathBuf>,
+}
+
+/// Accuracy over users at one k, with a bootstrap interval over users.
+#[derive(serde::Serialize)]
+struct AtK {
+    k: usize,
+    #[serde(flatten)]
+    accuracy: Accuracy,
+}
+
+#[derive(serde::Serialize)]
+struct StrategyResult {
+    /// Mean over users of their test accuracy, k = 0..=max_k.
+    curve: Vec<f64>,
+    at: Vec<AtK>,
+    /// Mean change in accuracy from k = 0 to k = 10 (or max_k), for all users, for those the
+    /// shared reward serves worst (k = 0 accuracy below ½: they disagree with the crowd), and
+    /// for the rest.
+    gain: BTreeMap<&'static str, f64>,
+}
+
+#[derive(serde::Serialize)]
+struct AnnotatorOutput {
+    users: usize,
+    pairs: usize,
+    /// Users whose k = 0 accuracy is below ½.
+    disagreeing_users: usize,
+    strategies: BTreeMap<&'static str, StrategyResult>,
+}
+
+/// `palate eval-personal` on annotated pairs: every annotator is a user; half of the prompts
+/// (the same half for everyone, by hash) are their training pairs (the answers), the other half
+/// their test pairs.
+pub fn eval_annotators(args: AnnotatorArgs, embedder: &SentenceEmbedder, fingerprint: &str, spec: FeatureSpec) -> Result<(), CliError> {
+    use palate_personal::eval::{self, EvalUser, Strategy};
+    let pairs: Vec<PreferencePair> = read_pairs(&args.data)?.into_iter().filter(|p| p.user.is_some()).collect();
+    if pairs.is_empty() {
+        return Err(CliError::Usage("no pair names its annotator (\"user\")".into()));
+    }
+    let encoder = CachedEncoder::new(embedder, fingerprint, args.cache);
+    let (texts, bag_texts) = texts_of(&pairs, spec.needs_tokens());
+    encoder.warm(&texts, &bag_texts)?;
+    let mut features = Vec::with_capacity(2 * pairs.len());
+    let mut users: BTreeMap<String, EvalUser> = BTreeMap::new();
+    for (i, p) in pairs.iter().enumerate() {
+        let f = spec.candidate_features(&[encoder.reply(&p.prompt, &p.chosen)?, encoder.reply(&p.prompt, &p.rejected)?], None)?;
+        features.extend(f);
+        let name = p.user.clone().unwrap_or_default();
+        let user = users.entry(name.clone()).or_insert_with(|| EvalUser { name, ..Default::default() });
+        if pairs::held_out(p, 0.5) {
+            user.test.push((2 * i, 2 * i + 1));
+        } else {
+            user.train.push((2 * i, 2 * i + 1));
+        }
+    }
+    let users: Vec<EvalUser> = users.into_values().filter(|u| !u.test.is_empty()).collect();
+    let baseline = eval::evaluate_users(&spec, &features, &users, Strategy::None, 0, 1, |_| {})?;
+    let disagree: Vec<bool> = baseline.iter().map(|c| c[0] < 0.5).collect();
+    let gain_k = args.max_k.min(10);
+    let mut out = AnnotatorOutput {
+        users: users.len(),
+        pairs: pairs.len(),
+        disagreeing_users: disagree.iter().filter(|d| **d).count(),
+        strategies: BTreeMap::new(),
+    };
+    for &strategy in &args.strategies {
+        let bar = progress_bar(users.len() as u64, &format!("{:>6} {{bar:30}} {{pos}}/{{len}} users", strategy.name()));
+        let per_user = eval::evaluate_users(&spec, &features, &users, strategy, args.max_k, args.seeds, |u| bar.set_position(u as u64))?;
+        bar.finish_and_clear();
+        let n = per_user.len() as f64;
+        let curve: Vec<f64> = (0..=args.max_k).map(|k| per_user.iter().map(|c| c[k]).sum::<f64>() / n).collect();
+        let at = [0, 5, 10, 20]
+            .into_iter()
+            .filter(|&k| k <= args.max_k)
+            .map(|k| AtK { k, accuracy: pairs::accuracy_with_interval(&per_user.iter().map(|c| c[k]).collect::<Vec<_>>(), RESAMPLES, 1) })
+            .collect();
+        let mean_gain = |keep: &dyn Fn(usize) -> bool| {
+            let g: Vec<f64> = (0..per_user.len()).filter(|&u| keep(u)).map(|u| per_user[u][gain_k] - per_user[u][0]).collect();
+            if g.is_empty() { f64::NAN } else { g.iter().sum::<f64>() / g.len() as f64 }
+        };
+        let gain = BTreeMap::from([
+            ("all", mean_gain(&|_| true)),
+            ("disagreeing", mean_gain(&|u| disagree[u])),
+            ("agreeing", mean_gain(&|u| !disagree[u])),
+        ]);
+        out.strategies.insert(strategy.name(), StrategyResult { curve, at, gain });
+    }
+    let mut stdout = std::io::stdout().lock();
+    let write_err = |e: std::io::Error| CliError::Io { file: "<stdout>".into(), detail: e.to_string() };
+    if args.json {
+        serde_json::to_writer(&mut stdout, &out).map_err(|e| write_err(e.into()))?;
+        writeln!(stdout).map_err(write_err)?;
+        return Ok(());
+    }
+    writeln!(stdout, "{} annotators ({} disagree with the shared reward), {} pairs; mean test accuracy after k answers", out.users, out.disagreeing_users, out.pairs)
+        .map_err(write_err)?;
+    for (name, r) in &out.strategies {
+        let at: Vec<String> = r.at.iter().map(|a| format!("k={}: {:.3} [{:.3}, {:.3}]", a.k, a.accuracy.accuracy, a.accuracy.ci95[0], a.accuracy.ci95[1])).collect();
+        writeln!(stdout, "{name:>7}: {}", at.join("  ")).map_err(write_err)?;
+        writeln!(stdout, "{:>7}  gain at k={gain_k}: all {:+.3}, disagreeing {:+.3}, agreeing {:+.3}", "", r.gain["all"], r.gain["disagreeing"], r.gain["agreeing"])
+            .map_err(write_err)?;
+    }
+    Ok(())
+}
+
+/// Whether a data file holds annotated pairs (`{"source", …}` lines) rather than
+/// `{"user", …, "split"}` lines.
+pub fn is_pairs_file(path: &Path) -> bool {
+    if path.extension().is_some_and(|e| e == "gz") {
+        return true;
+    }
+    let Ok(f) = std::fs::File::open(path) else { return false };
+    let mut first = String::new();
+    let _ = std::io::BufRead::read_line(&mut BufReader::new(f), &mut first);
+    serde_json::from_str::<serde_json::Value>(&first).is_ok_and(|v| v.get("source").is_some())
+}

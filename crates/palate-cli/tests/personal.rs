@@ -87,23 +87,21 @@ fn train_basis_then_eval_personal() {
     assert!(svg.contains("<svg") && svg.contains("active") && svg.contains("random"));
 }
 
-/// The shipped taste file (assets/taste, installed by fetch-model.sh) on the held-out users:
-/// answers must help, and active questions must not trail a random order. Figures from
-/// bench/personal/RESULTS.md: k = 10 active 0.702, random 0.668, none 0.554.
+/// The synthetic taste file (assets/taste, the basis under the shipped shared reward) on the
+/// held-out synthetic users: answers must help, and active questions must not trail a random
+/// order. Figures: bench/personal/RESULTS.md.
 #[test]
-fn shipped_taste_file_personalises_held_out_users() {
+fn synthetic_taste_file_personalises_held_out_users() {
     let model = minilm_dir();
-    assert!(
-        model.join("palate-taste.json").is_file(),
-        "{} has no palate-taste.json: run scripts/fetch-model.sh",
-        model.display()
-    );
+    let taste = root().join("assets/taste/all-MiniLM-L6-v2.synthetic.json");
     let dir = tempfile::tempdir().unwrap();
     synthetic(dir.path(), &[]);
     let out = palate(&[
         "eval-personal",
         "--model",
         model.to_str().unwrap(),
+        "--taste",
+        taste.to_str().unwrap(),
         "--data",
         dir.path().join("test-users.jsonl").to_str().unwrap(),
         "--max-k",

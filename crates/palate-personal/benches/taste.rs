@@ -11,7 +11,7 @@ use palate_personal::taste::TasteModel;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
 fn spec() -> FeatureSpec {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../assets/taste/all-MiniLM-L6-v2.json");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../assets/taste/all-MiniLM-L6-v2.synthetic.json");
     let json = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
     FeatureSpec::from_json(&json).unwrap_or_else(|e| panic!("{path}: {e}"))
 }

@@ -114,8 +114,29 @@ pub fn evaluate(
     strategy: Strategy,
     max_k: usize,
     seeds: u64,
-    mut progress: impl FnMut(usize),
+    progress: impl FnMut(usize),
 ) -> Result<Vec<f64>> {
+    let per_user = evaluate_users(spec, features, users, strategy, max_k, seeds, progress)?;
+    let mut sum = vec![0.0; max_k + 1];
+    for curve in &per_user {
+        for (s, a) in sum.iter_mut().zip(curve) {
+            *s += a;
+        }
+    }
+    Ok(sum.into_iter().map(|s| s / per_user.len() as f64).collect())
+}
+
+/// Each user's test accuracy at k = 0..=max_k (averaged over `seeds` orders for random), for the
+/// users with test pairs, in order.
+pub fn evaluate_users(
+    spec: &FeatureSpec,
+    features: &[DVector<f64>],
+    users: &[EvalUser],
+    strategy: Strategy,
+    max_k: usize,
+    seeds: u64,
+    mut progress: impl FnMut(usize),
+) -> Result<Vec<Vec<f64>>> {
     if let Some(bad) = users.iter().flat_map(|u| u.train.iter().chain(&u.test)).find(|&&(c, r)| c >= features.len() || r >= features.len()) {
         return Err(PersonalError::InvalidSpec(format!("pair {bad:?} refers to a reply with no features")));
     }
@@ -124,18 +145,19 @@ pub fn evaluate(
         return Err(PersonalError::InvalidSpec("no user has test pairs".into()));
     }
     let runs = if strategy == Strategy::Random { seeds.max(1) } else { 1 };
-    let mut sum = vec![0.0; max_k + 1];
+    let mut out = Vec::with_capacity(users.len());
     for (u, user) in users.iter().enumerate() {
+        let mut sum = vec![0.0; max_k + 1];
         for seed in 0..runs {
             let mut rng = StdRng::seed_from_u64(seed * 1_000_003 + u as u64);
             for (s, a) in sum.iter_mut().zip(curve(spec, features, user, strategy, max_k, &mut rng)?) {
                 *s += a;
             }
         }
+        out.push(sum.into_iter().map(|s| s / runs as f64).collect());
         progress(u + 1);
     }
-    let total = (users.len() as u64 * runs) as f64;
-    Ok(sum.into_iter().map(|s| s / total).collect())
+    Ok(out)
 }
 
 /// The smallest k whose accuracy reaches `target`, if any.

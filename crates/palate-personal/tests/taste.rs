@@ -34,6 +34,7 @@ fn spec(mean: [f64; 3], var: [f64; 3]) -> FeatureSpec {
         trained_on: "unit test".into(),
         embedding_dim: 4,
         base_reward: false,
+        shared: None,
         token_bag: false,
         principles: vec![head("concise", 0), head("formal", 1)],
         principle_standardise: vec![Standardise::IDENTITY; 2],
@@ -299,10 +300,10 @@ mod session {
     }
 
     fn ready(session: &mut Session, replies: &[String]) {
-        let missing = session.missing_texts(replies);
+        let missing = session.missing_texts("prompt", replies);
         let embedded = embed(&missing);
         session.remember(missing, embedded).unwrap();
-        assert!(session.missing_texts(replies).is_empty(), "everything is cached now");
+        assert!(session.missing_texts("prompt", replies).is_empty(), "everything is cached now");
     }
 
     #[test]
@@ -310,12 +311,12 @@ mod session {
         let mut s = Session::new(spec([0.0, 0.0, 0.0], [1.0, 1.0, 1.0])).unwrap();
         let replies: Vec<String> = vec!["A short one.".into(), "A long one. With two sentences.".into(), "short again".into()];
         // Replies and each sentence, once each (a one-sentence reply is its own sentence).
-        let missing = s.missing_texts(&replies);
+        let missing = s.missing_texts("prompt", &replies);
         assert_eq!(missing, ["A short one.", "A long one. With two sentences.", "A long one.", "With two sentences.", "short again"]);
-        assert!(s.rerank(&replies, None, None).unwrap_err().to_string().contains("not embedded"));
+        assert!(s.rerank("prompt", &replies, None, None).unwrap_err().to_string().contains("not embedded"));
         ready(&mut s, &replies);
 
-        let q = s.next_question(&replies, None).unwrap();
+        let q = s.next_question("prompt", &replies, None).unwrap();
         assert_ne!(q.a, q.b);
         let short = if replies[q.a].contains("short") { "a" } else { "b" };
         let summary = s.answer(q.id, short).unwrap();
@@ -325,12 +326,12 @@ mod session {
         assert!(s.answer(q.id, "a").unwrap_err().to_string().contains("no open question"), "a question is answered once");
         assert!(s.answer(12345, "a").is_err());
 
-        let ranked = s.rerank(&replies, None, Some(0.5)).unwrap();
+        let ranked = s.rerank("prompt", &replies, None, Some(0.5)).unwrap();
         assert!(replies[ranked[0].index].contains("short"), "{ranked:?}");
         assert_eq!(ranked[0].contributions.iter().map(|c| c.label.as_str()).collect::<Vec<_>>(), vec!["concise", "formal", "your learned style"]);
 
         // The asked pair is not asked again.
-        let q2 = s.next_question(&replies, None).unwrap();
+        let q2 = s.next_question("prompt", &replies, None).unwrap();
         assert!((q2.a, q2.b) != (q.a, q.b));
 
         let json = s.export_profile();
@@ -345,16 +346,16 @@ mod session {
     fn limits_and_bad_answers() {
         let mut s = Session::new(spec([0.0, 0.0, 0.0], [1.0, 1.0, 1.0])).unwrap();
         let many: Vec<String> = (0..MAX_REPLIES + 1).map(|i| format!("reply {i}")).collect();
-        assert!(s.rerank(&many, None, None).unwrap_err().to_string().contains("at most 64"));
+        assert!(s.rerank("p", &many, None, None).unwrap_err().to_string().contains("at most 64"));
         let huge = vec!["x".repeat(200_000), "y".into()];
-        assert!(s.rerank(&huge, None, None).unwrap_err().to_string().contains("reply 1 is 200000 characters"));
-        assert!(s.next_question(&["only one".to_string()], None).is_err());
+        assert!(s.rerank("p", &huge, None, None).unwrap_err().to_string().contains("reply 1 is 200000 characters"));
+        assert!(s.next_question("p", &["only one".to_string()], None).is_err());
         let same = vec!["same".to_string(), "same".to_string()];
         ready(&mut s, &same);
-        assert_eq!(s.next_question(&same, None), Err(PersonalError::NoQuestionLeft), "identical replies are never asked");
+        assert_eq!(s.next_question("p", &same, None), Err(PersonalError::NoQuestionLeft), "identical replies are never asked");
         let two = vec!["short".to_string(), "long long".to_string()];
         ready(&mut s, &two);
-        let q = s.next_question(&two, None).unwrap();
+        let q = s.next_question("p", &two, None).unwrap();
         assert!(s.answer(q.id, "maybe").unwrap_err().to_string().contains("unknown answer"));
         assert_eq!(s.summary().answers, 0);
         assert!(s.remember(vec!["x".into()], vec![]).is_err());
@@ -376,7 +377,7 @@ mod session {
         assert!(Session::new(spec([0.0; 3], [1.0; 3])).unwrap().missing_bags(&replies).is_empty(), "not asked without a bag basis");
         ready(&mut s, &replies);
         assert_eq!(s.missing_bags(&replies), ["One.", "Two words."]);
-        let err = s.rerank(&replies, None, None).unwrap_err();
+        let err = s.rerank("prompt", &replies, None, None).unwrap_err();
         assert!(err.to_string().contains("token bag"), "{err}");
         assert!(s.remember_bags(vec!["One.".into()], vec![vec![1.0, 0.0]]).is_err(), "wrong width");
         assert!(s.remember_bags(vec!["One.".into()], vec![]).is_err());
@@ -389,8 +390,64 @@ mod session {
         let mut s2 = Session::new(likes).unwrap();
         ready(&mut s2, &replies);
         s2.remember_bags(vec!["One.".into(), "Two words.".into()], vec![vec![1.0, 0.0, 0.0, 0.0], vec![3.0, 0.0, 0.0, 0.0]]).unwrap();
-        let ranked = s2.rerank(&replies, None, None).unwrap();
+        let ranked = s2.rerank("p", &replies, None, None).unwrap();
         assert_eq!(ranked[0].index, 1, "{ranked:?}");
+    }
+
+    /// The fake embedder as a session's encoder; counts its calls.
+    struct Fake(std::cell::Cell<usize>);
+    impl palate_personal::session::Encoder for Fake {
+        async fn embed(&self, texts: &[String]) -> palate_personal::Result<Vec<Vec<f32>>> {
+            self.0.set(self.0.get() + 1);
+            Ok(embed(texts))
+        }
+        async fn token_bags(&self, texts: &[String]) -> palate_personal::Result<Vec<Vec<f32>>> {
+            Ok(texts.iter().map(|t| vec![t.len() as f32, 0.0, 0.0, 0.0]).collect())
+        }
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        // The fake encoder never waits: one poll finishes it.
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        let mut f = std::pin::pin!(f);
+        match f.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(v) => v,
+            std::task::Poll::Pending => panic!("the fake encoder does not wait"),
+        }
+    }
+
+    /// A shared reward over (prompt, reply): `prepare` embeds the prompt too, the reward is the
+    /// first feature with prior weight 1, and the explanation says where it came from.
+    #[test]
+    fn the_shared_reward_reads_the_prompt_and_ranks_before_any_answer() {
+        use palate_personal::shared::{Block, SharedReward};
+        let mut base = spec([0.0, 0.0, 0.0], [0.1, 0.1, 0.1]);
+        // Reward = 3·cos(prompt, reply): replies pointing where the prompt points win.
+        base.shared = Some(SharedReward { trained_on: "12 human choices (unit test)".into(), blocks: vec![Block::PromptCosine], weights: vec![3.0] });
+        base.prior = Prior {
+            components: Vec::new(),
+            mean: vec![1.0, 0.0, 0.0, 0.0],
+            covariance: (0..4).map(|i| (0..4).map(|j| if i == j { 0.1 } else { 0.0 }).collect()).collect(),
+        };
+        base.validate().unwrap();
+        let session = std::cell::RefCell::new(Session::new(base).unwrap());
+        let replies: Vec<String> = vec!["A long one.".into(), "A short one.".into()];
+        let fake = Fake(std::cell::Cell::new(0));
+        // Without prepare, the prompt is missing.
+        assert!(session.borrow().missing_texts("short prompt", &replies).contains(&"short prompt".to_string()));
+        block_on(palate_personal::session::prepare(&session, &fake, "short prompt", &replies)).unwrap();
+        assert!(session.borrow().missing_texts("short prompt", &replies).is_empty());
+        let ranked = session.borrow().rerank("short prompt", &replies, None, None).unwrap();
+        assert_eq!(ranked[0].index, 1, "the reply along the prompt's axis: {ranked:?}");
+        assert_eq!(ranked[0].contributions[0].group, "shared");
+        assert!(ranked[0].explanation.contains("people generally prefer") && ranked[0].explanation.contains("12 human choices"), "{}", ranked[0].explanation);
+        // Another prompt flips the order; only the new prompt is embedded.
+        let calls = fake.0.get();
+        block_on(palate_personal::session::prepare(&session, &fake, "long prompt", &replies)).unwrap();
+        assert_eq!(fake.0.get(), calls + 1);
+        assert_eq!(session.borrow().rerank("long prompt", &replies, None, None).unwrap()[0].index, 0);
+        assert_eq!(session.borrow().summary().weights[0].name, "shared");
     }
 
     #[test]
@@ -404,9 +461,9 @@ mod session {
         assert_eq!(s.summary().weights[0].mean, 1.0);
         let replies: Vec<String> = vec!["long long".into(), "long again".into(), "also long".into()];
         ready(&mut s, &replies);
-        assert!(s.rerank(&replies, None, None).is_err(), "scores are required now");
+        assert!(s.rerank("prompt", &replies, None, None).is_err(), "scores are required now");
         // Identical embeddings: only the reward model separates them.
-        let ranked = s.rerank(&replies, Some(&[0.1, 2.0, -1.0]), None).unwrap();
+        let ranked = s.rerank("prompt", &replies, Some(&[0.1, 2.0, -1.0]), None).unwrap();
         assert_eq!(ranked.iter().map(|r| r.index).collect::<Vec<_>>(), vec![1, 0, 2]);
         assert!(ranked[0].explanation.contains("reward model rates it above"), "{}", ranked[0].explanation);
         assert_eq!(ranked[0].contributions[0].label, "reward model");

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Ranking quality on real human judgments, regenerating bench/REAL.md (~20 minutes on 2 cores the
+# first time, a few minutes with the embedding cache):
+#   1. `palate eval-pairs` with the shipped taste file (assets/taste/all-MiniLM-L6-v2.json): HH-RLHF's
+#      held-out conversations (never trained on), Tulu 1's human evaluation and LLMFAO's crowd
+#      (neither trained on), with the baselines "longer reply wins" and "closer to the prompt";
+#   2. the same with the previous default (the synthetic taste file alone);
+#   3. ablations: the shared reward retrained on fewer blocks (bench/real/data/, git-ignored);
+#   4. `palate eval-personal` with Tulu's evaluators and LLMFAO's workers as users;
+#   5. bench/real/report.py writes bench/REAL.md.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+"$root/scripts/setup.sh" rust model
+cd "$root"
+say "building palate"
+cargo build --release -p palate-cli
+palate=$CARGO_TARGET_DIR/release/palate
+model=models/all-MiniLM-L6-v2
+out=bench/real
+cache=${PALATE_EMBEDDING_CACHE:-$HOME/.cache/palate/embeddings-minilm.bin}
+hh=(data/preferences/hh-rlhf-*.jsonl.gz)
+others=(data/preferences/tulu1-human-eval.jsonl.gz data/preferences/llmfao-crowd.jsonl.gz)
+mkdir -p $out/data
+eval_all() {  # eval_all NAME TASTE
+  say "eval-pairs: $1"
+  $palate eval-pairs --model $model --taste "$2" --data "${hh[@]}" --held-out --json --cache "$cache" > $out/$1-hh.json
+  $palate eval-pairs --model $model --taste "$2" --data "${others[@]}" --json --cache "$cache" > $out/$1-others.json
+}
+eval_all shipped assets/taste/all-MiniLM-L6-v2.json
+eval_all previous assets/taste/all-MiniLM-L6-v2.synthetic.json
+for blocks in reply reply,sentences,tokens reply,sentences,tokens,length prompt-product,prompt-cosine; do
+  name=blocks-${blocks//,/+}
+  say "ablation: shared reward over $blocks"
+  $palate train-reward --model $model --taste assets/taste/all-MiniLM-L6-v2.synthetic.json --data "${hh[@]}" \
+    --blocks $blocks --out $out/data/$name.json --cache "$cache" 2> $out/data/$name.log
+  eval_all $name $out/data/$name.json
+done
+for set in tulu1-human-eval llmfao-crowd; do
+  say "eval-personal: $set annotators"
+  $palate eval-personal --model $model --data data/preferences/$set.jsonl.gz --max-k 20 --seeds 5 --json \
+    --cache "$cache" > $out/personal-$set.json
+done
+python3 $out/report.py $out > bench/REAL.md
+say "wrote bench/REAL.md"
