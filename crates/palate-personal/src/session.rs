@@ -81,6 +81,7 @@ pub trait Encoder {
 /// borrowed only between the encoder's awaits, so other calls may use it meanwhile.
 pub async fn prepare(session: &RefCell<Session>, encoder: &impl Encoder, prompt: &str, replies: &[String]) -> Result<()> {
     Session::check_replies(replies, 1)?;
+    session.borrow_mut().make_room(replies);
     let missing = session.borrow().missing_texts(prompt, replies);
     if !missing.is_empty() {
         let embedded = encoder.embed(&missing).await?;
@@ -165,13 +166,23 @@ impl Session {
         out
     }
 
+    /// Empties the caches when ranking `replies` might take them past [`CACHE_LIMIT`]. Called
+    /// before asking what is missing ([`prepare`] does), never between that and the ranking:
+    /// emptying then would drop texts the ranking needs.
+    pub fn make_room(&mut self, replies: &[String]) {
+        let most = 1 + replies.len() * (1 + crate::features::MAX_SENTENCES);
+        if self.cache.len() + most > CACHE_LIMIT {
+            self.cache.clear();
+        }
+        if self.bags.len() + replies.len() > CACHE_LIMIT {
+            self.bags.clear();
+        }
+    }
+
     /// Stores embeddings of `texts` (as returned by the model, in order).
     pub fn remember(&mut self, texts: Vec<String>, embeddings: Vec<Vec<f32>>) -> Result<()> {
         if texts.len() != embeddings.len() {
             return Err(PersonalError::DimensionMismatch { expected: texts.len(), found: embeddings.len() });
-        }
-        if self.cache.len() + texts.len() > CACHE_LIMIT {
-            self.cache.clear();
         }
         self.cache.extend(texts.into_iter().zip(embeddings));
         Ok(())
@@ -195,9 +206,6 @@ impl Session {
         let dim = self.model.spec().embedding_dim;
         if let Some(b) = bags.iter().find(|b| b.len() != dim) {
             return Err(PersonalError::DimensionMismatch { expected: dim, found: b.len() });
-        }
-        if self.bags.len() + texts.len() > CACHE_LIMIT {
-            self.bags.clear();
         }
         self.bags.extend(texts.into_iter().zip(bags));
         Ok(())

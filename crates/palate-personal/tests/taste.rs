@@ -450,6 +450,23 @@ mod session {
         assert_eq!(session.borrow().summary().weights[0].name, "shared");
     }
 
+    /// A long session passes the cache limit many times over; every ranking still finds what it
+    /// needs (emptying the cache between asking what is missing and ranking would lose texts).
+    #[test]
+    fn rankings_survive_the_cache_limit() {
+        let mut with_bag = spec([0.0, 0.0, 0.0], [1.0, 1.0, 1.0]);
+        with_bag.token_bag = true;
+        with_bag.basis[0].direction = vec![0.0; 12];
+        let session = std::cell::RefCell::new(Session::new(with_bag).unwrap());
+        let fake = Fake(std::cell::Cell::new(0));
+        let shared = "A reply every prompt gets. It has two sentences.".to_string();
+        for i in 0..palate_personal::session::CACHE_LIMIT {
+            let replies = vec![shared.clone(), format!("Reply number {i}.")];
+            block_on(palate_personal::session::prepare(&session, &fake, "p", &replies)).unwrap();
+            session.borrow().rerank("p", &replies, None, None).unwrap();
+        }
+    }
+
     #[test]
     fn a_reward_model_joins_as_the_first_feature_with_weight_one() {
         let mut s = Session::new(spec([0.0, 0.0, 0.0], [1.0, 1.0, 1.0])).unwrap();
