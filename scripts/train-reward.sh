@@ -15,6 +15,7 @@ palate=$CARGO_TARGET_DIR/release/palate
 mkdir -p bench/real
 $palate train-reward --model models/all-MiniLM-L6-v2 --taste assets/taste/all-MiniLM-L6-v2.synthetic.json \
   --data data/preferences/hh-rlhf-*.jsonl.gz --out assets/taste/all-MiniLM-L6-v2.json \
+  --description "6,703 human choices between assistant replies (Anthropic HH-RLHF)" \
   --cache "${PALATE_EMBEDDING_CACHE:-$HOME/.cache/palate/embeddings-minilm.bin}" "$@" \
   2> >(tee bench/real/train-reward.log >&2)
 "$root/scripts/fetch-model.sh"

@@ -168,22 +168,35 @@ enum Command {
         /// What the reward reads of (prompt, reply), comma-separated: reply, sentences, tokens,
         /// prompt-product, prompt-cosine, length.
         #[arg(long, value_delimiter = ',', value_parser = pairs::parse_blocks,
-              default_value = "reply,sentences,tokens,prompt-product,prompt-cosine,length")]
+              default_value = "reply,sentences,tokens,length")]
         blocks: Vec<palate_personal::shared::Block>,
+        /// Plain properties a user's answers may weigh their own way (personal features after
+        /// the shared reward), comma-separated: length, prompt-cosine; "none" for none.
+        #[arg(long, value_delimiter = ',', value_parser = parse_cue, default_value = "length,prompt-cosine")]
+        cues: Vec<Option<palate_personal::shared::Block>>,
+        /// Prior variance of a user's weights on the cues (mean 0).
+        #[arg(long, default_value_t = 0.25)]
+        cue_variance: f64,
         /// L2 penalties to choose from on a validation part of the training conversations.
-        #[arg(long, value_delimiter = ',', default_value = "3000,1000,300,100,30,10,3,1")]
+        #[arg(long, value_delimiter = ',', default_value = "30000,10000,3000,1000,300")]
         l2: Vec<f64>,
         /// Prior variance of a user's weight on the shared reward (its mean is 1).
-        #[arg(long, default_value_t = 0.05)]
+        #[arg(long, default_value_t = 0.02)]
         shared_variance: f64,
-        /// Prior variance of a user's weights on the principle heads and the taste basis (mean 0).
-        #[arg(long, default_value_t = 0.05)]
+        /// Prior variance of a user's weights on the principle heads and the taste basis (mean 0):
+        /// small, because on real annotators these directions (fitted to simulated personas) do
+        /// not generalise and large weights on them made answers hurt (bench/REAL.md).
+        #[arg(long, default_value_t = 0.005)]
         personal_variance: f64,
         /// Where the reward was learned, in plain words (shown in explanations).
         #[arg(long)]
         description: Option<String>,
         #[arg(long)]
         cache: Option<PathBuf>,
+        /// Also write the training pairs' feature differences to this file (raw f64 rows; a
+        /// .json beside it names each row's source), for analysis outside Palate.
+        #[arg(long)]
+        export: Option<PathBuf>,
         #[arg(long, default_value = "cpu", value_parser = parse_backend)]
         backend: BackendKind,
     },
@@ -232,6 +245,13 @@ fn parse_precision(s: &str) -> Result<Precision, String> {
 
 fn parse_stored_precision(s: &str) -> Result<StoredPrecision, String> {
     s.parse().map_err(|e: PalateError| e.to_string())
+}
+
+fn parse_cue(s: &str) -> Result<Option<palate_personal::shared::Block>, String> {
+    if s.trim() == "none" {
+        return Ok(None);
+    }
+    pairs::parse_blocks(s).map(Some)
 }
 
 fn parse_strategy(s: &str) -> Result<Strategy, String> {
@@ -384,9 +404,10 @@ fn run(cli: Cli) -> Result<(), CliError> {
             };
             pairs::eval_pairs(pairs::EvalPairsArgs { data, held_out, json, cache }, &embedder, &fingerprint, spec, reward.as_ref())
         }
-        Command::TrainReward { model, taste, data, out, blocks, l2, shared_variance, personal_variance, description, cache, backend } => {
+        Command::TrainReward { model, taste, data, out, blocks, cues, cue_variance, l2, shared_variance, personal_variance, description, cache, export, backend } => {
             let (embedder, fingerprint, spec) = load_with_taste(&model, taste.as_deref(), backend)?;
-            let args = pairs::TrainRewardArgs { data, blocks, l2, personal_variance, shared_variance, description, out, cache };
+            let cues = cues.into_iter().flatten().collect();
+            let args = pairs::TrainRewardArgs { data, blocks, cues, cue_variance, l2, personal_variance, shared_variance, description, out, cache, export };
             pairs::train_reward(args, &embedder, &fingerprint, spec)
         }
         Command::EvalPersonal { model, data, taste, strategies, max_k, seeds, json, plot, backend, cache } => {

@@ -16,7 +16,7 @@ use palate_models::chat::Message;
 use palate_models::reward::RewardModel;
 use palate_models::SentenceEmbedder;
 use palate_personal::PersonalError;
-use palate_personal::features::{FeatureSpec, Prior, ReplyEmbedding, split_sentences};
+use palate_personal::features::{Cue, FeatureSpec, Prior, ReplyEmbedding, Standardise, split_sentences};
 use palate_personal::pairs::{self, Accuracy, PreferencePair};
 use palate_personal::session::{Encoder, Session, prepare};
 use palate_personal::shared::{self, Block, SharedReward};
@@ -415,12 +415,17 @@ fn cosine(a: &[f32], b: &[f32]) -> f64 {
 pub struct TrainRewardArgs {
     pub data: Vec<PathBuf>,
     pub blocks: Vec<Block>,
+    pub cues: Vec<Block>,
+    pub cue_variance: f64,
     pub l2: Vec<f64>,
     pub personal_variance: f64,
     pub shared_variance: f64,
     pub description: Option<String>,
     pub out: PathBuf,
     pub cache: Option<PathBuf>,
+    /// Write the training pairs' ψ(chosen) − ψ(rejected) here (f64 little-endian rows, and a
+    /// `.json` beside it with each row's source and validation flag) for analysis elsewhere.
+    pub export: Option<PathBuf>,
 }
 
 /// `palate train-reward`: the shared reward from the training conversations of `data` (never
@@ -447,6 +452,23 @@ pub fn train_reward(args: TrainRewardArgs, embedder: &SentenceEmbedder, fingerpr
         rows.extend(c.iter().zip(&r).map(|(a, b)| a - b));
     }
     let diffs = DMatrix::from_row_slice(train.len(), width, &rows);
+    if let Some(path) = &args.export {
+        let file = path.display().to_string();
+        let io = |e: std::io::Error| CliError::Io { file: file.clone(), detail: e.to_string() };
+        let mut w = BufWriter::new(std::fs::File::create(path).map_err(io)?);
+        for x in &rows {
+            w.write_all(&x.to_le_bytes()).map_err(io)?;
+        }
+        w.flush().map_err(io)?;
+        let meta = serde_json::json!({
+            "rows": train.len(), "width": width,
+            "blocks": args.blocks.iter().map(|b| b.name()).collect::<Vec<_>>(),
+            "source": train.iter().map(|p| p.source.clone()).collect::<Vec<_>>(),
+            "validation": train.iter().map(in_validation).collect::<Vec<_>>(),
+        });
+        std::fs::write(path.with_extension("json"), meta.to_string()).map_err(io)?;
+        eprintln!("wrote {file}");
+    }
 
     // The penalty: fitted on 85% of the training conversations, chosen by accuracy (then
     // log-likelihood) on the other 15%.
@@ -480,7 +502,25 @@ pub fn train_reward(args: TrainRewardArgs, embedder: &SentenceEmbedder, fingerpr
     let sources: Vec<String> = train.iter().map(|p| p.source.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
     let trained_on = args.description.unwrap_or_else(|| format!("{} human choices ({})", group_digits(train.len()), sources.join(", ")));
     let shared = SharedReward { trained_on: trained_on.clone(), blocks: args.blocks, weights: w.iter().copied().collect() };
-    let spec = with_shared(base, shared, args.shared_variance, args.personal_variance)?;
+    // Each cue scaled like the other features: offset its mean, scale its spread within a pair.
+    let mut cues = Vec::new();
+    for &block in &args.cues {
+        if block.cue_names().is_none() {
+            return Err(CliError::Usage(format!("'{}' cannot be a cue (cues are length and prompt-cosine)", block.name())));
+        }
+        let mut values: Vec<Vec<f64>> = Vec::new();
+        for p in &train {
+            values.push(shared::representation(&[block], dim, &encoder.reply(&p.prompt, &p.chosen)?)?);
+            values.push(shared::representation(&[block], dim, &encoder.reply(&p.prompt, &p.rejected)?)?);
+        }
+        let pairs: Vec<(usize, usize)> = (0..train.len()).map(|i| (2 * i, 2 * i + 1)).collect();
+        let width = values.first().map_or(0, Vec::len);
+        let standardise = (0..width)
+            .map(|j| Standardise::fit_differences(&values.iter().map(|v| v[j]).collect::<Vec<_>>(), &pairs))
+            .collect();
+        cues.push(Cue { block, standardise });
+    }
+    let spec = with_shared(base, shared, cues, [args.shared_variance, args.cue_variance, args.personal_variance])?;
     let out = args.out.display().to_string();
     std::fs::write(&args.out, spec.to_json() + "\n").map_err(|e| CliError::Io { file: out.clone(), detail: e.to_string() })?;
     eprintln!("wrote {out}: the shared reward ({trained_on}) and {} personal features", spec.dim() - 1);
@@ -494,19 +534,19 @@ fn in_validation(p: &PreferencePair) -> bool {
     pairs::held_out(&key, 0.15)
 }
 
-/// `base` with `shared` as its first feature: the prior weight of the shared reward is 1 (use it
-/// as learned) with variance `shared_variance`; the personal features (principles, basis) start
-/// at 0, independent, with variance `personal_variance`. The shared reward already is the
-/// population's average taste, so a new user's personal weights are centred on none.
-pub fn with_shared(base: FeatureSpec, shared: SharedReward, shared_variance: f64, personal_variance: f64) -> Result<FeatureSpec, CliError> {
-    if !(shared_variance > 0.0 && personal_variance > 0.0 && shared_variance.is_finite() && personal_variance.is_finite()) {
+/// `base` with `shared` as its first feature and `cues` after it. Prior: weight 1 on the shared
+/// reward (use it as learned), 0 on everything else (the shared reward already is the crowd's
+/// average taste), independent, with variances `[shared, cues, principles and basis]`.
+pub fn with_shared(base: FeatureSpec, shared: SharedReward, cues: Vec<Cue>, variances: [f64; 3]) -> Result<FeatureSpec, CliError> {
+    if !variances.iter().all(|v| v.is_finite() && *v > 0.0) {
         return Err(CliError::Usage("prior variances must be positive numbers".into()));
     }
-    let mut spec = FeatureSpec { shared: Some(shared), base_reward: false, ..base };
+    let mut spec = FeatureSpec { shared: Some(shared), cues, base_reward: false, ..base };
     let d = spec.dim();
+    let first_personal = spec.offset();
+    let variance = |i: usize| if i == 0 { variances[0] } else if i < first_personal { variances[1] } else { variances[2] };
     let mean: Vec<f64> = (0..d).map(|i| if i == 0 { 1.0 } else { 0.0 }).collect();
-    let covariance: Vec<Vec<f64>> =
-        (0..d).map(|i| (0..d).map(|j| if i != j { 0.0 } else if i == 0 { shared_variance } else { personal_variance }).collect()).collect();
+    let covariance: Vec<Vec<f64>> = (0..d).map(|i| (0..d).map(|j| if i != j { 0.0 } else { variance(i) }).collect()).collect();
     spec.prior = Prior::gaussian(mean, covariance);
     spec.trained_on = format!("shared reward: {}; personal features: {}", spec.shared.as_ref().map_or("", |s| &s.trained_on), spec.trained_on);
     spec.validate()?;

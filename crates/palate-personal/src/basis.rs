@@ -263,6 +263,7 @@ pub fn train(
         embedding_dim: dim,
         base_reward: false,
         shared: None,
+        cues: Vec::new(),
         token_bag: config.token_bag,
         principles,
         principle_standardise,

@@ -332,12 +332,25 @@ impl Prior {
     }
 }
 
+/// A plain measurable property of a reply that people weigh differently (how long it is, how
+/// close it stays to the question), as a personal feature: the shared reward fixes the crowd's
+/// weight, a user's answers move their own. Values are [`crate::shared::Block`]s with
+/// [`crate::shared::Block::cue_names`], standardised on the training pairs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Cue {
+    pub block: crate::shared::Block,
+    /// One per value of the block.
+    pub standardise: Vec<Standardise>,
+}
+
 /// What a feature means, for explanations and for the profile.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FeatureKind {
     BaseReward,
     /// The reward learned from human preferences ([`FeatureSpec::shared`]).
     Shared,
+    /// Value `.0` of the cues ([`FeatureSpec::cues`]), counted over all of them.
+    Cue(usize),
     Principle(usize),
     Basis(usize),
 }
@@ -366,6 +379,9 @@ pub struct FeatureSpec {
     /// ([`crate::shared`]); when present it is the feature after the base reward.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shared: Option<SharedReward>,
+    /// Personal cues, the features after the shared reward ([`Cue`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cues: Vec<Cue>,
 }
 
 impl FeatureSpec {
@@ -376,12 +392,22 @@ impl FeatureSpec {
 
     /// Index of the first principle: after the base reward and the shared reward, when present.
     pub fn offset(&self) -> usize {
+        self.cue_offset() + self.cue_names().len()
+    }
+
+    /// Index of the first cue.
+    fn cue_offset(&self) -> usize {
         usize::from(self.base_reward) + usize::from(self.shared.is_some())
+    }
+
+    /// The cues' value names, in feature order.
+    pub fn cue_names(&self) -> Vec<&'static str> {
+        self.cues.iter().flat_map(|c| c.block.cue_names().unwrap_or(&[]).iter().copied()).collect()
     }
 
     /// Whether features need the prompt's embedding ([`ReplyEmbedding::prompt`]).
     pub fn needs_prompt(&self) -> bool {
-        self.shared.as_ref().is_some_and(SharedReward::needs_prompt)
+        self.shared.as_ref().is_some_and(SharedReward::needs_prompt) || self.cues.iter().any(|c| c.block.needs_prompt())
     }
 
     /// Whether features need each reply's token bag ([`ReplyEmbedding::tokens`]).
@@ -398,8 +424,10 @@ impl FeatureSpec {
         let b = self.offset();
         if i < usize::from(self.base_reward) {
             FeatureKind::BaseReward
-        } else if i < b {
+        } else if i < self.cue_offset() {
             FeatureKind::Shared
+        } else if i < b {
+            FeatureKind::Cue(i - self.cue_offset())
         } else if i < b + self.principles.len() {
             FeatureKind::Principle(i - b)
         } else {
@@ -413,6 +441,7 @@ impl FeatureSpec {
             .map(|i| match self.kind(i) {
                 FeatureKind::BaseReward => "reward".to_string(),
                 FeatureKind::Shared => "shared".to_string(),
+                FeatureKind::Cue(j) => self.cue_names().get(j).copied().unwrap_or("cue").to_string(),
                 FeatureKind::Principle(p) => self.principles[p].principle.name.clone(),
                 FeatureKind::Basis(k) => format!("taste-{}", k + 1),
             })
@@ -445,6 +474,11 @@ impl FeatureSpec {
                 h.update(b.name().as_bytes());
             }
             shared.weights.iter().for_each(|x| h.update(x.to_le_bytes()));
+        }
+        for c in &self.cues {
+            h.update(b"cue");
+            h.update(c.block.name().as_bytes());
+            c.standardise.iter().for_each(|s| put_pair(&mut h, s.offset, s.scale));
         }
         for (p, _) in self.principles.iter().zip(0..) {
             h.update(p.principle.name.as_bytes());
@@ -482,6 +516,13 @@ impl FeatureSpec {
         }
         if let Some(shared) = &self.shared {
             shared.validate(self.embedding_dim)?;
+        }
+        for c in &self.cues {
+            match c.block.cue_names() {
+                Some(names) if names.len() == c.standardise.len() => {}
+                Some(_) => return bad(format!("cue '{}' needs one scaling per value", c.block.name())),
+                None => return bad(format!("'{}' cannot be a cue (cues are length and prompt-cosine)", c.block.name())),
+            }
         }
         let d = self.dim();
         let shaped = |mean: &[f64], cov: &[Vec<f64>]| mean.len() == d && cov.len() == d && cov.iter().all(|r| r.len() == d);
@@ -609,6 +650,10 @@ impl FeatureSpec {
                 if let Some(s) = &shared {
                     f.push(s[i]);
                 }
+                for c in &self.cues {
+                    let values = crate::shared::representation(&[c.block], self.embedding_dim, reply)?;
+                    f.extend(values.iter().zip(&c.standardise).map(|(v, s)| s.apply(*v)));
+                }
                 for (p, s) in self.principles.iter().zip(&self.principle_standardise) {
                     f.push(s.apply(p.reward(x)));
                 }
@@ -619,6 +664,12 @@ impl FeatureSpec {
             })
             .collect()
     }
+}
+
+fn put_pair(h: &mut sha2::Sha256, a: f64, b: f64) {
+    use sha2::Digest;
+    h.update(a.to_le_bytes());
+    h.update(b.to_le_bytes());
 }
 
 pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {

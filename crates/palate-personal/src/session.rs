@@ -283,6 +283,9 @@ impl Session {
         match group {
             "reward" => "reward model".into(),
             "shared" => "what people generally prefer".into(),
+            "length" => "length".into(),
+            "sentences" => "number of sentences".into(),
+            "on-topic" => "closeness to the question".into(),
             "taste" => "your learned style".into(),
             name => self
                 .model

@@ -62,6 +62,16 @@ impl Block {
         }
     }
 
+    /// Names of the values of a one-number-per-value block, used as personal cues
+    /// ([`crate::features::Cue`]); None for the embedding blocks.
+    pub fn cue_names(self) -> Option<&'static [&'static str]> {
+        match self {
+            Block::Length => Some(&["length", "sentences"]),
+            Block::PromptCosine => Some(&["on-topic"]),
+            _ => None,
+        }
+    }
+
     pub fn parse(s: &str) -> Result<Self> {
         serde_json::from_value(serde_json::Value::String(s.trim().to_string()))
             .map_err(|_| PersonalError::InvalidInput(format!("unknown block '{s}' (reply, sentences, tokens, prompt-product, prompt-cosine, length)")))

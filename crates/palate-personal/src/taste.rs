@@ -149,6 +149,7 @@ impl TasteModel {
             match self.spec.kind(i) {
                 FeatureKind::BaseReward => out.push(Contribution { group: "reward".into(), value: v }),
                 FeatureKind::Shared => out.push(Contribution { group: "shared".into(), value: v }),
+                FeatureKind::Cue(_) => out.push(Contribution { group: self.spec.names()[i].clone(), value: v }),
                 FeatureKind::Principle(p) => {
                     out.push(Contribution { group: self.spec.principles[p].principle.name.clone(), value: v })
                 }
@@ -202,6 +203,16 @@ impl TasteModel {
                 let r = if up { "it matches the style you have been choosing" } else { "it is unlike the style you have been choosing" };
                 let e = (total > 0).then(|| format!("that style won {agree} of your {total} choices"));
                 (r.into(), e)
+            }
+            name if cue_words(name).is_some() => {
+                let (more_word, less_word) = cue_words(name).unwrap_or(("more", "less"));
+                let Some(i) = self.spec.names().iter().position(|n| n == name) else { return (format!("of {name}"), None) };
+                let w = self.posterior.mean()[i];
+                let more = (w > 0.0) == up;
+                let r = format!("it {} than the other replies", if more { more_word } else { less_word });
+                let (agree, total) = self.evidence(|x| x[i], w > 0.0);
+                let e = (total > 0).then(|| format!("you picked the reply that {} in {agree} of {total} choices", if w > 0.0 { more_word } else { less_word }));
+                (r, e)
             }
             name => {
                 let Some((i, p)) = self.principle(name) else { return (format!("of {name}"), None) };
@@ -293,6 +304,16 @@ fn check_candidates(candidates: &[DVector<f64>], dim: usize, needed: usize) -> R
         }
     }
     Ok(())
+}
+
+/// How a cue reads in an explanation: (more of it, less of it).
+fn cue_words(name: &str) -> Option<(&'static str, &'static str)> {
+    match name {
+        "length" => Some(("is longer", "is shorter")),
+        "sentences" => Some(("has more sentences", "has fewer sentences")),
+        "on-topic" => Some(("stays closer to the question", "strays further from the question")),
+        _ => None,
+    }
 }
 
 fn ordinal(n: usize) -> String {

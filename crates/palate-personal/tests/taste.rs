@@ -35,6 +35,7 @@ fn spec(mean: [f64; 3], var: [f64; 3]) -> FeatureSpec {
         embedding_dim: 4,
         base_reward: false,
         shared: None,
+        cues: Vec::new(),
         token_bag: false,
         principles: vec![head("concise", 0), head("formal", 1)],
         principle_standardise: vec![Standardise::IDENTITY; 2],
