@@ -6,7 +6,8 @@
 #      (neither trained on), with the baselines "longer reply wins" and "closer to the prompt";
 #   2. the same with the previous default (the synthetic taste file alone);
 #   3. ablations: the shared reward retrained on fewer blocks (bench/real/data/, git-ignored);
-#   4. `palate eval-personal` with Tulu's evaluators and LLMFAO's workers as users;
+#   4. `palate eval-personal` with Tulu's evaluators and LLMFAO's workers as users (shipped and
+#      previous default);
 #   5. bench/real/report.py writes bench/REAL.md.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
@@ -28,7 +29,7 @@ eval_all() {  # eval_all NAME TASTE
 }
 eval_all shipped assets/taste/all-MiniLM-L6-v2.json
 eval_all previous assets/taste/all-MiniLM-L6-v2.synthetic.json
-for blocks in reply reply,sentences,tokens reply,sentences,tokens,length prompt-product,prompt-cosine; do
+for blocks in length reply tokens prompt-product,prompt-cosine reply,sentences,tokens,prompt-product,prompt-cosine,length; do
   name=blocks-${blocks//,/+}
   say "ablation: shared reward over $blocks"
   $palate train-reward --model $model --taste assets/taste/all-MiniLM-L6-v2.synthetic.json --data "${hh[@]}" \
@@ -36,9 +37,11 @@ for blocks in reply reply,sentences,tokens reply,sentences,tokens,length prompt-
   eval_all $name $out/data/$name.json
 done
 for set in tulu1-human-eval llmfao-crowd; do
-  say "eval-personal: $set annotators"
+  say "eval-personal: $set annotators (shipped, then previous default)"
   $palate eval-personal --model $model --data data/preferences/$set.jsonl.gz --max-k 20 --seeds 5 --json \
     --cache "$cache" > $out/personal-$set.json
+  $palate eval-personal --model $model --taste assets/taste/all-MiniLM-L6-v2.synthetic.json \
+    --data data/preferences/$set.jsonl.gz --max-k 20 --seeds 5 --json --cache "$cache" > $out/previous-personal-$set.json
 done
 python3 $out/report.py $out > bench/REAL.md
 say "wrote bench/REAL.md"

@@ -69,14 +69,17 @@ for name, label in (("tulu1-human-eval", "Tulu 1 human evaluation"), ("llmfao-cr
     r = load(f"personal-{name}.json")
     if not r:
         continue
-    out += [f"**{label}**: {r['users']} annotators ({r['disagreeing_users']} disagreeing), {r['pairs']} pairs.", "",
-            "| questions | k = 0 | k = 5 | k = 10 | k = 20 | gain at k = 10: all | disagreeing | agreeing |",
-            "|---|---|---|---|---|---|---|---|"]
-    for strategy, s in r["strategies"].items():
-        at = {a["k"]: a for a in s["at"]}
-        cells = [cell(at[k]) if k in at else "—" for k in (0, 5, 10, 20)]
-        g = s["gain"]
-        out.append(f"| {strategy} | " + " | ".join(cells) + f" | {g['all']:+.3f} | {g['disagreeing']:+.3f} | {g['agreeing']:+.3f} |")
+    out += [f"**{label}**: {r['users']} annotators ({r['disagreeing_users']} disagreeing with the shipped shared reward), {r['pairs']} pairs.", "",
+            "| taste file | questions | k = 0 | k = 5 | k = 10 | k = 20 | gain at k = 10: all | disagreeing | agreeing |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for which, res in (("shipped", r), ("previous (synthetic)", load(f"previous-personal-{name}.json"))):
+        if not res:
+            continue
+        for strategy, s in res["strategies"].items():
+            at = {a["k"]: a for a in s["at"]}
+            cells = [cell(at[k]) if k in at else "—" for k in (0, 5, 10, 20)]
+            g = s["gain"]
+            out.append(f"| {which} | {strategy} | " + " | ".join(cells) + f" | {g['all']:+.3f} | {g['disagreeing']:+.3f} | {g['agreeing']:+.3f} |")
     out.append("")
 log = os.path.join(d, "train-reward.log")
 if os.path.exists(log):

@@ -300,8 +300,9 @@ describe('the front end', { timeout: 30 * 60_000 }, () => {
         r.dispose();
       }
     });
-    assert.deepEqual(out.names.slice(0, 2), ['playful', 'dry']);
-    assert.deepEqual(out.groups, ['playful', 'dry', 'taste']);
+    // The shared reward and the cues come first and stay; own principles replace the defaults.
+    assert.deepEqual(out.names.slice(0, 6), ['shared', 'length', 'sentences', 'on-topic', 'playful', 'dry']);
+    assert.deepEqual(out.groups, ['shared', 'length', 'sentences', 'on-topic', 'playful', 'dry', 'taste']);
     assert.notEqual(out.key, out.defaultKey);
     assert.match(out.bad, /list of \{ name, goal/);
     await page.close();
