@@ -216,17 +216,23 @@ pub fn fit_bradley_terry(diffs: &DMatrix<f64>, l2: f64, start: Option<&DVector<f
     Ok(w)
 }
 
-/// Squared root-mean-square of each column (1 for an all-zero column).
+/// Squared root-mean-square of each column, floored at [`SCALE_FLOOR`] times the median column's
+/// (1 when all are zero). Without the floor a nearly constant column (all-MiniLM-L6-v2's unit
+/// embeddings have one) costs almost nothing to weigh, the fit gives it a weight in the millions,
+/// and rounding differences between platforms (1e-6 in an embedding) would move rewards by whole
+/// logits.
 fn column_scales2(diffs: &DMatrix<f64>) -> Vec<f64> {
     let n = diffs.nrows() as f64;
-    diffs
-        .column_iter()
-        .map(|c| {
-            let ms = c.iter().map(|x| x * x).sum::<f64>() / n;
-            if ms > 1e-24 { ms } else { 1.0 }
-        })
-        .collect()
+    let ms: Vec<f64> = diffs.column_iter().map(|c| c.iter().map(|x| x * x).sum::<f64>() / n).collect();
+    let mut sorted = ms.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    let floor = if median > 1e-24 { SCALE_FLOOR * median } else { 1.0 };
+    ms.into_iter().map(|m| m.max(floor)).collect()
 }
+
+/// The smallest penalty scale of a column relative to the median column's (squared RMS).
+pub const SCALE_FLOOR: f64 = 0.01;
 
 #[cfg(test)]
 mod tests {
@@ -307,6 +313,13 @@ mod tests {
         let shrunk = fit_bradley_terry(&diffs, 1e3, Some(&w)).unwrap();
         assert!(shrunk.norm() < 0.5 * w.norm());
         assert!(fit_bradley_terry(&DMatrix::zeros(0, 3), 1.0, None).is_err());
+        // A nearly constant column that happens to separate the pairs gets no outsized weight.
+        let mut noisy = diffs.clone();
+        for i in 0..n {
+            noisy[(i, 4)] = if i % 2 == 0 { 1e-9 } else { -1e-9 } * (1.0 + (diffs.row(i) * &truth)[0].signum());
+        }
+        let w = fit_bradley_terry(&noisy, 1.0, None).unwrap();
+        assert!(w[4].abs() * 1e-9 < 1e-3, "weight {} on a column of size 1e-9", w[4]);
         assert!(fit_bradley_terry(&diffs, 0.0, None).is_err());
     }
 }
