@@ -23,11 +23,11 @@ fn load(name: &str, variant: &str, backend: BackendKind) -> Option<DecoderScorer
     let dir = root().join("tests/fixtures/rm").join(name).join(variant);
     let device = match pollster::block_on(device::device(backend)) {
         Ok(d) => d,
-        Err(e) if std::env::var("PALATE_REQUIRE_WGPU").as_deref() != Ok("1") => {
-            eprintln!("skipping {backend:?}: {e}");
+        Err(e) if palate_tests::wgpu_skip_allowed() => {
+            eprintln!("skipping {backend:?} (PALATE_SKIP_WGPU=1): {e}");
             return None;
         }
-        Err(e) => panic!("{backend:?} is required (PALATE_REQUIRE_WGPU=1): {e}"),
+        Err(e) => panic!("{backend:?} is unavailable ({e}); set PALATE_SKIP_WGPU=1 to skip the wgpu tests"),
     };
     let config = std::fs::read(dir.join("config.json")).unwrap();
     let weights = std::fs::read(dir.join("model.safetensors")).unwrap();

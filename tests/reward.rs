@@ -38,8 +38,8 @@ fn chat_text_ids_and_scores_match_transformers() {
     for backend in [BackendKind::Cpu, BackendKind::Wgpu] {
         let model = match load(&qwen3_dir(), backend) {
             Ok(m) => m,
-            Err(e) if backend == BackendKind::Wgpu && std::env::var("PALATE_REQUIRE_WGPU").as_deref() != Ok("1") => {
-                eprintln!("skipping wgpu: {e}");
+            Err(e) if backend == BackendKind::Wgpu && palate_tests::wgpu_skip_allowed() => {
+                eprintln!("skipping wgpu (PALATE_SKIP_WGPU=1): {e}");
                 continue;
             }
             Err(e) => panic!("{e}"),

@@ -48,7 +48,7 @@ export interface RankerOptions {
 }
 
 export interface Contribution {
-  /** 'reward', a principle's name (e.g. 'concise'), or 'taste' (the learned style basis). */
+  /** 'shared' (the reward learned from human preferences), 'reward' (a reward model), a cue ('length', 'sentences', 'on-topic'), a principle's name (e.g. 'concise'), or 'taste' (the learned style basis). */
   group: string;
   /** Words for it: 'concise', 'warm and casual', 'your learned style'. */
   label: string;

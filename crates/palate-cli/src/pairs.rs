@@ -341,13 +341,14 @@ pub fn eval_pairs(
 
     let mut by_source: BTreeMap<String, (Vec<f64>, [Vec<f64>; 2])> = BTreeMap::new();
     let bar = progress_bar(pairs.len() as u64, "ranking {bar:30} {pos}/{len} pairs, eta {eta}");
-    for p in &pairs {
+    for (index, p) in pairs.iter().enumerate() {
         let replies = [p.chosen.clone(), p.rejected.clone()];
         pollster::block_on(prepare(&session, &encoder, &p.prompt, &replies))?;
         let base = match reward {
             Some(rm) => {
                 let history: Vec<Message> = p.context.iter().map(|t| Message::new(&t.role, &t.content)).collect();
-                let s = pollster::block_on(rm.score_conversation(&history, &p.prompt, &replies))?;
+                let s = pollster::block_on(rm.score_conversation(&history, &p.prompt, &replies))
+                    .map_err(|e| CliError::Usage(format!("{} pair {}: {e}", p.source, index + 1)))?;
                 Some(s.into_iter().map(f64::from).collect::<Vec<f64>>())
             }
             None => None,

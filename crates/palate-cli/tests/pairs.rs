@@ -180,3 +180,28 @@ fn eval_personal_on_annotators_reports_gains_with_intervals() {
         assert_eq!(at[0]["accuracy"], none["at"][0]["accuracy"], "k = 0 is the shared reward alone");
     }
 }
+
+/// With a reward model its score joins the ranking; each pair's earlier turns reach it through the
+/// chat template (tiny random Qwen3 fixture: the figures mean nothing, the path must work).
+#[test]
+fn eval_pairs_with_a_reward_model_scores_whole_conversations() {
+    let dir = tempfile::tempdir().unwrap();
+    let with_context: Vec<String> = lines("hh-rlhf-harmless-base.jsonl.gz", 2303, None)
+        .into_iter()
+        .filter(|l| {
+            let p = palate_personal::pairs::PreferencePair::parse(l, "x", 0).unwrap();
+            !p.context.is_empty() && l.len() < 450 // within the fixture's 256-token context
+        })
+        .take(6)
+        .collect();
+    assert_eq!(with_context.len(), 6);
+    let file = write_lines(dir.path(), "context.jsonl", &with_context);
+    let model = minilm_dir();
+    let rm = root().join("tests/fixtures/rm/qwen3");
+    let v = ok_json(&palate(&[
+        "eval-pairs", "--model", model.to_str().unwrap(), "--reward-model", rm.to_str().unwrap(),
+        "--data", file.to_str().unwrap(), "--json",
+    ]));
+    assert_eq!(v["pairs"], 6);
+    assert!(v["ranking"].as_str().unwrap().ends_with("+ the reward model"));
+}
