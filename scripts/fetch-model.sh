@@ -25,8 +25,8 @@ files=(config.json tokenizer.json model.safetensors modules.json sentence_bert_c
 say() { printf '[fetch-model] %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
-# The taste file (principle heads, taste basis, population prior) made for this model by
-# scripts/bench-personal.sh ships in the repository and is installed beside the weights.
+# The taste file (shared reward, cues, principle heads, taste basis, prior) made for this model by
+# scripts/train-reward.sh ships in the repository and is installed beside the weights.
 taste=$root/assets/taste/all-MiniLM-L6-v2.json
 install_taste() {
   if [ -f "$taste" ] && ! cmp -s "$taste" "$1/palate-taste.json"; then
