@@ -473,7 +473,7 @@ pub fn train_reward(args: TrainRewardArgs, embedder: &SentenceEmbedder, fingerpr
 
     // The penalty: fitted on 85% of the training conversations, chosen by accuracy (then
     // log-likelihood) on the other 15%.
-    let validation: Vec<bool> = train.iter().map(|p| in_validation(p)).collect();
+    let validation: Vec<bool> = train.iter().map(in_validation).collect();
     let pick = |want: bool| -> DMatrix<f64> {
         let idx: Vec<usize> = (0..train.len()).filter(|&i| validation[i] == want).collect();
         DMatrix::from_fn(idx.len(), width, |i, j| diffs[(idx[i], j)])
@@ -558,7 +558,7 @@ fn group_digits(n: usize) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
