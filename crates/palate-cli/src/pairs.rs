@@ -184,20 +184,8 @@ impl<'a> CachedEncoder<'a> {
             let what = if kind == KIND_BAG { "token bags" } else { "texts" };
             let bar = progress_bar(todo.len() as u64, &format!("embedding {what} {{bar:30}} {{pos}}/{{len}}, eta {{eta}}"));
             for (i, chunk) in todo.chunks(CHUNK).enumerate() {
-                let chunk: Vec<String> = chunk.iter().map(|s| s.to_string()).collect();
-                let out = if kind == KIND_BAG {
-                    self.embedder.token_bags_blocking(&self.embedder.tokenize(&chunk)?)?
-                } else {
-                    self.embedder.embed_blocking(&chunk)?.into_iter().map(|e| e.embedding).collect()
-                };
-                let mut m = map.borrow_mut();
-                let mut fresh = self.fresh.borrow_mut();
-                for (t, v) in chunk.into_iter().zip(out) {
-                    fresh.push((kind, t.clone()));
-                    m.insert(t, v);
-                }
-                drop((m, fresh));
-                bar.inc(CHUNK as u64);
+                self.fill(kind, chunk.iter().map(|s| s.to_string()).collect())?;
+                bar.inc(chunk.len() as u64);
                 // Keep the work of long runs: save every ~10k texts.
                 if i % 160 == 159 {
                     self.save()?;
@@ -225,21 +213,27 @@ impl<'a> CachedEncoder<'a> {
         })
     }
 
+    /// Computes `texts` (sentence embeddings or token bags, by `kind`) and keeps them.
+    fn fill(&self, kind: u8, texts: Vec<String>) -> Result<(), palate_models::PalateError> {
+        let out = if kind == KIND_BAG {
+            self.embedder.token_bags_blocking(&self.embedder.tokenize(&texts)?)?
+        } else {
+            self.embedder.embed_blocking(&texts)?.into_iter().map(|e| e.embedding).collect()
+        };
+        let mut map = if kind == KIND_BAG { self.bags.borrow_mut() } else { self.embeddings.borrow_mut() };
+        let mut fresh = self.fresh.borrow_mut();
+        for (t, v) in texts.into_iter().zip(out) {
+            fresh.push((kind, t.clone()));
+            map.insert(t, v);
+        }
+        Ok(())
+    }
+
     fn compute(&self, kind: u8, texts: &[String]) -> palate_personal::Result<Vec<Vec<f32>>> {
         let map = if kind == KIND_BAG { &self.bags } else { &self.embeddings };
         let missing: Vec<String> = texts.iter().filter(|t| !map.borrow().contains_key(*t)).cloned().collect();
         if !missing.is_empty() {
-            let enc = |e: palate_models::PalateError| PersonalError::Encoder(e.to_string());
-            let out = if kind == KIND_BAG {
-                self.embedder.token_bags_blocking(&self.embedder.tokenize(&missing).map_err(enc)?).map_err(enc)?
-            } else {
-                self.embedder.embed_blocking(&missing).map_err(enc)?.into_iter().map(|e| e.embedding).collect()
-            };
-            let mut m = map.borrow_mut();
-            for (t, v) in missing.into_iter().zip(out) {
-                self.fresh.borrow_mut().push((kind, t.clone()));
-                m.insert(t, v);
-            }
+            self.fill(kind, missing).map_err(|e| PersonalError::Encoder(e.to_string()))?;
         }
         let m = map.borrow();
         texts.iter().map(|t| m.get(t).cloned().ok_or_else(|| PersonalError::Encoder("the encoder returned too few results".into()))).collect()
@@ -388,13 +382,11 @@ pub fn eval_pairs(
         baselines: BASELINES.iter().zip(&all.1).map(|(name, o)| (*name, pairs::accuracy_with_interval(o, RESAMPLES, 1))).collect(),
         ranking,
     };
+    if args.json {
+        return print_json(&out);
+    }
     let mut stdout = std::io::stdout().lock();
     let write_err = |e: std::io::Error| CliError::Io { file: "<stdout>".into(), detail: e.to_string() };
-    if args.json {
-        serde_json::to_writer(&mut stdout, &out).map_err(|e| write_err(e.into()))?;
-        writeln!(stdout).map_err(write_err)?;
-        return Ok(());
-    }
     let fmt = |a: &Accuracy| format!("{:.3} [{:.3}, {:.3}]", a.accuracy, a.ci95[0], a.ci95[1]);
     writeln!(stdout, "{:<36} {:>6}  {:<22} {:<22} {:<22}", "source", "pairs", "Palate", "longer wins", "closer to prompt").map_err(write_err)?;
     for (source, r) in &out.by_source {
@@ -404,6 +396,14 @@ pub fn eval_pairs(
     writeln!(stdout, "{:<36} {:>6}  {:<22} {:<22} {:<22}", "all", out.pairs, fmt(&total), fmt(&out.baselines["longer"]), fmt(&out.baselines["closer-to-prompt"]))
         .map_err(write_err)?;
     Ok(())
+}
+
+/// `value` as one line of JSON on stdout.
+fn print_json(value: &impl serde::Serialize) -> Result<(), CliError> {
+    let mut stdout = std::io::stdout().lock();
+    let write_err = |e: std::io::Error| CliError::Io { file: "<stdout>".into(), detail: e.to_string() };
+    serde_json::to_writer(&mut stdout, value).map_err(|e| write_err(e.into()))?;
+    writeln!(stdout).map_err(write_err)
 }
 
 fn cosine(a: &[f32], b: &[f32]) -> f64 {
@@ -531,8 +531,7 @@ pub fn train_reward(args: TrainRewardArgs, embedder: &SentenceEmbedder, fingerpr
 /// The validation part of the training conversations (15%, by a hash independent of the
 /// held-out split's).
 fn in_validation(p: &PreferencePair) -> bool {
-    let key = PreferencePair { context: Vec::new(), prompt: format!("validation\u{0}{}", p.conversation_key()), ..p.clone() };
-    pairs::held_out(&key, 0.15)
+    pairs::in_fraction(&format!("validation\u{0}{}", p.conversation_key()), 0.15)
 }
 
 /// `base` with `shared` as its first feature and `cues` after it. Prior: weight 1 on the shared
@@ -665,13 +664,11 @@ pub fn eval_annotators(args: AnnotatorArgs, embedder: &SentenceEmbedder, fingerp
         ]);
         out.strategies.insert(strategy.name(), StrategyResult { curve, at, gain });
     }
+    if args.json {
+        return print_json(&out);
+    }
     let mut stdout = std::io::stdout().lock();
     let write_err = |e: std::io::Error| CliError::Io { file: "<stdout>".into(), detail: e.to_string() };
-    if args.json {
-        serde_json::to_writer(&mut stdout, &out).map_err(|e| write_err(e.into()))?;
-        writeln!(stdout).map_err(write_err)?;
-        return Ok(());
-    }
     writeln!(stdout, "{} annotators ({} disagree with the shared reward), {} pairs; mean test accuracy after k answers", out.users, out.disagreeing_users, out.pairs)
         .map_err(write_err)?;
     for (name, r) in &out.strategies {

@@ -90,7 +90,13 @@ pub const HELD_OUT_FRACTION: f64 = 0.2;
 /// `fraction`. Deterministic, independent of file order, and the same conversation is always on
 /// the same side.
 pub fn held_out(pair: &PreferencePair, fraction: f64) -> bool {
-    let h = Sha256::digest(pair.conversation_key().as_bytes());
+    in_fraction(pair.conversation_key(), fraction)
+}
+
+/// Whether `key` falls in the top `fraction` of keys by the first 8 bytes of its sha256, read as
+/// a number in [0, 1): a deterministic split by key (salt the key for an independent split).
+pub fn in_fraction(key: &str, fraction: f64) -> bool {
+    let h = Sha256::digest(key.as_bytes());
     let mut x = [0u8; 8];
     x.copy_from_slice(&h[..8]);
     let u = u64::from_be_bytes(x) as f64 / (u64::MAX as f64 + 1.0);

@@ -187,6 +187,9 @@ impl TasteModel {
     /// The words for one contribution, and the evidence from the user's own answers.
     fn reason(&self, c: &Contribution) -> (String, Option<String>) {
         let up = c.value > 0.0;
+        if let Some(words) = cue_words(&c.group) {
+            return self.cue_reason(&c.group, words, up);
+        }
         match c.group.as_str() {
             "reward" => {
                 let r = if up { "the reward model rates it above the others" } else { "the reward model rates it below the others" };
@@ -203,16 +206,6 @@ impl TasteModel {
                 let r = if up { "it matches the style you have been choosing" } else { "it is unlike the style you have been choosing" };
                 let e = (total > 0).then(|| format!("that style won {agree} of your {total} choices"));
                 (r.into(), e)
-            }
-            name if cue_words(name).is_some() => {
-                let (more_word, less_word) = cue_words(name).unwrap_or(("more", "less"));
-                let Some(i) = self.spec.names().iter().position(|n| n == name) else { return (format!("of {name}"), None) };
-                let w = self.posterior.mean()[i];
-                let more = (w > 0.0) == up;
-                let r = format!("it {} than the other replies", if more { more_word } else { less_word });
-                let (agree, total) = self.evidence(|x| x[i], w > 0.0);
-                let e = (total > 0).then(|| format!("you picked the reply that {} in {agree} of {total} choices", if w > 0.0 { more_word } else { less_word }));
-                (r, e)
             }
             name => {
                 let Some((i, p)) = self.principle(name) else { return (format!("of {name}"), None) };
@@ -236,6 +229,17 @@ impl TasteModel {
                 (r, e)
             }
         }
+    }
+
+    /// The words for a cue ([`cue_words`]) and the user's own evidence about it.
+    fn cue_reason(&self, name: &str, (more_word, less_word): (&str, &str), up: bool) -> (String, Option<String>) {
+        let Some(i) = self.spec.names().iter().position(|n| n == name) else { return (format!("of {name}"), None) };
+        let w = self.posterior.mean()[i];
+        let more = (w > 0.0) == up;
+        let r = format!("it {} than the other replies", if more { more_word } else { less_word });
+        let (agree, total) = self.evidence(|x| x[i], w > 0.0);
+        let picked = if w > 0.0 { more_word } else { less_word };
+        (r, (total > 0).then(|| format!("you picked the reply that {picked} in {agree} of {total} choices")))
     }
 
     fn principle(&self, name: &str) -> Option<(usize, &crate::features::PrincipleHead)> {
