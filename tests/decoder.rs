@@ -4,7 +4,7 @@
 //! within 1e-4 relative; the bf16 copies within bf16's precision; bad configs and weights are
 //! typed errors.
 
-use palate_models::decoder::{DecoderConfig, DecoderScorer, DecoderWeights};
+use palate_models::models::decoder::{DecoderConfig, DecoderScorer, DecoderWeights};
 use palate_models::{BackendKind, device};
 use palate_tests::root;
 

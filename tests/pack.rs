@@ -4,8 +4,8 @@
 //! transformers and the float64 reference in parity.rs / reward.rs / quantize.rs).
 
 use palate_models::burn::tensor::Device;
-use palate_models::pack::{self, Pack, PackKind, StoredPrecision};
-use palate_models::reward::{RewardFiles, RewardModel};
+use palate_models::io::pack::{self, Pack, PackKind, StoredPrecision};
+use palate_models::pipelines::reward::{RewardFiles, RewardModel};
 use palate_models::{BackendKind, ModelFiles, Precision, SentenceEmbedder, device};
 use palate_tests::{minilm_dir, minilm_fixture, root};
 
@@ -43,7 +43,7 @@ fn minilm_packs_embed_like_the_folder_at_every_precision() {
     let gpu = wgpu();
     let mut sizes = Vec::new();
     for precision in [StoredPrecision::F32, StoredPrecision::F16, StoredPrecision::Q8, StoredPrecision::Q4] {
-        let (kind, bytes) = pack::convert_dir(minilm_dir(), precision).unwrap();
+        let (kind, bytes) = palate_models::convert::convert_dir(minilm_dir(), precision).unwrap();
         assert_eq!(kind, PackKind::SentenceEmbedder);
         sizes.push(bytes.len());
         // Natively a pack is read from disk a tensor at a time; check it against the in-memory one.
@@ -113,7 +113,7 @@ fn reward_model_packs_score_like_the_folder() {
             (StoredPrecision::Q8, folder(Precision::Q8), 2e-2),
             (StoredPrecision::Q4, folder(Precision::Q4), 2e-2),
         ] {
-            let (kind, bytes) = pack::convert_dir(&dir, precision).unwrap();
+            let (kind, bytes) = palate_models::convert::convert_dir(&dir, precision).unwrap();
             assert_eq!(kind, PackKind::RewardModel);
             let pack = Pack::parse(bytes, "rm.bpk").unwrap();
             let mut by_device = Vec::new();
@@ -150,7 +150,7 @@ fn reward_model_packs_score_like_the_folder() {
 
 #[test]
 fn damaged_or_mismatched_packs_are_typed_errors() {
-    let (_, bytes) = pack::convert_dir(minilm_dir(), StoredPrecision::Q8).unwrap();
+    let (_, bytes) = palate_models::convert::convert_dir(minilm_dir(), StoredPrecision::Q8).unwrap();
     let cpu = device::cpu_device();
 
     let e = Pack::parse(bytes[..bytes.len() / 2].to_vec(), "half.bpk").unwrap_err().to_string();
@@ -168,7 +168,7 @@ fn damaged_or_mismatched_packs_are_typed_errors() {
 
     // A reward-model pack whose carried config disagrees with its tensors.
     let dir = root().join("tests/fixtures/rm/qwen3");
-    let (_, bytes) = pack::convert_dir(&dir, StoredPrecision::F32).unwrap();
+    let (_, bytes) = palate_models::convert::convert_dir(&dir, StoredPrecision::F32).unwrap();
     let rm = Pack::parse(bytes, "rm.bpk").unwrap();
     let e = SentenceEmbedder::from_pack(&rm, &cpu).unwrap_err().to_string();
     assert!(e.contains("holds a reward-model"), "{e}");
@@ -237,7 +237,7 @@ fn packs_load_by_byte_ranges_a_tensor_at_a_time() {
     use std::sync::Arc;
     let texts = minilm_fixture().texts;
     let cpu = device::cpu_device();
-    let (_, bytes) = pack::convert_dir(minilm_dir(), StoredPrecision::Q8).unwrap();
+    let (_, bytes) = palate_models::convert::convert_dir(minilm_dir(), StoredPrecision::Q8).unwrap();
     let reference = embed(&SentenceEmbedder::from_pack(&Pack::parse(bytes.clone(), "m.bpk").unwrap(), &cpu).unwrap(), &texts[..4]);
     let source = Arc::new(Counted { bytes: bytes.clone(), reads: Default::default() });
     let pack = Pack::from_ranges(source.clone(), "m.bpk").unwrap();
@@ -259,7 +259,7 @@ fn packs_load_by_byte_ranges_a_tensor_at_a_time() {
     }
     // The reward model's CPU-side q8 token table is read the same way.
     let rm_dir = root().join("tests/fixtures/rm/qwen3");
-    let (_, rm_bytes) = pack::convert_dir(&rm_dir, StoredPrecision::Q8).unwrap();
+    let (_, rm_bytes) = palate_models::convert::convert_dir(&rm_dir, StoredPrecision::Q8).unwrap();
     let responses = vec!["Boil it.".to_string(), "Eggs are nice.".to_string()];
     let in_memory = RewardModel::from_pack(&Pack::parse(rm_bytes.clone(), "rm.bpk").unwrap(), &cpu, None).unwrap();
     let rm_len = rm_bytes.len();
@@ -287,7 +287,7 @@ fn packs_load_by_byte_ranges_a_tensor_at_a_time() {
 
     // A damaged table of contents (one byte changed anywhere in the metadata) is refused or
     // loads; it never panics.
-    let (_, rm) = pack::convert_dir(&rm_dir, StoredPrecision::Q8).unwrap();
+    let (_, rm) = palate_models::convert::convert_dir(&rm_dir, StoredPrecision::Q8).unwrap();
     let meta_len = u32::from_le_bytes([rm[6], rm[7], rm[8], rm[9]]) as usize;
     let (mut refused, mut loaded) = (0, 0);
     for i in (10..10 + meta_len).step_by((meta_len / 150).max(1)) {

@@ -45,7 +45,7 @@ fn minilm_matches_reference_on_cpu() {
     check_parity(BackendKind::Cpu, device::cpu_device());
 }
 
-/// The browser's CPU path: linear weights packed once for `palate_models::gemm` (what `load` does
+/// The browser's CPU path: linear weights packed once for `palate_models::kernels::gemm` (what `load` does
 /// in wasm), against the same float64 reference. Quantizing or writing a pack afterwards sees the
 /// weights as loaded.
 #[test]

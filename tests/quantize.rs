@@ -8,7 +8,7 @@
 //! regression fails, and crate::quantize says what was tried).
 
 use palate_models::burn::tensor::Device;
-use palate_models::reward::{RewardFiles, RewardModel};
+use palate_models::pipelines::reward::{RewardFiles, RewardModel};
 use palate_models::{BackendKind, ModelFiles, Precision, SentenceEmbedder, device};
 use palate_tests::{minilm_dir, minilm_fixture, root};
 
@@ -96,7 +96,7 @@ fn minilm_q8_and_q4_stay_close_to_f32_on_cpu() {
 }
 
 /// The browser's CPU path for q8 (`SentenceEmbedder::quantize_on_host`: blocks of 32 along d_in,
-/// integer products in `palate_models::igemm`, activations rounded to i16), run natively:
+/// integer products in `palate_models::kernels::igemm`, activations rounded to i16), run natively:
 /// against f32 and against weight-only q8 (blocks along d_out, f32 products). A second
 /// quantization is refused, not applied to the held weights.
 #[test]

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use palate_models::PalateError;
-use palate_models::reward::{RewardFiles, RewardModel};
+use palate_models::pipelines::reward::{RewardFiles, RewardModel};
 use palate_models::{BackendKind, device};
 use palate_tests::root;
 

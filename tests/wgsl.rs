@@ -1,11 +1,12 @@
-//! Palate's WGSL kernels (`palate_models::wgsl`: the linear kernel and the general batched product)
+//! Palate's WGSL kernels (`palate_models::kernels::wgsl`: the linear kernel and the general batched product)
 //! against float64 products, on wgpu (on CI: Mesa's lavapipe; a missing adapter fails unless
 //! `PALATE_SKIP_WGPU=1`). Shapes straddle every edge of the tiling: rows around the
 //! 32-row tile and the 4 rows a thread owns, k around the 32-deep block, n around the 32-column
 //! tile, and widths that are not multiples of 4.
 
 use palate_models::burn::tensor::{Device, Tensor, TensorData};
-use palate_models::{device, wgsl};
+use palate_models::device;
+use palate_models::kernels::wgsl;
 
 fn wgpu() -> Option<Device> {
     palate_tests::wgpu_device_or_skip()

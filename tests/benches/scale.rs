@@ -22,8 +22,8 @@
 
 use std::time::Instant;
 
-use palate_models::decoder::{DecoderConfig, DecoderScorer};
-use palate_models::reward::RewardModel;
+use palate_models::models::decoder::{DecoderConfig, DecoderScorer};
+use palate_models::pipelines::reward::RewardModel;
 use palate_models::{BackendKind, Pack, Precision, StoredPrecision, device};
 
 const CONFIG: &str = r#"{

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use palate_models::reward::{RewardFiles, RewardModel};
+use palate_models::pipelines::reward::{RewardFiles, RewardModel};
 use palate_models::{BackendKind, ModelFiles, Pack, PalateError, Precision, SentenceEmbedder, StoredPrecision, device};
 use palate_personal::PersonalError;
 use palate_personal::basis::BasisConfig;
@@ -308,7 +308,7 @@ fn load_with_taste(
     let (embedder, fingerprint, packed) = if is_pack(model) {
         let pack = Pack::from_file(model)?;
         let fingerprint = pack.fingerprint.clone().ok_or_else(|| CliError::Usage(format!("{}: records no model fingerprint; re-run `palate convert`", model.display())))?;
-        let packed = pack.file(palate_models::files::names::TASTE).map(|t| String::from_utf8_lossy(t).into_owned());
+        let packed = pack.file(palate_models::io::files::names::TASTE).map(|t| String::from_utf8_lossy(t).into_owned());
         (SentenceEmbedder::from_pack(&pack, &device)?, fingerprint, packed)
     } else {
         let files = ModelFiles::from_dir(model)?;
@@ -345,7 +345,7 @@ fn load_reward(model: &std::path::Path, backend: BackendKind) -> Result<RewardMo
 
 /// Whether `--model` names a `.bpk` file (from `palate convert`) rather than a folder.
 fn is_pack(model: &std::path::Path) -> bool {
-    model.is_file() && model.extension().is_some_and(|e| e == palate_models::pack::EXTENSION)
+    model.is_file() && model.extension().is_some_and(|e| e == palate_models::io::pack::EXTENSION)
 }
 
 /// `palate convert`: one `.bpk` file from a model folder, with sizes on stderr.
@@ -354,7 +354,7 @@ fn convert(model: PathBuf, precision: StoredPrecision, out: PathBuf) -> Result<(
         .map(|entries| entries.filter_map(|e| e.ok()?.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum())
         .unwrap_or(0);
     eprintln!("loading {} …", model.display());
-    let (kind, bytes) = palate_models::pack::convert_dir(&model, precision)?;
+    let (kind, bytes) = palate_models::convert::convert_dir(&model, precision)?;
     let tmp = out.with_extension("bpk.part");
     std::fs::write(&tmp, &bytes)
         .and_then(|()| std::fs::rename(&tmp, &out))

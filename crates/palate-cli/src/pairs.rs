@@ -12,8 +12,8 @@ use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use nalgebra::{DMatrix, DVector};
-use palate_models::chat::Message;
-use palate_models::reward::RewardModel;
+use palate_models::pipelines::chat::Message;
+use palate_models::pipelines::reward::RewardModel;
 use palate_models::SentenceEmbedder;
 use palate_personal::PersonalError;
 use palate_personal::features::{Cue, FeatureSpec, Prior, ReplyEmbedding, Standardise, split_sentences};

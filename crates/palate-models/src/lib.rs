@@ -1,32 +1,31 @@
-//! Palate's models on burn: one file per architecture with Hugging Face names ([`bert`]), the files
-//! of a model folder ([`files`]), tokenization ([`text`]) and the sentence-embedding pipeline
-//! ([`sentence`]). Backend-generic: the same code runs on burn's CPU backend and on wgpu/WebGPU
-//! ([`device`]).
+//! Palate's models on burn, in layers that import only downwards:
+//!
+//! | layer | role |
+//! |---|---|
+//! | [`error`], [`device`] | the error type; CPU / wgpu devices and their limits |
+//! | [`kernels`] | CPU gemm / igemm / fused ops and the WGSL matmuls; [`kernels::ops::matmul`] picks one |
+//! | [`nn`] | a linear layer's stored weight and its forward ([`nn::quantize`]), parameters, batches |
+//! | [`io`] | model folders, `.bpk` packs, GGUF files: formats only |
+//! | [`models`] | architectures with Hugging Face names: BERT, the Llama / Qwen3 decoder |
+//! | [`pipelines`] | tokenizers and chat templates, sentence embeddings, reward scores, causal-LM log-probs |
+//! | [`convert`] | a Hugging Face folder → a `.bpk` (native) |
+//!
+//! Backend-generic: the same code runs on burn's CPU backend and on wgpu/WebGPU.
 
-mod batch;
-pub mod bert;
-pub mod chat;
-pub mod cpu_ops;
-pub mod decoder;
 pub mod device;
 pub mod error;
-pub mod files;
-pub mod gemm;
-pub mod igemm;
-pub mod ops;
-pub mod pack;
-mod params;
-pub mod quantize;
-pub mod reward;
-pub mod sentence;
-pub mod text;
-#[cfg(feature = "wgpu")]
-pub mod wgsl;
+pub mod io;
+pub mod kernels;
+pub mod models;
+pub mod nn;
+pub mod pipelines;
+#[cfg(all(not(target_family = "wasm"), feature = "cpu"))]
+pub mod convert;
 
 pub use burn;
 pub use device::BackendKind;
 pub use error::{PalateError, Result};
-pub use files::ModelFiles;
-pub use pack::{Pack, PackKind, StoredPrecision};
-pub use quantize::Precision;
-pub use sentence::{Embedded, SentenceEmbedder};
+pub use io::files::ModelFiles;
+pub use io::pack::{Pack, PackKind, StoredPrecision};
+pub use nn::quantize::Precision;
+pub use pipelines::sentence::{Embedded, SentenceEmbedder};

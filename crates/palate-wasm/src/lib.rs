@@ -6,8 +6,8 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::{Array, Float32Array, Object, Promise, Reflect, Uint32Array};
-use palate_models::decoder::DecoderWeights;
-use palate_models::reward::{RewardFiles, RewardModel};
+use palate_models::models::decoder::DecoderWeights;
+use palate_models::pipelines::reward::{RewardFiles, RewardModel};
 use palate_models::{BackendKind, ModelFiles, Pack, PalateError, Precision, SentenceEmbedder, device};
 use palate_personal::features::{DEFAULT_ALPHA, FeatureSpec, Principle, PrincipleHead};
 use palate_personal::session::{Encoder, Session, prepare};
@@ -93,7 +93,7 @@ struct BlobRanges {
 unsafe impl Send for BlobRanges {}
 unsafe impl Sync for BlobRanges {}
 
-impl palate_models::pack::ByteRanges for BlobRanges {
+impl palate_models::io::pack::ByteRanges for BlobRanges {
     fn len(&self) -> usize {
         self.len
     }
@@ -168,7 +168,7 @@ impl Embedder {
             Some(f) => f.clone(),
             None => return Err(JsError::new("model .bpk: it records no model fingerprint; re-run `palate convert`").into()),
         };
-        let packed_taste = pack.file(palate_models::files::names::TASTE).map(|t| String::from_utf8_lossy(t).into_owned());
+        let packed_taste = pack.file(palate_models::io::files::names::TASTE).map(|t| String::from_utf8_lossy(t).into_owned());
         let inner = SentenceEmbedder::from_pack(&pack, &device).and_then(|e| e.quantize(precision)).map_err(js_error)?;
         Ok(Embedder { inner: Rc::new(inner), backend, fingerprint, packed_taste })
     }
@@ -424,7 +424,7 @@ impl Reward {
     /// Shard file names listed by a model.safetensors.index.json.
     #[wasm_bindgen(js_name = shardNames)]
     pub fn shard_names(index: &[u8]) -> Result<Vec<String>, JsValue> {
-        palate_models::reward::shard_names(index).map_err(js_error)
+        palate_models::pipelines::reward::shard_names(index).map_err(js_error)
     }
 
     /// Resolves to a Float32Array: one score per response, in order.

@@ -17,8 +17,9 @@ use burn::tensor::{Bool, DType, Device, Tensor, TensorData, activation};
 use serde::Deserialize;
 
 use crate::error::{PalateError, Result};
-use crate::files::{names, parse_json};
-use crate::{cpu_ops, ops, params, quantize};
+use crate::io::files::{names, parse_json};
+use crate::kernels::{cpu_ops, ops};
+use crate::nn::{params, quantize};
 
 /// The architectures this module implements.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -338,7 +339,7 @@ struct RowTable {
 }
 
 /// How a [`RowTable`] stores its values: a `.bpk`'s layout (row-major values; for q8 the i8
-/// values, then one f32 scale per block of [`crate::quantize::BLOCK`] along a row).
+/// values, then one f32 scale per block of [`crate::nn::quantize::BLOCK`] along a row).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum RowFormat {
     F32,
@@ -351,7 +352,7 @@ enum Rows {
     /// The table's bytes, laid out as [`RowFormat`] says.
     Memory(Vec<u8>),
     /// In the pack's file, from byte `at`, laid out the same way.
-    Stored { read: std::sync::Arc<dyn crate::pack::ByteRanges>, at: usize },
+    Stored { read: std::sync::Arc<dyn crate::io::pack::ByteRanges>, at: usize },
 }
 
 impl RowFormat {
@@ -375,12 +376,12 @@ impl RowFormat {
 
     /// Bytes of one row's scales (q8 only).
     fn scale_bytes(self, hidden: usize) -> usize {
-        if self == Self::Q8 { hidden / crate::quantize::BLOCK as usize * 4 } else { 0 }
+        if self == Self::Q8 { hidden / crate::nn::quantize::BLOCK as usize * 4 } else { 0 }
     }
 
     /// One row's values as f32, from its value bytes and (q8) scale bytes.
     fn decode(self, values: &[u8], scales: &[u8]) -> Vec<f32> {
-        let block = crate::quantize::BLOCK as usize;
+        let block = crate::nn::quantize::BLOCK as usize;
         match self {
             Self::F32 => values.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
             Self::F16 => values.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
@@ -403,7 +404,7 @@ impl RowTable {
     fn q8_layout(dtype: DType, shape: &[usize], len: usize) -> Option<(usize, usize)> {
         use burn::tensor::quantization::{QuantStore, QuantValue};
         let DType::QFloat(scheme) = dtype else { return None };
-        let block = crate::quantize::BLOCK as usize;
+        let block = crate::nn::quantize::BLOCK as usize;
         let &[vocab, hidden] = shape else { return None };
         let layout_ok = scheme.value == QuantValue::Q8S
             && matches!(scheme.store, QuantStore::PackedU32(0) | QuantStore::Native)
@@ -442,7 +443,7 @@ impl RowTable {
     }
 
     /// A table left in the pack's file at bytes `start..end`, read a row at a time on lookup.
-    fn from_stored(dtype: DType, shape: &[usize], read: std::sync::Arc<dyn crate::pack::ByteRanges>, start: usize, end: usize) -> Option<Self> {
+    fn from_stored(dtype: DType, shape: &[usize], read: std::sync::Arc<dyn crate::io::pack::ByteRanges>, start: usize, end: usize) -> Option<Self> {
         let (format, vocab, hidden) = Self::layout(dtype, shape, end.checked_sub(start)?)?;
         Some(Self { format, rows: Rows::Stored { read, at: start }, hidden, vocab })
     }
@@ -495,7 +496,7 @@ impl RowTable {
     /// width is not a multiple of the block, is returned as it is (as `quantize_linear_weights`
     /// leaves such a weight f32).
     fn to_q8(self) -> Result<Self> {
-        let block = crate::quantize::BLOCK as usize;
+        let block = crate::nn::quantize::BLOCK as usize;
         if self.format == RowFormat::Q8 || !self.hidden.is_multiple_of(block) {
             return Ok(self);
         }
@@ -556,7 +557,7 @@ fn table_from_safetensors(bytes: &[u8], config: &DecoderConfig) -> std::result::
     use safetensors::{Dtype, SafeTensors};
     let file = SafeTensors::deserialize(bytes).map_err(|e| format!("not a valid safetensors file: {e}"))?;
     // Checkpoints saved from the bare decoder (no task head) lack the `model.` prefix.
-    let name = crate::pack::TOKEN_TABLE_PATH;
+    let name = crate::io::pack::TOKEN_TABLE_PATH;
     let Some(view) = [name, name.trim_start_matches("model.")].into_iter().find_map(|n| file.tensor(n).ok()) else {
         return Ok(None);
     };
@@ -579,17 +580,17 @@ fn table_from_safetensors(bytes: &[u8], config: &DecoderConfig) -> std::result::
 }
 
 impl DecoderScorer {
-    /// Quantizes the transformer blocks' linear weights ([`crate::quantize`]) and the token table
+    /// Quantizes the transformer blocks' linear weights ([`crate::nn::quantize`]) and the token table
     /// to q8 (as host rows where the table is held on the host, or on the CPU); norms and the
     /// `score` head stay f32.
-    pub fn quantize(mut self, precision: crate::quantize::Precision) -> Result<Self> {
-        if precision == crate::quantize::Precision::F32 {
+    pub fn quantize(mut self, precision: crate::nn::quantize::Precision) -> Result<Self> {
+        if precision == crate::nn::quantize::Precision::F32 {
             return Ok(self); // as loaded (a quantized pack stays quantized)
         }
         if self.token_table_quantized() || !self.host.is_empty() {
             return Err(PalateError::InvalidInput("the model is already quantized; load the f32 model to quantize it".into()));
         }
-        self.model = crate::quantize::quantize_linear_weights(self.model, precision)?;
+        self.model = crate::nn::quantize::quantize_linear_weights(self.model, precision)?;
         Ok(self.take_row_table()?.take_host_weights())
     }
 
@@ -678,7 +679,7 @@ impl DecoderScorer {
                 .allow_partial(true);
             if on_host {
                 // The table is the RowTable's: the module holds a placeholder.
-                store = store.with_predicate(|path, _| path != crate::pack::TOKEN_TABLE_PATH);
+                store = store.with_predicate(|path, _| path != crate::io::pack::TOKEN_TABLE_PATH);
             }
             let result = model.load_from(&mut store).map_err(|e| invalid(format!("not a valid safetensors file: {e}")))?;
             if let Some(error) = result.errors.first() {
@@ -690,9 +691,9 @@ impl DecoderScorer {
             applied.extend(result.applied);
             missing = result.missing.into_iter().map(|(path, _)| path).collect();
         }
-        missing.retain(|p| !applied.contains(p) && !(on_host && p == crate::pack::TOKEN_TABLE_PATH));
+        missing.retain(|p| !applied.contains(p) && !(on_host && p == crate::io::pack::TOKEN_TABLE_PATH));
         if on_host && table.is_none() {
-            missing.push(crate::pack::TOKEN_TABLE_PATH.to_string());
+            missing.push(crate::io::pack::TOKEN_TABLE_PATH.to_string());
         }
         if !missing.is_empty() {
             return Err(PalateError::InvalidWeights {
@@ -713,10 +714,10 @@ impl DecoderScorer {
         Ok(scorer)
     }
 
-    /// Builds the model from a reward-model `.bpk` ([`crate::pack`]), holding the token-embedding
+    /// Builds the model from a reward-model `.bpk` ([`crate::io::pack`]), holding the token-embedding
     /// table on the host under the same rule as [`Self::load_with_binding_limit`].
-    pub fn from_pack(pack: &crate::pack::Pack, device: &Device, max_binding_bytes: Option<u64>) -> Result<Self> {
-        pack.expect_kind(crate::pack::PackKind::RewardModel)?;
+    pub fn from_pack(pack: &crate::io::pack::Pack, device: &Device, max_binding_bytes: Option<u64>) -> Result<Self> {
+        pack.expect_kind(crate::io::pack::PackKind::RewardModel)?;
         let config = DecoderConfig::from_json(&pack.required(names::CONFIG)?)?;
         let cpu = crate::device::is_cpu(device);
         let on_host = table_on_host(&config, device, max_binding_bytes);
@@ -726,13 +727,13 @@ impl DecoderScorer {
         // tensor would be dequantized whole per lookup; an f16 one there stays in the module as
         // f16. Either is read straight from the file, never through a burn tensor: the module's
         // parameter is left unloaded and replaced.
-        let keep: &[&str] = if cpu { &[crate::pack::TOKEN_TABLE_PATH] } else { &[] };
-        let quantized = matches!(pack.precision, crate::pack::StoredPrecision::Q8 | crate::pack::StoredPrecision::Q4);
+        let keep: &[&str] = if cpu { &[crate::io::pack::TOKEN_TABLE_PATH] } else { &[] };
+        let quantized = matches!(pack.precision, crate::io::pack::StoredPrecision::Q8 | crate::io::pack::StoredPrecision::Q4);
         // A pack read by byte ranges leaves the table in its file (rows read on lookup).
         let table = if on_host || (cpu && quantized) {
-            match pack.stored_range(crate::pack::TOKEN_TABLE_PATH) {
+            match pack.stored_range(crate::io::pack::TOKEN_TABLE_PATH) {
                 Some((read, dtype, shape, start, end)) => RowTable::from_stored(dtype, &shape, read, start, end),
-                None => pack.raw_tensor(crate::pack::TOKEN_TABLE_PATH)?.and_then(|(dtype, shape, bytes)| RowTable::from_packed(dtype, &shape, bytes)),
+                None => pack.raw_tensor(crate::io::pack::TOKEN_TABLE_PATH)?.and_then(|(dtype, shape, bytes)| RowTable::from_packed(dtype, &shape, bytes)),
             }
         } else {
             None
@@ -742,8 +743,8 @@ impl DecoderScorer {
                 file: "reward-model .bpk".into(),
                 detail: format!(
                     "its token table ({}) is missing or not f32, f16, bf16 or q8 in blocks of {}, which a table held off the GPU needs",
-                    crate::pack::TOKEN_TABLE_PATH,
-                    crate::quantize::BLOCK
+                    crate::io::pack::TOKEN_TABLE_PATH,
+                    crate::nn::quantize::BLOCK
                 ),
             });
         }
@@ -764,12 +765,12 @@ impl DecoderScorer {
         }
         let mut skip = Vec::new();
         if table.is_some() {
-            skip.push(crate::pack::TOKEN_TABLE_PATH.to_string());
+            skip.push(crate::io::pack::TOKEN_TABLE_PATH.to_string());
         }
         // On the CPU, q4 linear weights go straight from the file into packed host memory,
         // never through burn's CPU tensors (a byte per value): read here, skipped by the load.
         let mut host_q4 = Vec::new();
-        if cpu && pack.precision == crate::pack::StoredPrecision::Q4 {
+        if cpu && pack.precision == crate::io::pack::StoredPrecision::Q4 {
             // burn's Linear weight is [d_in, d_out]; the load would check the same.
             let mut linears = std::collections::HashMap::new();
             for (i, layer) in model.model.layers.iter_mut().enumerate() {
@@ -808,17 +809,17 @@ impl DecoderScorer {
         Ok(scorer)
     }
 
-    /// The `.bpk` bytes of this model ([`crate::pack`]), its linear weights quantized first as
+    /// The `.bpk` bytes of this model ([`crate::io::pack`]), its linear weights quantized first as
     /// `precision` says; `carried` are the text files a reward-model pack needs (config.json,
     /// tokenizer.json, the chat template).
-    pub fn to_pack(self, precision: crate::pack::StoredPrecision, carried: &[(&str, &[u8])]) -> Result<Vec<u8>> {
+    pub fn to_pack(self, precision: crate::io::pack::StoredPrecision, carried: &[(&str, &[u8])]) -> Result<Vec<u8>> {
         if self.row_table.is_some() || !self.host.is_empty() {
             return Err(PalateError::InvalidInput(
                 "write the pack from the f32 model, before quantizing it, with its token table on the device (no binding limit)".into(),
             ));
         }
-        let model = crate::quantize::quantize_linear_weights(self.model, precision.quantization())?;
-        crate::pack::write(&model, crate::pack::PackKind::RewardModel, precision, None, carried)
+        let model = crate::nn::quantize::quantize_linear_weights(self.model, precision.quantization())?;
+        crate::io::pack::write(&model, crate::io::pack::PackKind::RewardModel, precision, None, carried)
     }
 
     /// A model with random weights (uniform, Kaiming's bound) and the exact shapes of `config`:
@@ -866,7 +867,7 @@ impl DecoderScorer {
             return Err(PalateError::InvalidInput(format!("token id {bad} is outside the vocabulary ({})", self.config.vocab_size)));
         }
         let pad = self.config.pad_token_id.unwrap_or(0).max(0);
-        let (ids, keep) = crate::batch::pad_right(batch, pad, &self.device);
+        let (ids, keep) = crate::nn::batch::pad_right(batch, pad, &self.device);
         let x = match &self.row_table {
             // Rows looked up on the host; only they go to the device.
             Some(table) => {
@@ -999,7 +1000,7 @@ mod tests {
         let (vocab, hidden) = (37, 96);
         let table = random_table(vocab, hidden);
         let ours = RowTable::from_packed(DType::F32, &[vocab, hidden], f32_bytes(&table)).unwrap().to_q8().unwrap();
-        let scheme = crate::quantize::Precision::Q8.scheme().unwrap();
+        let scheme = crate::nn::quantize::Precision::Q8.scheme().unwrap();
         let burns = RowTable::from_tensor(&table.clone().quantize_dynamic(&scheme)).unwrap();
         let (Rows::Memory(a), Rows::Memory(b)) = (&ours.rows, &burns.rows) else { panic!("both in memory") };
         assert_eq!(a.len(), vocab * hidden + vocab * hidden / 32 * 4);

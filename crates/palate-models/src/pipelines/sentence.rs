@@ -5,12 +5,12 @@
 use burn::tensor::{Device, Tensor};
 use serde::Deserialize;
 
-use crate::bert::{BertConfig, BertModel};
+use crate::models::bert::{BertConfig, BertModel};
 use crate::error::{PalateError, Result};
-use crate::files::{ModelFiles, names, parse_json};
-use crate::pack::{Pack, PackKind, StoredPrecision};
-use crate::quantize::{HostWeights, Precision};
-use crate::text::TextTokenizer;
+use crate::io::files::{ModelFiles, names, parse_json};
+use crate::io::pack::{Pack, PackKind, StoredPrecision};
+use crate::nn::quantize::{HostWeights, Precision};
+use crate::pipelines::text::TextTokenizer;
 
 /// How token states become one vector (`1_Pooling/config.json`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,7 +116,7 @@ pub struct SentenceEmbedder {
     hidden_size: usize,
     device: Device,
     precision: Precision,
-    /// f32 linear weights held packed for [`crate::gemm`] (the browser's CPU backend).
+    /// f32 linear weights held packed for [`crate::kernels::gemm`] (the browser's CPU backend).
     host: HostWeights,
     /// Most texts per forward pass. Inputs are sorted by length and a batch never pads a text to
     /// more than twice its length, so a long text does not make short ones expensive.
@@ -136,7 +136,7 @@ impl SentenceEmbedder {
             .for_this_target())
     }
 
-    /// Builds the model from a `.bpk` written by `palate convert` ([`crate::pack`]): the carried
+    /// Builds the model from a `.bpk` written by `palate convert` ([`crate::io::pack`]): the carried
     /// files configure it exactly as the folder did; quantized weights load quantized.
     pub fn from_pack(pack: &Pack, device: &Device) -> Result<Self> {
         pack.expect_kind(PackKind::SentenceEmbedder)?;
@@ -152,7 +152,7 @@ impl SentenceEmbedder {
             .for_this_target())
     }
 
-    /// The `.bpk` bytes of this model ([`crate::pack`]): `files` are the folder it was loaded
+    /// The `.bpk` bytes of this model ([`crate::io::pack`]): `files` are the folder it was loaded
     /// from, `precision` how to store it (q8 / q4 quantize the linear weights first).
     pub fn to_pack(self, files: &ModelFiles, precision: StoredPrecision, taste: Option<&[u8]>) -> Result<Vec<u8>> {
         let model = self.restore_host_weights().quantize(precision.quantization())?.model;
@@ -169,10 +169,10 @@ impl SentenceEmbedder {
         if let Some(taste) = taste {
             carried.push((names::TASTE, taste));
         }
-        crate::pack::write(&model, PackKind::SentenceEmbedder, precision, Some(&files.fingerprint()), &carried)
+        crate::io::pack::write(&model, PackKind::SentenceEmbedder, precision, Some(&files.fingerprint()), &carried)
     }
 
-    /// Quantizes the encoder's linear weights ([`crate::quantize`]); f32 leaves it as loaded.
+    /// Quantizes the encoder's linear weights ([`crate::nn::quantize`]); f32 leaves it as loaded.
     /// An already-quantized model (a q8 / q4 `.bpk`) refuses another quantization. In the
     /// browser's CPU build q8 is [`Self::quantize_on_host`].
     pub fn quantize(mut self, precision: Precision) -> Result<Self> {
@@ -187,16 +187,16 @@ impl SentenceEmbedder {
                 precision.as_str()
             )));
         }
-        if crate::gemm::PREFERRED && precision == Precision::Q8 && crate::device::is_cpu(&self.device) {
+        if crate::kernels::gemm::PREFERRED && precision == Precision::Q8 && crate::device::is_cpu(&self.device) {
             return Ok(self.quantize_on_host());
         }
         self = self.restore_host_weights();
-        self.model = crate::quantize::quantize_linear_weights(self.model, precision)?;
+        self.model = crate::nn::quantize::quantize_linear_weights(self.model, precision)?;
         self.precision = precision;
         Ok(self)
     }
 
-    /// q8 for integer products on the host ([`crate::igemm`]: blocks of 32 along d_in, activations
+    /// q8 for integer products on the host ([`crate::kernels::igemm`]: blocks of 32 along d_in, activations
     /// rounded to i16 per call): what [`Self::quantize`] does in the browser's CPU build, where
     /// it is faster than f32; natively, for the tests. A model that is already quantized, or not on
     /// the CPU, is returned as it is.
@@ -211,19 +211,19 @@ impl SentenceEmbedder {
     }
 
     /// Moves the f32 linear weights on burn's CPU backend out of the module into
-    /// [`crate::gemm`]'s packed form. Same results, within f32 rounding; [`Self::load`] does it
-    /// where that is the faster path ([`crate::gemm::PREFERRED`]: the browser).
+    /// [`crate::kernels::gemm`]'s packed form. Same results, within f32 rounding; [`Self::load`] does it
+    /// where that is the faster path ([`crate::kernels::gemm::PREFERRED`]: the browser).
     pub fn hold_weights_on_host(mut self) -> Self {
         self.model.hold_weights_on_host(&mut self.host, false);
         self
     }
 
-    /// [`Self::hold_weights_on_host`] where [`crate::gemm::PREFERRED`].
+    /// [`Self::hold_weights_on_host`] where [`crate::kernels::gemm::PREFERRED`].
     fn for_this_target(self) -> Self {
-        if crate::gemm::PREFERRED { self.hold_weights_on_host() } else { self }
+        if crate::kernels::gemm::PREFERRED { self.hold_weights_on_host() } else { self }
     }
 
-    /// Linear weights held for [`crate::gemm`], and their bytes.
+    /// Linear weights held for [`crate::kernels::gemm`], and their bytes.
     pub fn host_weights(&self) -> (usize, usize) {
         (self.host.len(), self.host.bytes())
     }
@@ -294,7 +294,7 @@ impl SentenceEmbedder {
         for chunk in length_buckets(&order, |i| ids[i].len(), self.batch_size) {
             let rows = chunk.len();
             let batch: Vec<&[u32]> = chunk.iter().map(|&i| ids[i].as_slice()).collect();
-            let (tokens, mask) = crate::batch::pad_right(&batch, 0, &self.device);
+            let (tokens, mask) = crate::nn::batch::pad_right(&batch, 0, &self.device);
             let summed: Tensor<2> =
                 (table.forward(tokens) * mask.float().unsqueeze_dim::<3>(2)).sum_dim(1).reshape([rows, self.hidden_size]);
             let data = summed
@@ -321,7 +321,7 @@ impl SentenceEmbedder {
     /// One padded batch of token ids → one vector per row.
     async fn embed_ids(&self, batch: &[&[u32]]) -> Result<Vec<Vec<f32>>> {
         let rows = batch.len();
-        let (ids, mask) = crate::batch::pad_right(batch, 0, &self.device);
+        let (ids, mask) = crate::nn::batch::pad_right(batch, 0, &self.device);
         let hidden = self.model.forward_with(ids, mask.clone(), &self.host);
         let pooled: Tensor<2> = match self.config.pooling {
             Pooling::Cls => hidden.narrow(1, 0, 1).reshape([rows, self.hidden_size]),

@@ -4,7 +4,7 @@
 use tokenizers::{Tokenizer, TruncationParams};
 
 use crate::error::{PalateError, Result};
-use crate::files::names;
+use crate::io::files::names;
 
 /// A tokenizer that truncates every text to `max_length` tokens (special tokens included).
 #[derive(Clone)]

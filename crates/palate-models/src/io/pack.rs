@@ -28,8 +28,8 @@ use burn::tensor::quantization::{QuantStore, QuantValue, QuantizedBytes, ScaleDt
 use burn::tensor::{AllocationProperty, Bytes, DType, TensorData};
 
 use crate::error::{PalateError, Result};
-use crate::files::{ModelFiles, names};
-use crate::quantize::Precision;
+use crate::io::files::{ModelFiles, names};
+use crate::nn::quantize::Precision;
 
 /// File extension of a packed model.
 pub const EXTENSION: &str = "bpk";
@@ -45,7 +45,7 @@ const FILE_PREFIX: &str = "file:";
 pub enum PackKind {
     /// A sentence-transformers encoder ([`crate::SentenceEmbedder`]).
     SentenceEmbedder,
-    /// A decoder reward model ([`crate::reward::RewardModel`]).
+    /// A decoder reward model ([`crate::pipelines::reward::RewardModel`]).
     RewardModel,
 }
 
@@ -59,7 +59,7 @@ impl PackKind {
 }
 
 /// How the weights are stored in a pack. Computation is always f32 (quantized weights are
-/// dequantized per call, [`crate::quantize::linear`]).
+/// dequantized per call, [`crate::nn::quantize::linear`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum StoredPrecision {
     /// Every tensor as loaded, f32.
@@ -516,48 +516,6 @@ pub fn write<M: Module>(
     module.save_into(&mut store).map_err(|e| PalateError::Backend(format!("writing the .bpk: {e}")))?;
     let bytes = store.get_bytes().map_err(|e| PalateError::Backend(format!("writing the .bpk: {e}")))?;
     Ok(bytes.to_vec())
-}
-
-/// `palate convert`: loads the Hugging Face folder `dir` on the CPU — a sentence-transformers BERT
-/// encoder (config `model_type` "bert") or a decoder reward model (any other) — and returns its
-/// `.bpk` bytes at `precision`. The encoder's `palate-taste.json`, when present, is carried too.
-#[cfg(all(not(target_family = "wasm"), feature = "cpu"))]
-pub fn convert_dir(dir: impl AsRef<std::path::Path>, precision: StoredPrecision) -> Result<(PackKind, Vec<u8>)> {
-    use crate::reward::{RewardFiles, RewardModel};
-    use crate::decoder::DecoderWeights;
-    let dir = dir.as_ref();
-    let device = crate::device::cpu_device();
-    let config_path = dir.join(names::CONFIG);
-    let config = std::fs::read(&config_path).map_err(|e| PalateError::MissingFile {
-        file: config_path.display().to_string(),
-        detail: format!("{e}; pass a Hugging Face model folder"),
-    })?;
-    let model_type: Option<String> = serde_json::from_slice::<serde_json::Value>(&config)
-        .map_err(|e| PalateError::InvalidJson { file: config_path.display().to_string(), detail: e.to_string() })?
-        .get("model_type")
-        .and_then(|v| v.as_str().map(str::to_string));
-    if model_type.as_deref() == Some("bert") {
-        let files = ModelFiles::from_dir(dir)?;
-        let taste = match std::fs::read(dir.join(names::TASTE)) {
-            Ok(bytes) => Some(bytes),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(PalateError::Io { file: dir.join(names::TASTE).display().to_string(), detail: e.to_string() }),
-        };
-        let embedder = crate::SentenceEmbedder::load(files.clone(), &device)?;
-        let bytes = embedder.to_pack(&files, precision, taste.as_deref())?;
-        Ok((PackKind::SentenceEmbedder, bytes))
-    } else {
-        let files = RewardFiles::from_dir(dir)?;
-        let text = RewardFiles {
-            config: files.config.clone(),
-            tokenizer: files.tokenizer.clone(),
-            tokenizer_config: files.tokenizer_config.clone(),
-            chat_template: files.chat_template.clone(),
-            weights: DecoderWeights::Single(Vec::new()),
-        };
-        let model = RewardModel::load(files, &device)?;
-        Ok((PackKind::RewardModel, model.to_pack(&text, precision)?))
-    }
 }
 
 /// Stores quantized tensors in burn's portable layout, values packed into u32 words

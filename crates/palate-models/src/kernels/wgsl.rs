@@ -25,8 +25,8 @@
 //! is 0.45 MB of the WebGPU wasm after gzip, and a build reaches it the moment anything calls
 //! burn's matmul — `Tensor::matmul`, `module::linear`, or burn-nn's `Initializer` (its orthogonal
 //! variant multiplies), which every `*Config::init` carries. So on the wgpu backend nothing does:
-//! [`crate::ops`] routes products here, and models build their modules with placeholder
-//! parameters ([`crate::params`]). The browser's WebGPU build (no `cpu` feature) then has no
+//! [`crate::kernels::ops`] routes products here, and models build their modules with placeholder
+//! parameters ([`crate::nn::params`]). The browser's WebGPU build (no `cpu` feature) then has no
 //! burn matmul at all; `scripts/size-budget.mjs` holds it to that.
 //!
 //! Exactness: tests/wgsl.rs against a float64 product at every tile edge; MiniLM and the

@@ -17,7 +17,7 @@
 //! float64 product); natively, burn's own matmul (gemm's AVX/FMA kernels) is faster, so models
 //! use this path only where [`PREFERRED`] (wasm with SIMD).
 
-use crate::cpu_ops::F32x4;
+use crate::kernels::cpu_ops::F32x4;
 
 /// Whether linear layers on the CPU should hold their weights in a [`PackedMatrix`]: in wasm
 /// with SIMD (the browser build). Natively, gemm's AVX/FMA kernels are faster.
@@ -244,7 +244,7 @@ unsafe fn kernel_4x8(a: *const f32, lda: usize, panel: *const f32, kc: usize, c:
     }
 }
 
-/// What the tests of this module and of [`crate::igemm`] share.
+/// What the tests of this module and of [`crate::kernels::igemm`] share.
 #[cfg(test)]
 pub(crate) mod testing {
     /// `n` values in `[-0.5, 0.5)` from a xorshift of `seed`.

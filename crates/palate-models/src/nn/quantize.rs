@@ -14,9 +14,9 @@
 //! CPU, which Palate holds packed itself ([`HostQ4`]: burn's CPU backend would take a byte per
 //! value). Either way, every call dequantizes and multiplies in f32 ([`linear`], [`linear_with`]).
 //! One exception: a sentence encoder quantized to q8 on the browser's CPU backend holds its weights
-//! in [`crate::igemm`]'s layout (blocks of 32 along d_in instead, quantized from f32) and multiplies
+//! in [`crate::kernels::igemm`]'s layout (blocks of 32 along d_in instead, quantized from f32) and multiplies
 //! in integers, its activations rounded to i16 per call. A stored q8 pack keeps the f32 path
-//! (the module docs of [`crate::igemm`] say why).
+//! (the module docs of [`crate::kernels::igemm`] say why).
 //!
 //! Measured on all-MiniLM-L6-v2 (tests/quantize.rs, 23 texts): q8 keeps embeddings at cosine 0.9998
 //! (min 0.9995) to f32; q4 only at 0.957 (min 0.920) — min-max 4-bit is too coarse for this small
@@ -32,8 +32,8 @@ use burn::tensor::{DType, Tensor};
 use burn::tensor::quantization::{Calibration, QuantScheme, QuantValue, ScaleDtype, compute_q_params, compute_range};
 
 use crate::error::{PalateError, Result};
-use crate::gemm::{self, PackedMatrix};
-use crate::igemm::{self, PackedI8};
+use crate::kernels::gemm::{self, PackedMatrix};
+use crate::kernels::igemm::{self, PackedI8};
 
 /// The weights' precision, as users name it (`--quantize`, `precision:` in JS).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -113,10 +113,10 @@ pub fn linear<const D: usize>(linear: &Linear, x: Tensor<D>) -> Tensor<D> {
     f32_linear(x, weight, bias)
 }
 
-/// `x · weight + bias` with f32 weights ([`crate::ops::linear`]: Palate's WGSL kernel on the
+/// `x · weight + bias` with f32 weights ([`crate::kernels::ops::linear`]: Palate's WGSL kernel on the
 /// wgpu backend, burn's on the CPU).
 fn f32_linear<const D: usize>(x: Tensor<D>, weight: Tensor<2>, bias: Option<Tensor<1>>) -> Tensor<D> {
-    crate::ops::linear(x, weight, bias)
+    crate::kernels::ops::linear(x, weight, bias)
 }
 
 /// [`linear`], with the weights in `host` ([`HostWeight`]: f32 packed for [`gemm`], or q4)

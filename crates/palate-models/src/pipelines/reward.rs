@@ -5,11 +5,11 @@
 
 use tokenizers::Tokenizer;
 
-use crate::chat::{ChatTemplate, Message};
-use crate::decoder::{DecoderScorer, DecoderWeights};
+use crate::pipelines::chat::{ChatTemplate, Message};
+use crate::models::decoder::{DecoderScorer, DecoderWeights};
 use crate::error::{PalateError, Result};
-use crate::files::names;
-use crate::pack::{Pack, PackKind, StoredPrecision};
+use crate::io::files::names;
+use crate::io::pack::{Pack, PackKind, StoredPrecision};
 
 pub const WEIGHTS_INDEX: &str = "model.safetensors.index.json";
 
@@ -58,8 +58,8 @@ impl RewardFiles {
         Ok(Self {
             config: read(names::CONFIG)?,
             tokenizer: read(names::TOKENIZER)?,
-            tokenizer_config: optional(crate::chat::TOKENIZER_CONFIG)?,
-            chat_template: optional(crate::chat::CHAT_TEMPLATE)?,
+            tokenizer_config: optional(crate::pipelines::chat::TOKENIZER_CONFIG)?,
+            chat_template: optional(crate::pipelines::chat::CHAT_TEMPLATE)?,
             weights,
         })
     }
@@ -120,34 +120,34 @@ impl RewardModel {
         Ok(Self { scorer, tokenizer, template })
     }
 
-    /// Loads a reward-model `.bpk` ([`crate::pack`]); the binding limit as in
+    /// Loads a reward-model `.bpk` ([`crate::io::pack`]); the binding limit as in
     /// [`Self::load_with_binding_limit`].
     pub fn from_pack(pack: &Pack, device: &burn::tensor::Device, max_binding_bytes: Option<u64>) -> Result<Self> {
         pack.expect_kind(PackKind::RewardModel)?;
         let (template, tokenizer) = text_side(
             &pack.required(names::TOKENIZER)?,
-            pack.file(crate::chat::TOKENIZER_CONFIG),
-            pack.file(crate::chat::CHAT_TEMPLATE),
+            pack.file(crate::pipelines::chat::TOKENIZER_CONFIG),
+            pack.file(crate::pipelines::chat::CHAT_TEMPLATE),
         )?;
         let scorer = DecoderScorer::from_pack(pack, device, max_binding_bytes)?;
         Ok(Self { scorer, tokenizer, template })
     }
 
-    /// The `.bpk` bytes of the model loaded from `files` ([`crate::pack`]); q8 / q4 quantize the
+    /// The `.bpk` bytes of the model loaded from `files` ([`crate::io::pack`]); q8 / q4 quantize the
     /// linear weights first.
     pub fn to_pack(self, files: &RewardFiles, precision: StoredPrecision) -> Result<Vec<u8>> {
         let mut carried: Vec<(&str, &[u8])> = vec![(names::CONFIG, &files.config), (names::TOKENIZER, &files.tokenizer)];
         if let Some(bytes) = &files.tokenizer_config {
-            carried.push((crate::chat::TOKENIZER_CONFIG, bytes));
+            carried.push((crate::pipelines::chat::TOKENIZER_CONFIG, bytes));
         }
         if let Some(bytes) = &files.chat_template {
-            carried.push((crate::chat::CHAT_TEMPLATE, bytes));
+            carried.push((crate::pipelines::chat::CHAT_TEMPLATE, bytes));
         }
         self.scorer.to_pack(precision, &carried)
     }
 
-    /// Quantizes the scorer's linear weights ([`crate::quantize`]).
-    pub fn quantize(mut self, precision: crate::quantize::Precision) -> Result<Self> {
+    /// Quantizes the scorer's linear weights ([`crate::nn::quantize`]).
+    pub fn quantize(mut self, precision: crate::nn::quantize::Precision) -> Result<Self> {
         self.scorer = self.scorer.quantize(precision)?;
         Ok(self)
     }

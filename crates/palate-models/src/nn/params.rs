@@ -1,7 +1,7 @@
 //! Modules with placeholder parameters (zeros; norms' scales ones) for a checkpoint to fill, built
 //! without burn-nn's `*Config::init`. Those carry burn-nn's `Initializer`, whose orthogonal variant
 //! multiplies matrices, and that alone links burn's matmul — 0.45 MB gzip of cubek kernels — into
-//! the browser's WebGPU build, which never multiplies with it ([`crate::wgsl`]). Parameters are
+//! the browser's WebGPU build, which never multiplies with it ([`crate::kernels::wgsl`]). Parameters are
 //! lazy (`Param::uninitialized`): nothing is allocated until a value is read, and loading a
 //! checkpoint replaces them first.
 

@@ -1,6 +1,6 @@
 //! The matrix product of a q8 linear layer on burn's CPU backend in the browser, in integers.
 //!
-//! Why: [`crate::gemm`] multiplies f32 by f32, so a q8 weight had to be dequantized into f32
+//! Why: [`crate::kernels::gemm`] multiplies f32 by f32, so a q8 weight had to be dequantized into f32
 //! panels on every call, and the product cost what an f32 one costs: in Chromium, MiniLM on q8
 //! weights ran 1.45–1.70× slower than onnxruntime-web's q8, which multiplies in integers
 //! (`bench/RESULTS.md` before this module). wasm SIMD's widest integer product is
@@ -12,7 +12,7 @@
 //!   d_in in burn's `Linear` layout `[k, n]`), one f32 scale per block and column, GGUF's Q8_0
 //!   layout. Within a block the scale is constant, so its sum runs in integers and is scaled once.
 //!   Quantized from the f32 weights when the model is quantized in the browser
-//!   ([`crate::sentence::SentenceEmbedder::quantize`]).
+//!   ([`crate::pipelines::sentence::SentenceEmbedder::quantize`]).
 //! - **Activations**, once per call: each row, per block of [`KC`] along k, rounded to i16 with
 //!   one scale (`max |a| / 32767`). Fifteen bits keep this rounding far below the weights'
 //!   (onnxruntime rounds activations to 8 bits); a block's sums stay inside i32 (16 pairs × 2 ×
@@ -24,21 +24,21 @@
 //! requantized from stored q8 0.99901 (two roundings), one scale per column 0.9964. Keeping the
 //! stored values exact instead, by folding their scales into the activations, needs the
 //! activations rounded again for every block of 32 columns: that alone took longer than the f32
-//! product (Node 20). So a stored q8 pack keeps [`crate::gemm`]'s f32 product, and this path
+//! product (Node 20). So a stored q8 pack keeps [`crate::kernels::gemm`]'s f32 product, and this path
 //! serves models quantized from f32 when they load.
 //!
-//! The kernel is [`crate::gemm`]'s: a 4 × 8 register tile, written out by hand (`opt-level = "z"`
+//! The kernel is [`crate::kernels::gemm`]'s: a 4 × 8 register tile, written out by hand (`opt-level = "z"`
 //! neither unrolls loops nor keeps arrays in registers). Per pair of k values: one 16-byte load of
 //! the panel, widened into two i16 vectors; per row of the tile, one 32-bit splat of two
 //! activations and two `dot_i16x8` + adds. Per block of 32: the integer sums, converted and scaled
 //! by the block's column scales. Integer sums are exact, so the native build (array lanes, where
 //! the tests run) computes what the browser's does. Measured in one wasm build (Node 20, MiniLM's
-//! shapes at 1024 rows): 0.77–0.83 of [`crate::gemm`]'s time, quantizing the activations included
+//! shapes at 1024 rows): 0.77–0.83 of [`crate::kernels::gemm`]'s time, quantizing the activations included
 //! (the integer loop alone ~0.7: widening and splats take instructions the f32 loop does not).
 //! In Chromium, MiniLM q8 on the CPU at 8 × 128 tokens: 426 ms, against 494 ms in f32 and 355 ms
 //! for onnxruntime-web's q8 (`bench/RESULTS.md`: ratio 1.20, was 1.51 with f32 products).
 
-use crate::gemm::NR;
+use crate::kernels::gemm::NR;
 
 /// Rows per kernel call.
 const MR: usize = 4;
@@ -445,7 +445,7 @@ mod lanes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gemm::testing::{pseudo_random, reference};
+    use crate::kernels::gemm::testing::{pseudo_random, reference};
 
     fn q8(w: &[f32], k: usize, n: usize) -> PackedI8 {
         PackedI8::from_row_major(w, k, n).expect("k · n finite values")

@@ -17,9 +17,10 @@ use burn::tensor::{Bool, DType, Device, Int, Tensor, activation};
 use serde::Deserialize;
 
 use crate::error::{PalateError, Result};
-use crate::files::{names, parse_json};
-use crate::{cpu_ops, ops, params};
-use crate::quantize::{self, HostWeights};
+use crate::io::files::{names, parse_json};
+use crate::kernels::{cpu_ops, ops};
+use crate::nn::params;
+use crate::nn::quantize::{self, HostWeights};
 
 /// The keys of a Hugging Face `BertConfig` that the encoder uses; defaults are transformers'.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -168,7 +169,7 @@ impl BertConfig {
 
 /// burn-nn's `LayerNorm` (same fields, `gamma` and `beta`, and the same op), built without its
 /// config's `init`: that carries burn-nn's `Initializer`, which reaches burn's matmul (see
-/// [`crate::wgsl`] for what that costs the WebGPU build). Its `epsilon` is private there.
+/// [`crate::kernels::wgsl`] for what that costs the WebGPU build). Its `epsilon` is private there.
 #[derive(Module, Debug)]
 pub struct LayerNorm {
     pub gamma: Param<Tensor<1>>,
@@ -310,7 +311,7 @@ impl BertModel {
     }
 
     /// Moves the f32 linear weights on burn's CPU backend into `host`, packed for the host's
-    /// products: [`crate::gemm`]'s panels, or with `q8` [`crate::igemm`]'s quantized ones (the
+    /// products: [`crate::kernels::gemm`]'s panels, or with `q8` [`crate::kernels::igemm`]'s quantized ones (the
     /// module keeps 1 × 1 placeholders); quantized weights and other devices stay.
     pub fn hold_weights_on_host(&mut self, host: &mut HostWeights, q8: bool) {
         for layer in &mut self.encoder.layer {

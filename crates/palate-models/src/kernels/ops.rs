@@ -1,15 +1,15 @@
-//! Matrix products, routed by device: on the wgpu backend Palate's WGSL kernels ([`crate::wgsl`]),
+//! Matrix products, routed by device: on the wgpu backend Palate's WGSL kernels ([`crate::kernels::wgsl`]),
 //! on burn's CPU backend burn's own matmul. burn's matmul is referenced only with the `cpu`
 //! feature, so the browser's WebGPU build (no `cpu`) carries none of it — 0.45 MB gzip of cubek
 //! kernels. Any call that merely could run links it, so on the WebGPU build nothing may reference
-//! it; [`crate::wgsl`] lists the indirect callers (burn-nn's initializers) and what replaces them.
+//! it; [`crate::kernels::wgsl`] lists the indirect callers (burn-nn's initializers) and what replaces them.
 
 use burn::tensor::Tensor;
 
 /// `a · b`, batched over the leading dimensions: `[.., m, k] · [.., k, n] → [.., m, n]`.
 pub fn matmul<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<D> {
     #[cfg(feature = "wgpu")]
-    if let Some(y) = crate::wgsl::matmul(&a, &b) {
+    if let Some(y) = crate::kernels::wgsl::matmul(&a, &b) {
         return y;
     }
     burn_matmul(a, b)
@@ -18,7 +18,7 @@ pub fn matmul<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<D> {
 /// `x · w + bias` for `x [.., k]`, `w [k, n]` (burn's `Linear` layout), `bias [n]`.
 pub fn linear<const D: usize>(x: Tensor<D>, w: Tensor<2>, bias: Option<Tensor<1>>) -> Tensor<D> {
     #[cfg(feature = "wgpu")]
-    if let Some(y) = crate::wgsl::linear(&x, &w, bias.as_ref()) {
+    if let Some(y) = crate::kernels::wgsl::linear(&x, &w, bias.as_ref()) {
         return y;
     }
     burn_linear(x, w, bias)
