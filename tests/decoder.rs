@@ -24,10 +24,10 @@ fn load(name: &str, variant: &str, backend: BackendKind) -> Option<DecoderScorer
     let device = match pollster::block_on(device::device(backend)) {
         Ok(d) => d,
         Err(e) if palate_tests::wgpu_skip_allowed() => {
-            eprintln!("skipping {backend:?} (PALATE_SKIP_WGPU=1): {e}");
+            eprintln!("skipping {backend:?} (PALATE_ALLOW_NO_WGPU=1): {e}");
             return None;
         }
-        Err(e) => panic!("{backend:?} is unavailable ({e}); set PALATE_SKIP_WGPU=1 to skip the wgpu tests"),
+        Err(e) => panic!("{backend:?} is unavailable ({e}); set PALATE_ALLOW_NO_WGPU=1 to skip the wgpu tests"),
     };
     let config = std::fs::read(dir.join("config.json")).unwrap();
     let weights = std::fs::read(dir.join("model.safetensors")).unwrap();

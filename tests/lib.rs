@@ -37,14 +37,14 @@ pub fn minilm_fixture() -> EmbeddingFixture {
 }
 
 /// Whether a test that needs a wgpu adapter may skip when there is none: only when told so
-/// explicitly with `PALATE_SKIP_WGPU=1`. Otherwise a missing adapter fails the test, so a run
+/// explicitly with `PALATE_ALLOW_NO_WGPU=1`. Otherwise a missing adapter fails the test, so a run
 /// that checked nothing never passes.
 pub fn wgpu_skip_allowed() -> bool {
-    std::env::var("PALATE_SKIP_WGPU").as_deref() == Ok("1")
+    std::env::var("PALATE_ALLOW_NO_WGPU").as_deref() == Ok("1")
 }
 
 /// The wgpu device where an adapter exists (on CI: Mesa's lavapipe). Where none does, the test
-/// fails, unless `PALATE_SKIP_WGPU=1` allows skipping ([`wgpu_skip_allowed`]): then `None`, with a note.
+/// fails, unless `PALATE_ALLOW_NO_WGPU=1` allows skipping ([`wgpu_skip_allowed`]): then `None`, with a note.
 pub fn wgpu_device_or_skip() -> Option<palate_models::burn::tensor::Device> {
     match std::panic::catch_unwind(|| pollster::block_on(palate_models::device::wgpu_device())) {
         Ok(Ok(device)) => Some(device),
@@ -53,7 +53,7 @@ pub fn wgpu_device_or_skip() -> Option<palate_models::burn::tensor::Device> {
                 Ok(Err(e)) => e.to_string(),
                 _ => "wgpu panicked while looking for an adapter".to_string(),
             };
-            assert!(wgpu_skip_allowed(), "no wgpu adapter ({why}); set PALATE_SKIP_WGPU=1 to skip the wgpu tests");
+            assert!(wgpu_skip_allowed(), "no wgpu adapter ({why}); set PALATE_ALLOW_NO_WGPU=1 to skip the wgpu tests");
             eprintln!("skipped: {why}");
             None
         }

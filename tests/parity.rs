@@ -74,7 +74,7 @@ fn minilm_with_packed_weights_matches_reference_and_quantizes_as_loaded() {
     assert!(from_pack(held) == from_pack(plain), "a pack written from held weights holds the same weights");
 }
 
-/// Needs a wgpu adapter (on CI: Mesa's lavapipe); without one it fails unless `PALATE_SKIP_WGPU=1`.
+/// Needs a wgpu adapter (on CI: Mesa's lavapipe); without one it fails unless `PALATE_ALLOW_NO_WGPU=1`.
 #[test]
 fn minilm_matches_reference_on_wgpu() {
     let Some(device) = palate_tests::wgpu_device_or_skip() else { return };

@@ -136,7 +136,7 @@ fn minilm_q8_and_q4_stay_close_to_f32_on_wgpu() {
     match pollster::block_on(device::wgpu_device()) {
         Ok(device) => check_minilm(BackendKind::Wgpu, device),
         Err(e) => {
-            assert!(palate_tests::wgpu_skip_allowed(), "no wgpu adapter ({e}); set PALATE_SKIP_WGPU=1 to skip the wgpu tests");
+            assert!(palate_tests::wgpu_skip_allowed(), "no wgpu adapter ({e}); set PALATE_ALLOW_NO_WGPU=1 to skip the wgpu tests");
             eprintln!("skipped: {e}");
         }
     }

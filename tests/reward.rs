@@ -39,7 +39,7 @@ fn chat_text_ids_and_scores_match_transformers() {
         let model = match load(&qwen3_dir(), backend) {
             Ok(m) => m,
             Err(e) if backend == BackendKind::Wgpu && palate_tests::wgpu_skip_allowed() => {
-                eprintln!("skipping wgpu (PALATE_SKIP_WGPU=1): {e}");
+                eprintln!("skipping wgpu (PALATE_ALLOW_NO_WGPU=1): {e}");
                 continue;
             }
             Err(e) => panic!("{e}"),

@@ -1,6 +1,6 @@
 //! Palate's WGSL kernels (`palate_models::kernels::wgsl`: the linear kernel and the general batched product)
 //! against float64 products, on wgpu (on CI: Mesa's lavapipe; a missing adapter fails unless
-//! `PALATE_SKIP_WGPU=1`). Shapes straddle every edge of the tiling: rows around the
+//! `PALATE_ALLOW_NO_WGPU=1`). Shapes straddle every edge of the tiling: rows around the
 //! 32-row tile and the 4 rows a thread owns, k around the 32-deep block, n around the 32-column
 //! tile, and widths that are not multiples of 4.
 

@@ -11,7 +11,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use palate_models::pipelines::reward::{RewardFiles, RewardModel};
+use palate_models::io::gguf::Gguf;
+use palate_models::pipelines::causal::CausalLm;
+use palate_models::pipelines::reward::{RewardFiles, RewardModel, Rewarder};
 use palate_models::{BackendKind, ModelFiles, Pack, PalateError, Precision, SentenceEmbedder, StoredPrecision, device};
 use palate_personal::PersonalError;
 use palate_personal::basis::BasisConfig;
@@ -44,9 +46,11 @@ enum Command {
         /// Texts to embed; when none are given, read stdin, one text per line.
         texts: Vec<String>,
     },
-    /// Reward-model scores of RESPONSEs to PROMPT (Qwen3 / Llama sequence-classification models).
+    /// Reward-model scores of RESPONSEs to PROMPT: a Qwen3 / Llama sequence-classification model, or
+    /// a causal LM's GGUF scored by follow-up likelihood (FLR).
     Score {
-        /// A Hugging Face reward-model folder (config.json, tokenizer.json, chat template, weights) or a `.bpk`.
+        /// A Hugging Face reward-model folder (config.json, tokenizer.json, chat template, weights),
+        /// a `.bpk`, or a llama-architecture `.gguf` (FLR).
         #[arg(long)]
         model: PathBuf,
         #[arg(long)]
@@ -62,6 +66,20 @@ enum Command {
         /// Weight precision in memory: f32, or weight-only q8 / q4 (block 32) for the linear layers.
         #[arg(long, default_value = "f32", value_parser = parse_precision)]
         quantize: Precision,
+    },
+    /// Per-token log-probabilities of TEXTs under a causal LM from a GGUF file: log p(ids[i] | ids[<i]).
+    Logprobs {
+        /// A llama-architecture `.gguf` (e.g. SmolLM2-135M-Instruct, from scripts/fetch-model.sh smollm2).
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long, default_value = "cpu", value_parser = parse_backend)]
+        backend: BackendKind,
+        /// Print one JSON array of {"text", "ids", "logprobs"} (logprobs[0] is null).
+        #[arg(long)]
+        json: bool,
+        /// Texts, each encoded with the tokenizer's default special tokens.
+        #[arg(required = true)]
+        texts: Vec<String>,
     },
     /// Write a model folder (a sentence encoder or a reward model) as one `.bpk` file, quantized or
     /// not, carrying its config and tokenizer: `embed` / `score --model FILE.bpk` and the browser
@@ -334,18 +352,53 @@ fn read_text(path: &std::path::Path) -> Result<String, CliError> {
     std::fs::read_to_string(path).map_err(|e| CliError::Io { file: path.display().to_string(), detail: e.to_string() })
 }
 
-fn load_reward(model: &std::path::Path, backend: BackendKind) -> Result<RewardModel, CliError> {
+/// A reward model (folder or `.bpk`), or a causal LM's GGUF scored by follow-up likelihood.
+fn load_reward(model: &std::path::Path, backend: BackendKind) -> Result<Rewarder, CliError> {
     let device = pollster::block_on(device::device(backend))?;
-    Ok(if is_pack(model) {
-        RewardModel::from_pack(&Pack::from_file(model)?, &device, None)?
+    Ok(if is_gguf(model) {
+        Rewarder::FollowUp(CausalLm::from_gguf(&Gguf::from_file(model)?, &device)?)
+    } else if is_pack(model) {
+        Rewarder::Classifier(RewardModel::from_pack(&Pack::from_file(model)?, &device, None)?)
     } else {
-        RewardModel::load(RewardFiles::from_dir(model)?, &device)?
+        Rewarder::Classifier(RewardModel::load(RewardFiles::from_dir(model)?, &device)?)
     })
+}
+
+/// Whether `--model` names a GGUF file (llama.cpp's format).
+fn is_gguf(model: &std::path::Path) -> bool {
+    model.is_file() && model.extension().is_some_and(|e| e == "gguf")
 }
 
 /// Whether `--model` names a `.bpk` file (from `palate convert`) rather than a folder.
 fn is_pack(model: &std::path::Path) -> bool {
     model.is_file() && model.extension().is_some_and(|e| e == palate_models::io::pack::EXTENSION)
+}
+
+/// `palate logprobs`: each text's ids and per-token log-probabilities.
+fn logprobs(model: PathBuf, backend: BackendKind, json: bool, texts: Vec<String>) -> Result<(), CliError> {
+    if !is_gguf(&model) {
+        return Err(CliError::Usage(format!("{}: --model must be a .gguf file", model.display())));
+    }
+    let device = pollster::block_on(device::device(backend))?;
+    let lm = CausalLm::from_gguf(&Gguf::from_file(&model)?, &device)?;
+    let mut rows = Vec::with_capacity(texts.len());
+    for text in &texts {
+        let ids = lm.encode(text)?;
+        let lp = if ids.is_empty() { Vec::new() } else { lm.logprobs_blocking(&ids)? };
+        let logprobs: Vec<Option<f32>> = (!ids.is_empty()).then_some(None).into_iter().chain(lp.into_iter().map(Some)).collect();
+        rows.push(serde_json::json!({ "text": text, "ids": ids, "logprobs": logprobs }));
+    }
+    let mut out = std::io::stdout().lock();
+    let write_err = |e: std::io::Error| CliError::Io { file: "<stdout>".into(), detail: e.to_string() };
+    if json {
+        writeln!(out, "{}", serde_json::Value::Array(rows)).map_err(write_err)?;
+    } else {
+        for row in &rows {
+            let lp: Vec<f64> = row["logprobs"].as_array().map(|a| a.iter().filter_map(|v| v.as_f64()).collect()).unwrap_or_default();
+            writeln!(out, "{} tokens\tsum log p {:+.3}\t{}", lp.len() + 1, lp.iter().sum::<f64>(), row["text"].as_str().unwrap_or_default()).map_err(write_err)?;
+        }
+    }
+    Ok(())
 }
 
 /// `palate convert`: one `.bpk` file from a model folder, with sizes on stderr.
@@ -378,6 +431,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             score(model, backend, quantize, prompt, responses, json)
         }
         Command::Convert { model, quantize, out } => convert(model, quantize, out),
+        Command::Logprobs { model, backend, json, texts } => logprobs(model, backend, json, texts),
         Command::TrainBasis { model, data, out, rank, alpha, principles, rounds, init_variance, prior_components, prior_em_rounds, prior_em_samples, no_token_bag, description, backend } => {
             let (embedder, files) = load(&model, backend)?;
             let args = personal::TrainArgs {
@@ -481,14 +535,15 @@ fn score(
     responses: Vec<String>,
     json: bool,
 ) -> Result<(), CliError> {
-    let device = pollster::block_on(device::device(backend))?;
-    let rm = if is_pack(&model) {
-        RewardModel::from_pack(&Pack::from_file(&model)?, &device, None)?
-    } else {
-        RewardModel::load(RewardFiles::from_dir(&model)?, &device)?
+    let scores = match load_reward(&model, backend)? {
+        Rewarder::Classifier(rm) => rm.quantize(precision)?.score_blocking(&prompt, &responses)?,
+        lm @ Rewarder::FollowUp(_) => {
+            if precision != Precision::F32 {
+                return Err(CliError::Usage("--quantize applies to reward-model folders and packs; a GGUF keeps its own quantization".into()));
+            }
+            lm.score_conversation_blocking(&[], &prompt, &responses)?
+        }
     };
-    let rm = rm.quantize(precision)?;
-    let scores = rm.score_blocking(&prompt, &responses)?;
     let mut out = std::io::stdout().lock();
     let write_err = |e: std::io::Error| CliError::Io { file: "<stdout>".into(), detail: e.to_string() };
     if json {

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use nalgebra::{DMatrix, DVector};
 use palate_models::pipelines::chat::Message;
-use palate_models::pipelines::reward::RewardModel;
+use palate_models::pipelines::reward::Rewarder;
 use palate_models::SentenceEmbedder;
 use palate_personal::PersonalError;
 use palate_personal::features::{Cue, FeatureSpec, Prior, ReplyEmbedding, Standardise, split_sentences};
@@ -313,7 +313,7 @@ pub fn eval_pairs(
     embedder: &SentenceEmbedder,
     fingerprint: &str,
     spec: FeatureSpec,
-    reward: Option<&RewardModel>,
+    reward: Option<&Rewarder>,
 ) -> Result<(), CliError> {
     let mut pairs = read_pairs(&args.data)?;
     if args.held_out {
@@ -322,7 +322,7 @@ pub fn eval_pairs(
             return Err(CliError::Usage("no held-out pairs in the data".into()));
         }
     }
-    let ranking = spec.trained_on.clone() + &reward.map(|_| " + the reward model".to_string()).unwrap_or_default();
+    let ranking = spec.trained_on.clone() + &reward.map(|r| format!(" + {}", r.describe())).unwrap_or_default();
     let mut session = Session::new(spec)?;
     if reward.is_some() {
         session.use_base_reward()?;

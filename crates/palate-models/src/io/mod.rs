@@ -3,5 +3,6 @@
 //! which model a file becomes is decided above, in `models` and `convert`.
 
 pub mod files;
-// pub mod gguf;
+pub mod gguf;
+pub mod ranges;
 pub mod pack;

@@ -30,6 +30,9 @@ use burn::tensor::{AllocationProperty, Bytes, DType, TensorData};
 use crate::error::{PalateError, Result};
 use crate::io::files::{ModelFiles, names};
 use crate::nn::quantize::Precision;
+pub use crate::io::ranges::ByteRanges;
+#[cfg(not(target_family = "wasm"))]
+use crate::io::ranges::FileRanges;
 
 /// File extension of a packed model.
 pub const EXTENSION: &str = "bpk";
@@ -123,47 +126,12 @@ pub struct Pack {
     source: Source,
 }
 
-/// Byte ranges of a pack that lives elsewhere, read on demand: in the browser a `Blob` (a cached
-/// or downloaded file, read with `FileReaderSync` in the worker), so a model loads a tensor at a
-/// time and the file is never copied whole into wasm memory.
-pub trait ByteRanges: Send + Sync {
-    /// Size of the whole file.
-    fn len(&self) -> usize;
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-    /// Bytes `start..end` (`end <= len`); the error is worded for the user.
-    fn read(&self, start: usize, end: usize) -> std::result::Result<Vec<u8>, String>;
-}
-
 /// Where a pack's bytes are: in memory (tests, small files), or behind [`ByteRanges`] — a file
 /// natively ([`FileRanges`]), a `Blob` in the browser — whose tensors are read one at a time as
 /// the model takes them, so the whole file is never held in memory.
 enum Source {
     Memory(bytes::Bytes),
     Ranges(Ranged),
-}
-
-/// A file on disk as [`ByteRanges`].
-#[cfg(not(target_family = "wasm"))]
-struct FileRanges {
-    file: std::sync::Mutex<std::fs::File>,
-    len: usize,
-}
-
-#[cfg(not(target_family = "wasm"))]
-impl ByteRanges for FileRanges {
-    fn len(&self) -> usize {
-        self.len
-    }
-
-    fn read(&self, start: usize, end: usize) -> std::result::Result<Vec<u8>, String> {
-        use std::io::{Read, Seek, SeekFrom};
-        let mut file = self.file.lock().map_err(|_| "the file's lock is poisoned".to_string())?;
-        let mut bytes = vec![0u8; end.saturating_sub(start)];
-        file.seek(SeekFrom::Start(start as u64)).and_then(|_| file.read_exact(&mut bytes)).map_err(|e| e.to_string())?;
-        Ok(bytes)
-    }
 }
 
 /// A [`ByteRanges`] source and its parsed table of contents.
@@ -330,7 +298,7 @@ impl Pack {
         if !is_burnpack(&magic) {
             return Err(not_burnpack(&file));
         }
-        Self::from_ranges(std::sync::Arc::new(FileRanges { file: std::sync::Mutex::new(handle), len }), &file)
+        Self::from_ranges(std::sync::Arc::new(FileRanges::new(handle, len)), &file)
     }
 
     /// Opens a pack behind [`ByteRanges`] (the browser's `Blob`): the header and metadata are

@@ -853,6 +853,21 @@ impl DecoderScorer {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
+        let (x, keep, seq) = self.embed_batch(batch)?;
+        let logits = self.forward_embedded(x, keep); // [rows, seq, labels]
+        let labels = self.config.num_labels;
+        let data = logits
+            .into_data_async()
+            .await
+            .map_err(|e| PalateError::Backend(format!("reading scores back: {e:?}")))?
+            .try_into_vec::<f32>()
+            .map_err(|e| PalateError::Backend(format!("unexpected score data: {e:?}")))?;
+        Ok(batch.iter().enumerate().map(|(r, row)| data[(r * seq + row.len() - 1) * labels]).collect())
+    }
+
+    /// Checks a batch (no empty sequence, none beyond the context, every id in the vocabulary) and
+    /// embeds it right-padded: `([batch, seq, hidden], keep-mask, seq)`.
+    fn embed_batch(&self, batch: &[Vec<u32>]) -> Result<(Tensor<3>, Tensor<2, Bool>, usize)> {
         let seq = batch.iter().map(Vec::len).max().unwrap_or(0);
         if let Some(i) = batch.iter().position(Vec::is_empty) {
             return Err(PalateError::InvalidInput(format!("sequence {} is empty", i + 1)));
@@ -876,15 +891,45 @@ impl DecoderScorer {
             }
             None => self.model.model.embed_tokens.forward(ids).cast(DType::F32),
         };
-        let logits = self.forward_embedded(x, keep); // [rows, seq, labels]
-        let labels = self.config.num_labels;
-        let data = logits
+        Ok((x, keep, seq))
+    }
+
+    /// For a causal LM (the `score` head spans the vocabulary, as [`crate::models::llama_gguf`]
+    /// builds it): `log p(ids[i] | ids[..i])` for `i` in `1..len` of each sequence, in one
+    /// right-padded batch. Log-softmax and the pick of each next token run on the device, so only
+    /// `len − 1` values per sequence come back.
+    pub async fn token_logprobs(&self, batch: &[Vec<u32>]) -> Result<Vec<Vec<f32>>> {
+        if self.config.num_labels != self.config.vocab_size {
+            return Err(PalateError::InvalidInput(format!(
+                "this decoder has a {}-label head, not a language-model head over its {} tokens",
+                self.config.num_labels, self.config.vocab_size
+            )));
+        }
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (x, keep, seq) = self.embed_batch(batch)?;
+        if seq < 2 {
+            return Ok(batch.iter().map(|_| Vec::new()).collect());
+        }
+        let logits = self.forward_embedded(x, keep).narrow(1, 0, seq - 1); // [rows, seq − 1, vocab]
+        let pad = self.config.pad_token_id.unwrap_or(0).max(0) as i64;
+        let next: Vec<i64> = batch.iter().flat_map(|row| (1..seq).map(move |i| row.get(i).map_or(pad, |&t| t as i64))).collect();
+        let next = Tensor::<3, burn::tensor::Int>::from_data(TensorData::new(next, [batch.len(), seq - 1, 1]), &self.device);
+        let picked = activation::log_softmax(logits, 2).gather(2, next);
+        let data = picked
             .into_data_async()
             .await
-            .map_err(|e| PalateError::Backend(format!("reading scores back: {e:?}")))?
+            .map_err(|e| PalateError::Backend(format!("reading log-probabilities back: {e:?}")))?
             .try_into_vec::<f32>()
-            .map_err(|e| PalateError::Backend(format!("unexpected score data: {e:?}")))?;
-        Ok(batch.iter().enumerate().map(|(r, row)| data[(r * seq + row.len() - 1) * labels]).collect())
+            .map_err(|e| PalateError::Backend(format!("unexpected log-probability data: {e:?}")))?;
+        Ok(batch.iter().enumerate().map(|(r, row)| data[r * (seq - 1)..r * (seq - 1) + row.len() - 1].to_vec()).collect())
+    }
+
+    /// Blocking [`Self::token_logprobs`] for native callers.
+    #[cfg(not(target_family = "wasm"))]
+    pub fn token_logprobs_blocking(&self, batch: &[Vec<u32>]) -> Result<Vec<Vec<f32>>> {
+        pollster::block_on(self.token_logprobs(batch))
     }
 
     /// Blocking [`Self::score_ids`] for native callers.

@@ -3,3 +3,4 @@
 
 pub mod bert;
 pub mod decoder;
+pub mod llama_gguf;

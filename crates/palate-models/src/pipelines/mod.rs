@@ -2,7 +2,7 @@
 //! ([`sentence`]), reward-model scores ([`reward`]) and a causal LM's log-probabilities and
 //! follow-up likelihood reward ([`causal`]).
 
-// pub mod causal;
+pub mod causal;
 pub mod chat;
 pub mod reward;
 pub mod sentence;

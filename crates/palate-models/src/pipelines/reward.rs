@@ -203,3 +203,33 @@ impl RewardModel {
         pollster::block_on(self.score(prompt, responses))
     }
 }
+
+/// Whatever scores replies for a ranking: a sequence-classification reward model, or a causal LM
+/// through follow-up likelihood ([`crate::pipelines::causal`]).
+pub enum Rewarder {
+    Classifier(RewardModel),
+    FollowUp(crate::pipelines::causal::CausalLm),
+}
+
+impl Rewarder {
+    /// One reward per response to `prompt` after `history`, in order.
+    pub async fn score_conversation(&self, history: &[Message], prompt: &str, responses: &[String]) -> Result<Vec<f32>> {
+        match self {
+            Self::Classifier(rm) => rm.score_conversation(history, prompt, responses).await,
+            Self::FollowUp(lm) => lm.follow_up_reward(history, prompt, responses).await,
+        }
+    }
+
+    #[cfg(not(target_family = "wasm"))]
+    pub fn score_conversation_blocking(&self, history: &[Message], prompt: &str, responses: &[String]) -> Result<Vec<f32>> {
+        pollster::block_on(self.score_conversation(history, prompt, responses))
+    }
+
+    /// What the reward is, for reports: "reward model" or "follow-up likelihood".
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Self::Classifier(_) => "the reward model",
+            Self::FollowUp(_) => "follow-up likelihood (FLR)",
+        }
+    }
+}
