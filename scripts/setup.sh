@@ -6,7 +6,9 @@
 #   browser: Debian's chromium (headless WebGPU via SwiftShader), Mesa's lavapipe for native wgpu
 #   npm:     web/ dev dependencies from package-lock.json: playwright-core (no browser download),
 #            binaryen (wasm-opt)
-#   model:   the default model into models/all-MiniLM-L6-v2 (scripts/fetch-model.sh)
+#   model:   the default model into models/all-MiniLM-L6-v2, and SmolLM2-135M-Instruct's GGUF (the
+#            causal LM the tests and follow-up likelihood use) into models/SmolLM2-135M-Instruct
+#            (scripts/fetch-model.sh)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 parts=("$@"); [ ${#parts[@]} -gt 0 ] || parts=(rust wasm browser npm model)
@@ -43,4 +45,5 @@ fi
 
 if want model; then
   "$root/scripts/fetch-model.sh"
+  "$root/scripts/fetch-model.sh" smollm2
 fi

@@ -85,17 +85,34 @@ fn smollm2_metadata() {
     assert_eq!(g.get_str("tokenizer.ggml.pre").unwrap(), "smollm");
 }
 
-/// Follow-up likelihood: finite rewards, one per reply, and an on-topic correct answer above an
-/// unrelated one (a check that the reward reads the conversation, on a case a 135M model gets).
+/// Follow-up likelihood equals its definition computed the long way: each follow-up's whole
+/// conversation through [`CausalLm::logprobs`], summed from the first token after the reply.
 #[test]
-fn follow_up_reward_prefers_the_answer() {
+fn follow_up_reward_is_its_definition() {
+    use palate_models::pipelines::causal::{NEGATIVE, POSITIVE};
     let g = Gguf::from_file(smollm2_path()).expect("opens");
     let lm = CausalLm::from_gguf(&g, &device::cpu_device()).expect("loads");
+    let history = [Message::new("user", "Hi!"), Message::new("assistant", "Hello! How can I help?")];
+    let prompt = "What is the capital of France?";
     let replies = vec!["The capital of France is Paris.".to_string(), "I like turtles.".to_string()];
-    let r = lm.follow_up_reward_blocking(&[], "What is the capital of France?", &replies).expect("scores");
-    assert_eq!(r.len(), 2);
-    assert!(r.iter().all(|v| v.is_finite()), "{r:?}");
-    assert!(r[0] > r[1], "FLR ranks the answer above an unrelated reply: {r:?}");
+    let got = lm.follow_up_reward_blocking(&history, prompt, &replies).expect("scores");
+    assert_eq!(got.len(), 2);
+    for (reply, &reward) in replies.iter().zip(&got) {
+        let mut base = history.to_vec();
+        base.extend([Message::new("user", prompt), Message::new("assistant", reply)]);
+        let prefix = lm.encode(&lm.render(&base).unwrap()).unwrap();
+        let sum = |follow: &str| -> f64 {
+            let mut m = base.clone();
+            m.push(Message::new("user", follow));
+            let ids = lm.encode(&lm.render(&m).unwrap()).unwrap();
+            assert_eq!(&ids[..prefix.len()], &prefix[..], "the follow-up extends the conversation's tokens");
+            let lp = lm.logprobs_blocking(&ids).unwrap();
+            lp[prefix.len() - 1..].iter().map(|&v| v as f64).sum()
+        };
+        let mean = |set: &[&str]| set.iter().map(|f| sum(f)).sum::<f64>() / set.len() as f64;
+        let want = mean(&POSITIVE) - mean(&NEGATIVE);
+        assert!((reward as f64 - want).abs() < 1e-3, "{reply:?}: {reward} vs {want}");
+    }
     // A conversation beyond the context is refused, naming the reply.
     let long = "word ".repeat(9000);
     match lm.follow_up_reward_blocking(&[Message::new("user", "hi"), Message::new("assistant", "hello")], "go on", &[long]) {

@@ -149,8 +149,9 @@ enum Command {
         /// A sentence-encoder folder or `.bpk`.
         #[arg(long)]
         model: PathBuf,
-        /// A reward-model folder or `.bpk`: its score becomes a feature with prior weight 1, and
-        /// each pair's earlier turns reach it through its chat template.
+        /// A reward-model folder or `.bpk`, or a causal LM's `.gguf` (follow-up likelihood): its
+        /// score becomes a feature with prior weight 1, each pair's earlier turns reach it through
+        /// its chat template, and its accuracy alone is reported as the baseline "reward-model".
         #[arg(long)]
         reward_model: Option<PathBuf>,
         /// Taste file (default: the model's palate-taste.json).
@@ -162,6 +163,10 @@ enum Command {
         /// Score only the held-out conversations (the 20% `train-reward` never trains on).
         #[arg(long)]
         held_out: bool,
+        /// At most N pairs of each source, a deterministic sample spread over the data (for slow
+        /// reward models).
+        #[arg(long, value_name = "N")]
+        per_source: Option<usize>,
         /// Print {"pairs", "accuracy", "ci95", "by_source": {name: {"pairs", "accuracy", "ci95", "baselines"}}, "baselines"}.
         #[arg(long)]
         json: bool,
@@ -450,13 +455,13 @@ fn run(cli: Cli) -> Result<(), CliError> {
             };
             personal::train_basis(args, &embedder, &files)
         }
-        Command::EvalPairs { model, reward_model, taste, data, held_out, json, cache, backend } => {
+        Command::EvalPairs { model, reward_model, taste, data, held_out, per_source, json, cache, backend } => {
             let (embedder, fingerprint, spec) = load_with_taste(&model, taste.as_deref(), backend)?;
             let reward = match reward_model {
                 Some(path) => Some(load_reward(&path, backend)?),
                 None => None,
             };
-            pairs::eval_pairs(pairs::EvalPairsArgs { data, held_out, json, cache }, &embedder, &fingerprint, spec, reward.as_ref())
+            pairs::eval_pairs(pairs::EvalPairsArgs { data, held_out, per_source, json, cache }, &embedder, &fingerprint, spec, reward.as_ref())
         }
         Command::TrainReward { model, taste, data, out, blocks, cues, cue_variance, l2, shared_variance, personal_variance, description, cache, export, backend } => {
             let (embedder, fingerprint, spec) = load_with_taste(&model, taste.as_deref(), backend)?;

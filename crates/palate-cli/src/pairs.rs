@@ -280,6 +280,7 @@ fn texts_of(pairs: &[PreferencePair], bags: bool) -> (Vec<String>, Vec<String>) 
 pub struct EvalPairsArgs {
     pub data: Vec<PathBuf>,
     pub held_out: bool,
+    pub per_source: Option<usize>,
     pub json: bool,
     pub cache: Option<PathBuf>,
 }
@@ -303,8 +304,9 @@ struct EvalPairsOutput {
 }
 
 const RESAMPLES: usize = 2000;
-/// "longer reply wins" (characters) and "reply closer to the prompt" (embedding cosine).
-const BASELINES: [&str; 2] = ["longer", "closer-to-prompt"];
+/// "longer reply wins" (characters), "reply closer to the prompt" (embedding cosine), and, with
+/// `--reward-model`, that model's score alone.
+const BASELINES: [&str; 3] = ["longer", "closer-to-prompt", "reward-model"];
 
 /// `palate eval-pairs`: each pair ranked as a new user's `rerank` would rank it (no answers),
 /// counted right when the human-preferred reply comes first (a tie counts half).
@@ -322,6 +324,9 @@ pub fn eval_pairs(
             return Err(CliError::Usage("no held-out pairs in the data".into()));
         }
     }
+    if let Some(n) = args.per_source {
+        pairs = pairs::sample_per_source(pairs, n);
+    }
     let ranking = spec.trained_on.clone() + &reward.map(|r| format!(" + {}", r.describe())).unwrap_or_default();
     let mut session = Session::new(spec)?;
     if reward.is_some() {
@@ -333,7 +338,7 @@ pub fn eval_pairs(
     let (texts, bag_texts) = texts_of(&pairs, needs_bags);
     encoder.warm(&texts, &bag_texts)?;
 
-    let mut by_source: BTreeMap<String, (Vec<f64>, [Vec<f64>; 2])> = BTreeMap::new();
+    let mut by_source: BTreeMap<String, (Vec<f64>, [Vec<f64>; 3])> = BTreeMap::new();
     let bar = progress_bar(pairs.len() as u64, "ranking {bar:30} {pos}/{len} pairs, eta {eta}");
     for (index, p) in pairs.iter().enumerate() {
         let replies = [p.chosen.clone(), p.rejected.clone()];
@@ -358,16 +363,19 @@ pub fn eval_pairs(
             Ok(cosine(&a, &b))
         };
         entry.1[1].push(pairs::outcome(cos(&p.chosen)?, cos(&p.rejected)?));
+        if let Some(b) = &base {
+            entry.1[2].push(pairs::outcome(b[0], b[1]));
+        }
         bar.inc(1);
     }
     bar.finish_and_clear();
     encoder.save()?;
 
-    let mut all = (Vec::new(), [Vec::new(), Vec::new()]);
+    let mut all = (Vec::new(), [Vec::new(), Vec::new(), Vec::new()]);
     let mut out_sources = BTreeMap::new();
     for (source, (palate, base)) in by_source {
         all.0.extend_from_slice(&palate);
-        let baselines = BASELINES.iter().zip(&base).map(|(name, o)| (*name, pairs::accuracy_with_interval(o, RESAMPLES, 1))).collect();
+        let baselines = baseline_accuracies(&base);
         for (acc, o) in all.1.iter_mut().zip(&base) {
             acc.extend_from_slice(o);
         }
@@ -379,7 +387,7 @@ pub fn eval_pairs(
         accuracy: total.accuracy,
         ci95: total.ci95,
         by_source: out_sources,
-        baselines: BASELINES.iter().zip(&all.1).map(|(name, o)| (*name, pairs::accuracy_with_interval(o, RESAMPLES, 1))).collect(),
+        baselines: baseline_accuracies(&all.1),
         ranking,
     };
     if args.json {
@@ -387,15 +395,24 @@ pub fn eval_pairs(
     }
     let mut stdout = std::io::stdout().lock();
     let write_err = |e: std::io::Error| CliError::Io { file: "<stdout>".into(), detail: e.to_string() };
-    let fmt = |a: &Accuracy| format!("{:.3} [{:.3}, {:.3}]", a.accuracy, a.ci95[0], a.ci95[1]);
-    writeln!(stdout, "{:<36} {:>6}  {:<22} {:<22} {:<22}", "source", "pairs", "Palate", "longer wins", "closer to prompt").map_err(write_err)?;
+    let fmt = |a: Option<&Accuracy>| a.map_or(String::new(), |a| format!("{:.3} [{:.3}, {:.3}]", a.accuracy, a.ci95[0], a.ci95[1]));
+    let with_reward = reward.is_some();
+    let line = |out: &mut std::io::StdoutLock, name: &str, pairs: usize, palate: &Accuracy, b: &BTreeMap<&str, Accuracy>| {
+        let rm = if with_reward { format!(" {:<22}", fmt(b.get("reward-model"))) } else { String::new() };
+        writeln!(out, "{name:<36} {pairs:>6}  {:<22} {:<22} {:<22}{rm}", fmt(Some(palate)), fmt(b.get("longer")), fmt(b.get("closer-to-prompt")))
+    };
+    let rm_header = if with_reward { format!(" {:<22}", "reward model alone") } else { String::new() };
+    writeln!(stdout, "{:<36} {:>6}  {:<22} {:<22} {:<22}{rm_header}", "source", "pairs", "Palate", "longer wins", "closer to prompt").map_err(write_err)?;
     for (source, r) in &out.by_source {
-        writeln!(stdout, "{source:<36} {:>6}  {:<22} {:<22} {:<22}", r.palate.pairs, fmt(&r.palate), fmt(&r.baselines["longer"]), fmt(&r.baselines["closer-to-prompt"]))
-            .map_err(write_err)?;
+        line(&mut stdout, source, r.palate.pairs, &r.palate, &r.baselines).map_err(write_err)?;
     }
-    writeln!(stdout, "{:<36} {:>6}  {:<22} {:<22} {:<22}", "all", out.pairs, fmt(&total), fmt(&out.baselines["longer"]), fmt(&out.baselines["closer-to-prompt"]))
-        .map_err(write_err)?;
+    line(&mut stdout, "all", out.pairs, &total, &out.baselines).map_err(write_err)?;
     Ok(())
+}
+
+/// Each baseline that was measured (the reward model's only with one), by name.
+fn baseline_accuracies(outcomes: &[Vec<f64>; 3]) -> BTreeMap<&'static str, Accuracy> {
+    BASELINES.iter().zip(outcomes).filter(|(_, o)| !o.is_empty()).map(|(name, o)| (*name, pairs::accuracy_with_interval(o, RESAMPLES, 1))).collect()
 }
 
 /// `value` as one line of JSON on stdout.

@@ -103,6 +103,34 @@ pub fn in_fraction(key: &str, fraction: f64) -> bool {
     u >= 1.0 - fraction
 }
 
+/// At most `per_source` pairs of each source, chosen by the sha256 of the pair's texts (a
+/// deterministic sample spread over the file, for evaluations too slow to run on every pair), in
+/// their original order.
+pub fn sample_per_source(pairs: Vec<PreferencePair>, per_source: usize) -> Vec<PreferencePair> {
+    let rank = |p: &PreferencePair| -> [u8; 8] {
+        let mut h = Sha256::new();
+        for part in [&p.prompt, &p.chosen, &p.rejected] {
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part.as_bytes());
+        }
+        let mut x = [0u8; 8];
+        x.copy_from_slice(&h.finalize()[..8]);
+        x
+    };
+    let mut by_source: std::collections::BTreeMap<&str, Vec<(usize, [u8; 8])>> = Default::default();
+    for (i, p) in pairs.iter().enumerate() {
+        by_source.entry(&p.source).or_default().push((i, rank(p)));
+    }
+    let mut keep = vec![false; pairs.len()];
+    for ranked in by_source.values_mut() {
+        ranked.sort_by_key(|&(i, r)| (r, i));
+        for &(i, _) in ranked.iter().take(per_source) {
+            keep[i] = true;
+        }
+    }
+    pairs.into_iter().zip(keep).filter_map(|(p, k)| k.then_some(p)).collect()
+}
+
 /// Accuracy and its 95% percentile-bootstrap interval.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 pub struct Accuracy {
@@ -153,6 +181,22 @@ mod tests {
         assert_eq!(p.context.len(), 2);
         let no_context = PreferencePair::parse(r#"{"source": "s", "prompt": "p", "chosen": "a", "rejected": "b"}"#, "f", 1).unwrap();
         assert_eq!(no_context.conversation_key(), "p");
+    }
+
+    #[test]
+    fn a_sample_per_source_caps_each_source_and_keeps_order() {
+        let line = |source: &str, i: usize| {
+            PreferencePair::parse(&format!(r#"{{"source": "{source}", "prompt": "p{i}", "chosen": "a", "rejected": "b"}}"#), "f", 1).unwrap()
+        };
+        let pairs: Vec<_> = (0..30).map(|i| line(if i % 3 == 0 { "x" } else { "y" }, i)).collect();
+        let sample = sample_per_source(pairs.clone(), 4);
+        assert_eq!(sample.iter().filter(|p| p.source == "x").count(), 4);
+        assert_eq!(sample.iter().filter(|p| p.source == "y").count(), 4);
+        let at: Vec<usize> = sample.iter().map(|s| pairs.iter().position(|p| p == s).unwrap()).collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "original order: {at:?}");
+        assert_ne!(at.iter().filter(|&&i| i % 3 != 0).copied().collect::<Vec<_>>(), vec![1, 2, 4, 5], "a spread, not the first four");
+        assert_eq!(sample_per_source(pairs.clone(), 4), sample, "deterministic");
+        assert_eq!(sample_per_source(pairs.clone(), 100).len(), 30);
     }
 
     #[test]

@@ -899,6 +899,14 @@ impl DecoderScorer {
     /// right-padded batch. Log-softmax and the pick of each next token run on the device, so only
     /// `len − 1` values per sequence come back.
     pub async fn token_logprobs(&self, batch: &[Vec<u32>]) -> Result<Vec<Vec<f32>>> {
+        self.token_logprobs_from(batch, 1).await
+    }
+
+    /// [`Self::token_logprobs`] for tokens `from..len` only (`from ≥ 1`): the head, the largest
+    /// matmul of a small model with a large vocabulary, runs on those positions alone. Entry `j`
+    /// of a sequence's result is `log p(ids[from + j] | ids[..from + j])`.
+    pub async fn token_logprobs_from(&self, batch: &[Vec<u32>], from: usize) -> Result<Vec<Vec<f32>>> {
+        let from = from.max(1);
         if self.config.num_labels != self.config.vocab_size {
             return Err(PalateError::InvalidInput(format!(
                 "this decoder has a {}-label head, not a language-model head over its {} tokens",
@@ -909,13 +917,16 @@ impl DecoderScorer {
             return Ok(Vec::new());
         }
         let (x, keep, seq) = self.embed_batch(batch)?;
-        if seq < 2 {
+        if seq <= from {
             return Ok(batch.iter().map(|_| Vec::new()).collect());
         }
-        let logits = self.forward_embedded(x, keep).narrow(1, 0, seq - 1); // [rows, seq − 1, vocab]
+        let n = seq - from;
+        // Position p predicts token p + 1: positions from − 1 .. seq − 1.
+        let hidden = self.hidden_states(x, keep).narrow(1, from - 1, n);
+        let logits = quantize::linear(&self.model.score, hidden); // [rows, n, vocab]
         let pad = self.config.pad_token_id.unwrap_or(0).max(0) as i64;
-        let next: Vec<i64> = batch.iter().flat_map(|row| (1..seq).map(move |i| row.get(i).map_or(pad, |&t| t as i64))).collect();
-        let next = Tensor::<3, burn::tensor::Int>::from_data(TensorData::new(next, [batch.len(), seq - 1, 1]), &self.device);
+        let next: Vec<i64> = batch.iter().flat_map(|row| (from..seq).map(move |i| row.get(i).map_or(pad, |&t| t as i64))).collect();
+        let next = Tensor::<3, burn::tensor::Int>::from_data(TensorData::new(next, [batch.len(), n, 1]), &self.device);
         let picked = activation::log_softmax(logits, 2).gather(2, next);
         let data = picked
             .into_data_async()
@@ -923,7 +934,7 @@ impl DecoderScorer {
             .map_err(|e| PalateError::Backend(format!("reading log-probabilities back: {e:?}")))?
             .try_into_vec::<f32>()
             .map_err(|e| PalateError::Backend(format!("unexpected log-probability data: {e:?}")))?;
-        Ok(batch.iter().enumerate().map(|(r, row)| data[r * (seq - 1)..r * (seq - 1) + row.len() - 1].to_vec()).collect())
+        Ok(batch.iter().enumerate().map(|(r, row)| data[r * n..r * n + row.len().saturating_sub(from)].to_vec()).collect())
     }
 
     /// Blocking [`Self::token_logprobs`] for native callers.
@@ -940,10 +951,14 @@ impl DecoderScorer {
 
     /// Token embeddings `[batch, seq, hidden]` and a keep-mask (false = padding) →
     /// `[batch, seq, num_labels]`.
-    pub fn forward_embedded(&self, mut x: Tensor<3>, keep: Tensor<2, Bool>) -> Tensor<3> {
+    pub fn forward_embedded(&self, x: Tensor<3>, keep: Tensor<2, Bool>) -> Tensor<3> {
+        quantize::linear(&self.model.score, self.hidden_states(x, keep))
+    }
+
+    /// [`Self::forward_embedded`] without the head: the final-norm hidden states `[batch, seq, hidden]`.
+    fn hidden_states(&self, mut x: Tensor<3>, keep: Tensor<2, Bool>) -> Tensor<3> {
         let [batch, seq, _] = x.dims();
         let (cos, sin) = self.rotary(seq);
-        // Key j is hidden from query i when j > i (causal) or j is padding: [batch, 1, seq, seq].
         let causal = Tensor::<2, Bool>::tril_mask([seq, seq], 0, &self.device).unsqueeze_dims::<4>(&[0, 1]);
         let padding = keep.bool_not().unsqueeze_dims::<4>(&[1, 2]);
         let mask = causal.expand([batch, 1, seq, seq]).bool_or(padding.expand([batch, 1, seq, seq]));
@@ -955,7 +970,7 @@ impl DecoderScorer {
             let gate = quantize::linear_with(&mlp.gate_proj, host, h.clone());
             x = x + quantize::linear_with(&mlp.down_proj, host, activation::silu(gate) * quantize::linear_with(&mlp.up_proj, host, h));
         }
-        quantize::linear(&self.model.score, self.model.model.norm.forward(x))
+        self.model.model.norm.forward(x)
     }
 
     /// cos and sin tables `[seq, head_dim]` (the frequencies repeated for both halves).

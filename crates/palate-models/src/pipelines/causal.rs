@@ -229,14 +229,15 @@ impl CausalLm {
                 }
                 sequences.push(ids);
             }
-            let logprobs = self.decoder.token_logprobs(&sequences).await?;
+            // Every follow-up shares the conversation up to the reply; the head runs from the
+            // first token where any of them differs.
+            let same = |ids: &[u32]| ids.iter().zip(&prefix).take_while(|(a, b)| a == b).count();
+            let from = sequences.iter().map(|s| same(s)).min().unwrap_or(0).max(1);
+            let logprobs = self.decoder.token_logprobs_from(&sequences, from).await?;
             let sums: Vec<f64> = sequences
                 .iter()
                 .zip(&logprobs)
-                .map(|(ids, lp)| {
-                    let same = ids.iter().zip(&prefix).take_while(|(a, b)| a == b).count().max(1);
-                    lp[same - 1..].iter().map(|&v| v as f64).sum()
-                })
+                .map(|(ids, lp)| lp[same(ids).max(1) - from..].iter().map(|&v| v as f64).sum())
                 .collect();
             let (pos, neg) = sums.split_at(POSITIVE.len());
             let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
