@@ -67,6 +67,32 @@ enum Command {
         #[arg(long, default_value = "f32", value_parser = parse_precision)]
         quantize: Precision,
     },
+    /// Rank RESPONSEs to PROMPT as the browser does for a user: the taste file's shared reward and
+    /// features, the optional reward model, and the user's stored profile (their answers).
+    Rerank {
+        /// A sentence-encoder folder or `.bpk`.
+        #[arg(long)]
+        model: PathBuf,
+        /// A reward-model folder or `.bpk`, or a causal LM's `.gguf` (follow-up likelihood).
+        #[arg(long)]
+        reward_model: Option<PathBuf>,
+        /// Taste file (default: the model's palate-taste.json).
+        #[arg(long)]
+        taste: Option<PathBuf>,
+        /// A profile exported by the browser (`exportProfile()`): the user's answers so far.
+        #[arg(long)]
+        profile: Option<PathBuf>,
+        #[arg(long)]
+        prompt: String,
+        /// A candidate response; repeat for several.
+        #[arg(long = "response", required = true)]
+        responses: Vec<String>,
+        /// Print the ranking as JSON: [{"index", "response", "reward", "uncertainty", "explanation", "contributions"}], best first.
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value = "cpu", value_parser = parse_backend)]
+        backend: BackendKind,
+    },
     /// Per-token log-probabilities of TEXTs under a causal LM from a GGUF file: log p(ids[i] | ids[<i]).
     Logprobs {
         /// A llama-architecture `.gguf` (e.g. SmolLM2-135M-Instruct, from scripts/fetch-model.sh smollm2).
@@ -379,6 +405,53 @@ fn is_pack(model: &std::path::Path) -> bool {
     model.is_file() && model.extension().is_some_and(|e| e == palate_models::io::pack::EXTENSION)
 }
 
+/// `palate rerank`: one ranking through [`pairs::rank`], the composition `eval-pairs` uses.
+#[allow(clippy::too_many_arguments)]
+fn rerank(
+    model: &std::path::Path,
+    reward_model: Option<&std::path::Path>,
+    taste: Option<&std::path::Path>,
+    profile: Option<&std::path::Path>,
+    prompt: &str,
+    responses: &[String],
+    json: bool,
+    backend: BackendKind,
+) -> Result<(), CliError> {
+    let (embedder, fingerprint, spec) = load_with_taste(model, taste, backend)?;
+    let reward = reward_model.map(|path| load_reward(path, backend)).transpose()?;
+    let mut session = palate_personal::session::Session::new(spec)?;
+    if reward.is_some() {
+        session.use_base_reward()?;
+    }
+    if let Some(path) = profile {
+        let text = std::fs::read_to_string(path).map_err(|e| CliError::Io { file: path.display().to_string(), detail: e.to_string() })?;
+        session.import_profile(&text)?;
+    }
+    let session = std::cell::RefCell::new(session);
+    let encoder = pairs::CachedEncoder::new(&embedder, &fingerprint, None);
+    let (ranked, _) = pairs::rank(&session, &encoder, reward.as_ref(), &[], prompt, responses)?;
+    let mut out = std::io::stdout().lock();
+    let write_err = |e: std::io::Error| CliError::Io { file: "<stdout>".into(), detail: e.to_string() };
+    if json {
+        let rows: Vec<serde_json::Value> = ranked
+            .iter()
+            .map(|r| {
+                serde_json::json!({"index": r.index, "response": responses[r.index], "reward": r.reward,
+                    "uncertainty": r.uncertainty, "explanation": r.explanation, "contributions": r.contributions})
+            })
+            .collect();
+        writeln!(out, "{}", serde_json::Value::Array(rows)).map_err(write_err)?;
+    } else {
+        for (rank, r) in ranked.iter().enumerate() {
+            let text = &responses[r.index];
+            let head: String = text.chars().take(60).collect();
+            let more = if text.chars().count() > 60 { "…" } else { "" };
+            writeln!(out, "{}. [{}] {:+.3} ± {:.3}  {head}{more}\n   {}", rank + 1, r.index, r.reward, r.uncertainty, r.explanation).map_err(write_err)?;
+        }
+    }
+    Ok(())
+}
+
 /// `palate logprobs`: each text's ids and per-token log-probabilities.
 fn logprobs(model: PathBuf, backend: BackendKind, json: bool, texts: Vec<String>) -> Result<(), CliError> {
     if !is_gguf(&model) {
@@ -437,6 +510,9 @@ fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Convert { model, quantize, out } => convert(model, quantize, out),
         Command::Logprobs { model, backend, json, texts } => logprobs(model, backend, json, texts),
+        Command::Rerank { model, reward_model, taste, profile, prompt, responses, json, backend } => {
+            rerank(&model, reward_model.as_deref(), taste.as_deref(), profile.as_deref(), &prompt, &responses, json, backend)
+        }
         Command::TrainBasis { model, data, out, rank, alpha, principles, rounds, init_variance, prior_components, prior_em_rounds, prior_em_samples, no_token_bag, description, backend } => {
             let (embedder, files) = load(&model, backend)?;
             let args = personal::TrainArgs {

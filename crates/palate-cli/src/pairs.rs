@@ -18,7 +18,7 @@ use palate_models::SentenceEmbedder;
 use palate_personal::PersonalError;
 use palate_personal::features::{Cue, FeatureSpec, Prior, ReplyEmbedding, Standardise, split_sentences};
 use palate_personal::pairs::{self, Accuracy, PreferencePair};
-use palate_personal::session::{Encoder, Session, prepare};
+use palate_personal::session::{Encoder, RankedReply, Session, prepare};
 use palate_personal::shared::{self, Block, SharedReward};
 
 use crate::{CliError, progress_bar};
@@ -308,6 +308,27 @@ const RESAMPLES: usize = 2000;
 /// `--reward-model`, that model's score alone.
 const BASELINES: [&str; 3] = ["longer", "closer-to-prompt", "reward-model"];
 
+/// One ranking, as the browser's `Taste.rerank` composes it: embed what the session lacks
+/// ([`prepare`]), the reward model's scores of the whole conversation where there is one, then
+/// the session's rerank. `palate rerank` and `palate eval-pairs` both rank through this. Returns
+/// the ranking and the reward model's scores.
+pub fn rank(
+    session: &RefCell<Session>,
+    encoder: &impl Encoder,
+    reward: Option<&Rewarder>,
+    history: &[Message],
+    prompt: &str,
+    replies: &[String],
+) -> Result<(Vec<RankedReply>, Option<Vec<f64>>), CliError> {
+    pollster::block_on(prepare(session, encoder, prompt, replies))?;
+    let base = match reward {
+        Some(r) => Some(r.score_conversation_blocking(history, prompt, replies)?.into_iter().map(f64::from).collect::<Vec<f64>>()),
+        None => None,
+    };
+    let ranked = session.borrow().rerank(prompt, replies, base.as_deref(), None)?;
+    Ok((ranked, base))
+}
+
 /// `palate eval-pairs`: each pair ranked as a new user's `rerank` would rank it (no answers),
 /// counted right when the human-preferred reply comes first (a tie counts half).
 pub fn eval_pairs(
@@ -342,17 +363,9 @@ pub fn eval_pairs(
     let bar = progress_bar(pairs.len() as u64, "ranking {bar:30} {pos}/{len} pairs, eta {eta}");
     for (index, p) in pairs.iter().enumerate() {
         let replies = [p.chosen.clone(), p.rejected.clone()];
-        pollster::block_on(prepare(&session, &encoder, &p.prompt, &replies))?;
-        let base = match reward {
-            Some(rm) => {
-                let history: Vec<Message> = p.context.iter().map(|t| Message::new(&t.role, &t.content)).collect();
-                let s = pollster::block_on(rm.score_conversation(&history, &p.prompt, &replies))
-                    .map_err(|e| CliError::Usage(format!("{} pair {}: {e}", p.source, index + 1)))?;
-                Some(s.into_iter().map(f64::from).collect::<Vec<f64>>())
-            }
-            None => None,
-        };
-        let ranked = session.borrow().rerank(&p.prompt, &replies, base.as_deref(), None)?;
+        let history: Vec<Message> = p.context.iter().map(|t| Message::new(&t.role, &t.content)).collect();
+        let (ranked, base) = rank(&session, &encoder, reward, &history, &p.prompt, &replies)
+            .map_err(|e| CliError::Usage(format!("{} pair {}: {e}", p.source, index + 1)))?;
         let reward_of = |i: usize| ranked.iter().find(|r| r.index == i).map_or(0.0, |r| r.reward);
         let entry = by_source.entry(p.source.clone()).or_default();
         entry.0.push(pairs::outcome(reward_of(0), reward_of(1)));

@@ -205,3 +205,52 @@ fn eval_pairs_with_a_reward_model_scores_whole_conversations() {
     assert_eq!(v["pairs"], 6);
     assert!(v["ranking"].as_str().unwrap().ends_with("+ the reward model"));
 }
+
+/// `palate rerank` ranks exactly as `eval-pairs` counts: over ten real pairs, the number it puts
+/// the human-chosen reply first in equals eval-pairs' accuracy × 10 (both go through one
+/// composition, `pairs::rank`).
+#[test]
+fn rerank_agrees_with_eval_pairs() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = lines("tulu1-human-eval.jsonl.gz", 10, None);
+    let file = write_lines(dir.path(), "ten.jsonl", &rows);
+    let model = minilm_dir();
+    let m = model.to_str().unwrap();
+    let v = ok_json(&palate(&["eval-pairs", "--model", m, "--data", file.to_str().unwrap(), "--json"]));
+    let mut first = 0.0;
+    for row in &rows {
+        let p = palate_personal::pairs::PreferencePair::parse(row, "ten.jsonl", 1).unwrap();
+        assert!(p.context.is_empty(), "Tulu pairs are single-turn");
+        let out = ok_json(&palate(&["rerank", "--model", m, "--prompt", &p.prompt, "--response", &p.chosen, "--response", &p.rejected, "--json"]));
+        let ranked = out.as_array().unwrap();
+        assert_eq!(ranked.len(), 2);
+        let (a, b) = (ranked[0]["reward"].as_f64().unwrap(), ranked[1]["reward"].as_f64().unwrap());
+        assert!(a >= b, "best first");
+        first += if a == b { 0.5 } else if ranked[0]["index"] == 0 { 1.0 } else { 0.0 };
+    }
+    assert_eq!(first / 10.0, v["accuracy"].as_f64().unwrap());
+    // A broken profile is refused, naming the profile.
+    let bad = dir.path().join("profile.json");
+    std::fs::write(&bad, "{broken").unwrap();
+    let out = palate(&["rerank", "--model", m, "--prompt", "p", "--response", "a", "--profile", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("profile"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// eval-pairs with a causal LM's GGUF: follow-up likelihood joins the ranking and is reported
+/// alone as the "reward-model" baseline.
+#[test]
+fn eval_pairs_with_follow_up_likelihood() {
+    let gguf = root().join("models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(gguf.is_file(), "run scripts/fetch-model.sh smollm2");
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_lines(dir.path(), "two.jsonl", &lines("tulu1-human-eval.jsonl.gz", 2, None));
+    let model = minilm_dir();
+    let args = ["eval-pairs", "--model", model.to_str().unwrap(), "--reward-model", gguf.to_str().unwrap(), "--data", file.to_str().unwrap(), "--json"];
+    let v = ok_json(&palate(&args));
+    assert_eq!(v["pairs"], 2);
+    assert!(v["ranking"].as_str().unwrap().contains("follow-up likelihood"), "{}", v["ranking"]);
+    let rm = &v["baselines"]["reward-model"];
+    assert_eq!(rm["pairs"], 2);
+    assert!((0.0..=1.0).contains(&rm["accuracy"].as_f64().unwrap()));
+}
