@@ -11,8 +11,6 @@
 //! The LM head becomes the decoder's `score` head with one label per vocabulary entry, so the
 //! same forward pass gives a causal LM's logits at every position.
 
-use std::collections::BTreeMap;
-
 use crate::error::{PalateError, Result};
 use crate::io::gguf::Gguf;
 
@@ -79,6 +77,11 @@ impl LlamaGgufConfig {
             pad_token_id: g.get_u64("tokenizer.ggml.padding_token_id").ok(),
         };
         let bad = |detail: String| PalateError::InvalidConfig { file: g.file.clone(), detail };
+        // Each block is nine tensors: a count the tensor table cannot back is refused before
+        // anything is sized by it.
+        if config.num_hidden_layers == 0 || config.num_hidden_layers > g.tensors.len() / LAYER_NAMES.len() {
+            return Err(bad(format!("llama.block_count is {}; the file has {} tensors", config.num_hidden_layers, g.tensors.len())));
+        }
         if heads == 0 || hidden % heads != 0 || (hidden / heads) % 2 != 0 {
             return Err(bad(format!("llama.embedding_length {hidden} does not split into {heads} heads of even width")));
         }
@@ -134,75 +137,67 @@ fn unpermute(values: &[f32], rows: usize, cols: usize, heads: usize) -> Vec<f32>
     out
 }
 
-/// The model's tensors under transformers' names, f32, with `score.weight` as the LM head; each
-/// shape is checked against `config`.
-pub fn tensors(g: &Gguf, config: &LlamaGgufConfig) -> Result<BTreeMap<String, (Vec<usize>, Vec<f32>)>> {
+/// The model as one f32 safetensors file's bytes (what [`crate::models::decoder::DecoderScorer::load`]
+/// reads), under transformers' names, with `score.weight` as the LM head. Every shape is checked
+/// against `config` before anything is read; then each tensor is dequantized and written straight
+/// into the file, so the peak is the file plus one tensor.
+pub fn checkpoint(g: &Gguf, config: &LlamaGgufConfig) -> Result<Vec<u8>> {
     let (h, hd) = (config.hidden_size, config.hidden_size / config.num_attention_heads);
     let kv = config.num_key_value_heads * hd;
     let i = config.intermediate_size;
-    let expect = |name: &str, shape: &[usize], want: &[usize]| -> Result<()> {
-        if shape == want {
-            Ok(())
-        } else {
-            Err(PalateError::InvalidWeights {
-                file: g.file.clone(),
-                detail: format!("tensor {name} has shape {shape:?}; the metadata says {want:?}"),
-            })
-        }
-    };
-    let mut out = BTreeMap::new();
-    let (shape, table) = g.tensor_f32("token_embd.weight")?;
-    expect("token_embd.weight", &shape, &[config.vocab_size, h])?;
-    let head = match g.tensor("output.weight") {
-        Ok(_) => {
-            let (shape, values) = g.tensor_f32("output.weight")?;
-            expect("output.weight", &shape, &[config.vocab_size, h])?;
-            values
-        }
-        Err(_) => table.clone(),
-    };
-    out.insert("model.embed_tokens.weight".to_string(), (shape.clone(), table));
-    out.insert("score.weight".to_string(), (shape, head));
-    let (shape, norm) = g.tensor_f32("output_norm.weight")?;
-    expect("output_norm.weight", &shape, &[h])?;
-    out.insert("model.norm.weight".to_string(), (shape, norm));
+    let v = config.vocab_size;
+    let head = if g.tensor("output.weight").is_ok() { "output.weight" } else { "token_embd.weight" };
+    // (GGUF name, transformers name, expected shape).
+    let mut plan: Vec<(String, String, Vec<usize>)> = vec![
+        ("token_embd.weight".into(), "model.embed_tokens.weight".into(), vec![v, h]),
+        (head.into(), "score.weight".into(), vec![v, h]),
+        ("output_norm.weight".into(), "model.norm.weight".into(), vec![h]),
+    ];
     for layer in 0..config.num_hidden_layers {
         for (ours, theirs) in LAYER_NAMES {
-            let name = format!("blk.{layer}.{ours}");
-            let (shape, mut values) = g.tensor_f32(&name)?;
-            let want: Vec<usize> = match ours {
+            let want = match ours {
                 "attn_norm.weight" | "ffn_norm.weight" => vec![h],
                 "attn_q.weight" | "attn_output.weight" => vec![h, h],
                 "attn_k.weight" | "attn_v.weight" => vec![kv, h],
                 "ffn_gate.weight" | "ffn_up.weight" => vec![i, h],
                 _ => vec![h, i],
             };
-            expect(&name, &shape, &want)?;
-            if ours == "attn_q.weight" {
-                values = unpermute(&values, h, h, config.num_attention_heads);
-            } else if ours == "attn_k.weight" {
-                values = unpermute(&values, kv, h, config.num_key_value_heads);
-            }
-            out.insert(format!("model.layers.{layer}.{theirs}"), (shape, values));
+            plan.push((format!("blk.{layer}.{ours}"), format!("model.layers.{layer}.{theirs}"), want));
         }
     }
+    let mut header = serde_json::Map::new();
+    let mut offset = 0usize;
+    for (name, theirs, want) in &plan {
+        let info = g.tensor(name)?;
+        if &info.shape != want {
+            return Err(PalateError::InvalidWeights {
+                file: g.file.clone(),
+                detail: format!("tensor {name} has shape {:?}; the metadata says {want:?}", info.shape),
+            });
+        }
+        let bytes = info.numel() * 4;
+        header.insert(theirs.clone(), serde_json::json!({"dtype": "F32", "shape": want, "data_offsets": [offset, offset + bytes]}));
+        offset += bytes;
+    }
+    let mut header = serde_json::Value::Object(header).to_string().into_bytes();
+    while header.len() % 8 != 0 {
+        header.push(b' ');
+    }
+    let mut out = Vec::new();
+    out.try_reserve_exact(8 + header.len() + offset)
+        .map_err(|_| PalateError::Backend(format!("cannot allocate {} MB for the model's f32 weights", offset >> 20)))?;
+    out.extend((header.len() as u64).to_le_bytes());
+    out.extend(header);
+    for (name, _, want) in &plan {
+        let (_, mut values) = g.tensor_f32(name)?;
+        if name.ends_with("attn_q.weight") {
+            values = unpermute(&values, want[0], want[1], config.num_attention_heads);
+        } else if name.ends_with("attn_k.weight") {
+            values = unpermute(&values, want[0], want[1], config.num_key_value_heads);
+        }
+        out.extend(values.iter().flat_map(|x| x.to_le_bytes()));
+    }
     Ok(out)
-}
-
-/// [`tensors`] as one safetensors file's bytes (what [`crate::models::decoder::DecoderScorer::load`] reads).
-pub fn safetensors_bytes(tensors: &BTreeMap<String, (Vec<usize>, Vec<f32>)>) -> Result<Vec<u8>> {
-    let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
-        .iter()
-        .map(|(name, (shape, values))| (name.clone(), shape.clone(), values.iter().flat_map(|v| v.to_le_bytes()).collect()))
-        .collect();
-    let views = bytes
-        .iter()
-        .map(|(name, shape, data)| {
-            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), data).map(|v| (name.clone(), v))
-        })
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| PalateError::Backend(format!("building the checkpoint: {e}")))?;
-    safetensors::serialize(views, None).map_err(|e| PalateError::Backend(format!("building the checkpoint: {e}")))
 }
 
 #[cfg(test)]

@@ -10,8 +10,6 @@
 //! through the model's own chat template after the reply. Only the follow-up's tokens are summed
 //! (the user-turn header is the same for every follow-up and cancels).
 
-use std::collections::BTreeMap;
-
 use tokenizers::Tokenizer;
 
 use crate::error::{PalateError, Result};
@@ -169,9 +167,7 @@ impl CausalLm {
         tokenizer.with_padding(None);
         tokenizer.with_truncation(None).map_err(|e| PalateError::InvalidTokenizer { file: g.file.clone(), detail: e.to_string() })?;
         let template = ChatTemplate::from_files(Some(&tokenizer_config_json(g)?), None)?;
-        let tensors: BTreeMap<String, (Vec<usize>, Vec<f32>)> = llama_gguf::tensors(g, &config)?;
-        let bytes = llama_gguf::safetensors_bytes(&tensors)?;
-        drop(tensors);
+        let bytes = llama_gguf::checkpoint(g, &config)?;
         let decoder = DecoderScorer::load(&config.config_json(), DecoderWeights::Single(bytes), device)?;
         Ok(Self { decoder, tokenizer, template })
     }
