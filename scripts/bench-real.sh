@@ -8,7 +8,10 @@
 #   3. ablations: the shared reward retrained on fewer blocks (bench/real/data/, git-ignored);
 #   4. `palate eval-personal` with Tulu's evaluators and LLMFAO's workers as users (shipped and
 #      previous default);
-#   5. bench/real/report.py writes bench/REAL.md.
+#   5. follow-up likelihood from SmolLM2-135M-Instruct (GGUF) on 40 held-out pairs per source, alone
+#      and added to the shipped ranking, beside the shipped ranking on the same pairs (~45 minutes:
+#      the decoder runs single-threaded; PALATE_REAL_FLR=0 skips it and keeps the last figures);
+#   6. bench/real/report.py writes bench/REAL.md.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 "$root/scripts/setup.sh" rust model
@@ -43,5 +46,13 @@ for set in tulu1-human-eval llmfao-crowd; do
   $palate eval-personal --model $model --taste assets/taste/all-MiniLM-L6-v2.synthetic.json \
     --data data/preferences/$set.jsonl.gz --max-k 20 --seeds 5 --json --cache "$cache" > $out/previous-personal-$set.json
 done
+if [ "${PALATE_REAL_FLR:-1}" != 0 ]; then
+  "$root/scripts/fetch-model.sh" smollm2
+  all=(data/preferences/*.jsonl.gz)
+  say "eval-pairs: follow-up likelihood (SmolLM2-135M-Instruct), 40 held-out pairs per source"
+  $palate eval-pairs --model $model --data "${all[@]}" --held-out --per-source 40 --json --cache "$cache" > $out/flr-shipped.json
+  $palate eval-pairs --model $model --reward-model models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf \
+    --data "${all[@]}" --held-out --per-source 40 --json --cache "$cache" > $out/flr.json
+fi
 python3 $out/report.py $out > bench/REAL.md
 say "wrote bench/REAL.md"

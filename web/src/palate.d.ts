@@ -34,7 +34,8 @@ export interface RankerOptions {
   principles?: { name: string; goal: string; label?: string; baseline?: string }[];
   /** URL of a Hugging Face reward-model folder (Qwen3ForSequenceClassification or
    *  LlamaForSequenceClassification: config.json, tokenizer.json, chat template, model.safetensors
-   *  or shards with model.safetensors.index.json), or of its `.bpk` (`palate convert`), for score(). */
+   *  or shards with model.safetensors.index.json), or of its `.bpk` (`palate convert`), or a
+   *  llama-architecture `.gguf` causal LM (its reward: follow-up likelihood), for score(). */
   rewardModel?: string | URL;
   /** Weight precision after loading: 'f32' (default), or weight-only 'q8' / 'q4' (block 32) for the
    *  linear layers of the encoder and the reward model. A q8 / q4 `.bpk` is already quantized
@@ -110,6 +111,8 @@ export interface Ranker {
   embed(texts: string[]): Promise<Embedding[]>;
   /** Reward-model scores, one per response (needs the rewardModel option). */
   score(prompt: string, responses: string[]): Promise<number[]>;
+  /** Per-token log-probabilities under a `.gguf` causal LM: `logprobs[i]` = log p(ids[i + 1] | ids[..i + 1]). */
+  logprobs(texts: string[]): Promise<{ ids: number[]; logprobs: number[] }[]>;
   /** The replies (1 to 64) ranked for this user, best first. */
   rerank(prompt: string, replies: string[], options?: { conservative?: number }): Promise<RankedReply[]>;
   /** The most informative pair to ask about next (never a pair asked before). */

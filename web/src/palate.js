@@ -94,6 +94,18 @@ class Ranker {
   }
 
   /**
+   * Per-token log-probabilities under a causal LM (needs createRanker({ rewardModel: '….gguf' })):
+   * for each text, its ids (with the tokenizer's default special tokens) and
+   * `logprobs[i]` = log p(ids[i + 1] | ids[..i + 1]).
+   * @param {string[]} texts
+   * @returns {Promise<{ ids: number[], logprobs: number[] }[]>}
+   */
+  logprobs(texts) {
+    if (!Array.isArray(texts)) return Promise.reject(new TypeError('logprobs() takes an array of strings'));
+    return this._request('logprobs', { texts });
+  }
+
+  /**
    * The replies ranked for this user, best first, each with its explanation.
    * @param {string} prompt  the user's message (kept for reward models; the taste features read the replies)
    * @param {string[]} replies  1 to 64 candidate replies
@@ -164,7 +176,7 @@ class Ranker {
  *     or of one `.bpk` file from `palate convert`.
  *   backend: 'auto' (default) uses WebGPU when the browser offers an adapter, else the CPU.
  *   rewardModel: URL of a Qwen3/Llama sequence-classification reward-model folder (or its
- *     `.bpk`), for score().
+ *     `.bpk`), or a llama-architecture `.gguf` (a causal LM scored by follow-up likelihood), for score().
  *   precision: 'f32' (default), or 'q8' / 'q4': quantization (blocks of 32) of the linear layers
  *     of both models after loading — less memory, a little less accuracy. On the CPU an
  *     embedding model's q8 multiplies in integers, faster than f32; elsewhere it is weight-only.

@@ -275,6 +275,11 @@ function isPack(url) {
   return /\.bpk$/i.test(new URL(url, self.location.href).pathname);
 }
 
+/** Whether a model URL names a GGUF file (a causal LM, scored by follow-up likelihood). */
+function isGguf(url) {
+  return /\.gguf$/i.test(new URL(url, self.location.href).pathname);
+}
+
 /** A `.bpk` URL as the folder that holds it (with its manifest, if any) and the file's entry. */
 function packFile(url) {
   const href = new URL(url, self.location.href);
@@ -341,14 +346,17 @@ async function handleInit(id, { model, backend, principles, rewardModel, precisi
   reward = null;
   // Tables larger than one GPU storage binding stay on the CPU (maxBindingBytes forces a limit).
   const limit = maxBindingBytes ?? (chosen === 'webgpu' ? bindingLimit : undefined);
-  if (rewardModel && isPack(rewardModel)) {
+  if (rewardModel && (isPack(rewardModel) || isGguf(rewardModel))) {
+    // One file (a .bpk or a GGUF), kept as a Blob and read by byte ranges.
     const { base: rmBase, file } = packFile(rewardModel);
     const rmManifest = await loadManifest(rmBase, cache);
     let rmLoaded = 0;
     const rmReport = (n, total) => { rmLoaded += n; progress(id, { phase: 'download', file: file.name, loaded: rmLoaded, total }); };
     const rmBytes = await loadFile(rmBase, file, rmManifest, cache, rmReport, () => {});
     progress(id, { phase: 'load', loaded: 1, total: 1 });
-    reward = await Reward.fromPack(chosen, rmBytes, limit, precision);
+    reward = isGguf(rewardModel)
+      ? await Reward.fromGguf(chosen, rmBytes, file.name)
+      : await Reward.fromPack(chosen, rmBytes, limit, precision);
   } else if (rewardModel) {
     const rmBase = rewardModel.endsWith('/') ? rewardModel : `${rewardModel}/`;
     const rmManifest = await loadManifest(rmBase, cache);
@@ -413,11 +421,16 @@ const handlers = {
     return rows.map((r) => ({ ids: Array.from(r.ids), embedding: r.embedding }));
   },
   async score({ prompt, responses }) {
-    if (!reward) throw new Error('no reward model is loaded: pass createRanker({ rewardModel: URL of a Qwen3/Llama reward-model folder })');
+    if (!reward) throw new Error('no reward model is loaded: pass createRanker({ rewardModel: URL of a Qwen3/Llama reward-model folder, a .bpk or a .gguf })');
     if (typeof prompt !== 'string') throw new Error('score() takes the prompt as a string');
     checkReplies(responses, 'score');
     if (responses.length === 0) return [];
     return Array.from(await reward.score(prompt, responses));
+  },
+  async logprobs({ texts }) {
+    if (!reward) throw new Error('no causal LM is loaded: pass createRanker({ rewardModel: URL of a .gguf file })');
+    if (!Array.isArray(texts) || texts.some((t) => typeof t !== 'string')) throw new Error('logprobs() takes an array of strings');
+    return JSON.parse(await reward.logprobs(texts));
   },
   async rerank({ prompt, replies, conservative }) {
     checkReplies(replies, 'rerank');

@@ -16,6 +16,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const modelDir = process.env.PALATE_MODEL_DIR ?? path.join(root, 'models/all-MiniLM-L6-v2');
 const fixture = JSON.parse(await fs.readFile(path.join(root, 'tests/fixtures/minilm.json'), 'utf8'));
 const chat = JSON.parse(await fs.readFile(path.join(root, 'tests/fixtures/rm/chat.json'), 'utf8'));
+const gguf = JSON.parse(await fs.readFile(path.join(root, 'tests/fixtures/gguf/smollm2-logprobs.json'), 'utf8'));
+const smollm2Dir = path.join(root, 'models/SmolLM2-135M-Instruct');
 const TOLERANCE = 1e-4;
 const STEP_TIMEOUT_MS = 8 * 60_000;
 
@@ -51,6 +53,9 @@ before(async () => {
   await fs.access(path.join(modelDir, 'model.safetensors')).catch(() => {
     throw new Error(`${modelDir} has no model.safetensors: run scripts/fetch-model.sh first`);
   });
+  await fs.access(path.join(smollm2Dir, gguf.model)).catch(() => {
+    throw new Error(`${smollm2Dir} has no ${gguf.model}: run scripts/fetch-model.sh smollm2 first`);
+  });
   for (const build of ['web/pkg', 'web/pkg-cpu']) {
     await fs.access(path.join(root, build, 'palate_wasm_bg.wasm')).catch(() => {
       throw new Error(`${build} is missing: run scripts/build-wasm.sh first`);
@@ -60,7 +65,7 @@ before(async () => {
   await makeBrokenModels(brokenDir);
   server = await startServer({
     port: 0,
-    mounts: { '/models/all-MiniLM-L6-v2/': modelDir, '/broken/': brokenDir, '/rm/': path.join(root, 'tests/fixtures/rm') },
+    mounts: { '/models/all-MiniLM-L6-v2/': modelDir, '/broken/': brokenDir, '/rm/': path.join(root, 'tests/fixtures/rm'), '/smollm2/': smollm2Dir },
   });
   userDataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'palate-chromium-'));
   browser = await chromium.launchPersistentContext(userDataDir, {
@@ -339,6 +344,48 @@ describe('all-MiniLM-L6-v2 in headless Chromium', { timeout: 20 * 60_000 }, () =
     assert.ok(Math.max(...drift) > 1e-4 && Math.max(...drift) < 0.5, `q4 drift from f32 ${drift}`);
     console.log(`q4 reward model: CPU vs WebGPU max relative difference ${worst.toExponential(2)}; max drift from f32 ${Math.max(...drift).toFixed(4)}`);
   });
+
+  // SmolLM2-135M-Instruct from its GGUF (a Blob read by byte ranges in the worker) against
+  // transformers' float64 forward of the same file (tests/fixtures/gguf, scripts/make_gguf_fixture.py).
+  for (const backend of ['cpu', 'webgpu']) {
+    test(`SmolLM2 from GGUF on ${backend}: ids and log-probabilities match transformers (and, on the CPU, follow-up likelihood joins the ranking)`, async () => {
+      // SwiftShader runs this 135M model slowly: on WebGPU two of the texts (code, and unicode
+      // with emoji) and no follow-up likelihood, which the CPU run covers.
+      const rowsUsed = backend === 'cpu' ? gguf.rows : gguf.rows.filter((x, i) => i === 1 || i === 3);
+      const out = await page.evaluate(async ({ backend, texts, file, full }) => {
+        const { createRanker } = await import('/src/palate.js');
+        const r = await createRanker({ model: '/models/all-MiniLM-L6-v2/', rewardModel: `/smollm2/${file}`, backend });
+        try {
+          const rows = await r.logprobs(texts);
+          if (!full) return { backend: r.backend, rows };
+          const flr = await r.score('What is the capital of France?', ['The capital of France is Paris.', 'I like turtles.']);
+          const ranked = await r.rerank('What is the capital of France?', ['The capital of France is Paris.', 'I like turtles.']);
+          return { backend: r.backend, rows, flr, groups: ranked[0].contributions.map((c) => c.group) };
+        } finally {
+          r.dispose();
+        }
+      }, { backend, texts: rowsUsed.map((x) => x.text), file: gguf.model, full: backend === 'cpu' });
+      assert.equal(out.backend, backend);
+      let worst = 0;
+      out.rows.forEach((row, i) => {
+        const want = rowsUsed[i];
+        assert.deepEqual(row.ids, want.ids, `${backend}: ids of ${JSON.stringify(want.text)}`);
+        assert.equal(row.logprobs.length, want.ids.length - 1);
+        row.logprobs.forEach((lp, j) => {
+          const d = Math.abs(lp - want.logprobs[j + 1]);
+          worst = Math.max(worst, d);
+          assert.ok(d <= 2e-3, `${backend}: ${JSON.stringify(want.text)} token ${j + 1}: ${lp} vs ${want.logprobs[j + 1]}`);
+        });
+      });
+      assert.equal(out.rows.length, rowsUsed.length);
+      if (backend === 'cpu') {
+        assert.equal(out.flr.length, 2);
+        assert.ok(out.flr.every(Number.isFinite), `follow-up likelihood ${out.flr}`);
+        assert.ok(out.groups.includes('reward'), `the reward joins the ranking: ${out.groups}`);
+      }
+      console.log(`SmolLM2 GGUF on ${backend}: max |Δ log p| ${worst.toExponential(2)} over ${out.rows.length} texts${out.flr ? `; FLR ${out.flr.map((x) => x.toFixed(3))}` : ''}`);
+    });
+  }
 
   test('with a reward model, rerank weighs its score as a feature (prior weight 1)', async () => {
     const rows = chat.rows.filter((x) => x.prompt === 'How do I boil an egg?');

@@ -7,7 +7,10 @@ use std::rc::Rc;
 
 use js_sys::{Array, Float32Array, Object, Promise, Reflect, Uint32Array};
 use palate_models::models::decoder::DecoderWeights;
-use palate_models::pipelines::reward::{RewardFiles, RewardModel};
+use palate_models::io::gguf::Gguf;
+use palate_models::io::ranges::ByteRanges;
+use palate_models::pipelines::causal::CausalLm;
+use palate_models::pipelines::reward::{RewardFiles, RewardModel, Rewarder};
 use palate_models::{BackendKind, ModelFiles, Pack, PalateError, Precision, SentenceEmbedder, device};
 use palate_personal::features::{DEFAULT_ALPHA, FeatureSpec, Principle, PrincipleHead};
 use palate_personal::session::{Encoder, Session, prepare};
@@ -93,7 +96,7 @@ struct BlobRanges {
 unsafe impl Send for BlobRanges {}
 unsafe impl Sync for BlobRanges {}
 
-impl palate_models::io::pack::ByteRanges for BlobRanges {
+impl ByteRanges for BlobRanges {
     fn len(&self) -> usize {
         self.len
     }
@@ -109,6 +112,19 @@ fn open_pack(data: JsValue, file: &str) -> Result<Pack, JsValue> {
     if let Some(bytes) = data.dyn_ref::<js_sys::Uint8Array>() {
         return Pack::parse(bytes.to_vec(), file).map_err(js_error);
     }
+    Pack::from_ranges(blob_ranges(data, file)?, file).map_err(js_error)
+}
+
+/// A model file as JS passes it, behind [`ByteRanges`]: a `Uint8Array` in memory, or a `Blob`
+/// read by ranges with `FileReaderSync` (workers only).
+fn file_ranges(data: JsValue, file: &str) -> Result<std::sync::Arc<dyn ByteRanges>, JsValue> {
+    if let Some(bytes) = data.dyn_ref::<js_sys::Uint8Array>() {
+        return Ok(std::sync::Arc::new(palate_models::io::ranges::MemoryRanges(bytes.to_vec())));
+    }
+    blob_ranges(data, file)
+}
+
+fn blob_ranges(data: JsValue, file: &str) -> Result<std::sync::Arc<dyn ByteRanges>, JsValue> {
     let is_blob = Reflect::get(&data, &"slice".into()).is_ok_and(|f| f.is_function())
         && Reflect::get(&data, &"size".into()).is_ok_and(|n| n.as_f64().is_some());
     if !is_blob {
@@ -118,7 +134,7 @@ fn open_pack(data: JsValue, file: &str) -> Result<Pack, JsValue> {
     let reader = FileReaderSync::new()
         .map_err(|_| JsError::new(&format!("{file}: a Blob can only be read in a worker (FileReaderSync); pass a Uint8Array")))?;
     let len = blob.size() as usize;
-    Pack::from_ranges(std::sync::Arc::new(BlobRanges { blob, reader, len }), file).map_err(js_error)
+    Ok(std::sync::Arc::new(BlobRanges { blob, reader, len }))
 }
 
 #[wasm_bindgen]
@@ -272,7 +288,7 @@ impl Encoder for Encode<'_> {
 pub struct Taste {
     embedder: Rc<SentenceEmbedder>,
     session: Rc<RefCell<Session>>,
-    reward: Option<Rc<RewardModel>>,
+    reward: Option<Rc<Rewarder>>,
 }
 
 #[wasm_bindgen]
@@ -286,11 +302,11 @@ impl Taste {
     }
 
     /// The reward model's scores of `replies` when the taste uses them.
-    async fn base_rewards(reward: Option<Rc<RewardModel>>, prompt: &str, replies: &[String]) -> Result<Option<Vec<f64>>, JsValue> {
+    async fn base_rewards(reward: Option<Rc<Rewarder>>, prompt: &str, replies: &[String]) -> Result<Option<Vec<f64>>, JsValue> {
         match reward {
             None => Ok(None),
             Some(rm) => {
-                let scores = rm.score(prompt, replies).await.map_err(js_error)?;
+                let scores = rm.score_conversation(&[], prompt, replies).await.map_err(js_error)?;
                 Ok(Some(scores.into_iter().map(f64::from).collect()))
             }
         }
@@ -355,11 +371,19 @@ impl Taste {
     }
 }
 
-/// A decoder reward model (Qwen3 / Llama sequence classification) on one device.
+/// What scores replies, on one device: a decoder reward model (Qwen3 / Llama sequence
+/// classification), or a causal LM from a GGUF through follow-up likelihood.
 #[wasm_bindgen]
 pub struct Reward {
-    inner: Rc<RewardModel>,
+    inner: Rc<Rewarder>,
     embeddings_on_cpu: bool,
+}
+
+impl Reward {
+    fn classifier(model: RewardModel) -> Self {
+        let embeddings_on_cpu = model.scorer().embeddings_on_cpu();
+        Reward { inner: Rc::new(Rewarder::Classifier(model)), embeddings_on_cpu }
+    }
 }
 
 #[wasm_bindgen]
@@ -388,11 +412,10 @@ impl Reward {
         };
         let files = RewardFiles { config, tokenizer, tokenizer_config, chat_template, weights };
         let limit = binding_limit(max_binding_bytes);
-        let inner = RewardModel::load_with_binding_limit(files, &device, limit)
+        let model = RewardModel::load_with_binding_limit(files, &device, limit)
             .and_then(|m| m.quantize(precision))
             .map_err(js_error)?;
-        let embeddings_on_cpu = inner.scorer().embeddings_on_cpu();
-        Ok(Reward { inner: Rc::new(inner), embeddings_on_cpu })
+        Ok(Reward::classifier(model))
     }
 
     /// From a reward-model `.bpk` (`palate convert`), a `Uint8Array` or a `Blob` (read a tensor
@@ -410,9 +433,38 @@ impl Reward {
         let device = device::device(backend).await.map_err(js_error)?;
         let pack = open_pack(data, "reward model .bpk")?;
         let limit = binding_limit(max_binding_bytes);
-        let inner = RewardModel::from_pack(&pack, &device, limit).and_then(|m| m.quantize(precision)).map_err(js_error)?;
-        let embeddings_on_cpu = inner.scorer().embeddings_on_cpu();
-        Ok(Reward { inner: Rc::new(inner), embeddings_on_cpu })
+        let model = RewardModel::from_pack(&pack, &device, limit).and_then(|m| m.quantize(precision)).map_err(js_error)?;
+        Ok(Reward::classifier(model))
+    }
+
+    /// From a llama-architecture GGUF (a `Uint8Array`, or a `Blob` read by byte ranges): a causal
+    /// LM whose reward is follow-up likelihood; its weights are dequantized to f32 on load.
+    #[wasm_bindgen(js_name = fromGguf)]
+    pub async fn from_gguf(backend: String, data: JsValue, file: String) -> Result<Reward, JsValue> {
+        let backend: BackendKind = backend.parse().map_err(js_error)?;
+        let device = device::device(backend).await.map_err(js_error)?;
+        let gguf = Gguf::open(file_ranges(data, &file)?, &file).map_err(js_error)?;
+        let lm = CausalLm::from_gguf(&gguf, &device).map_err(js_error)?;
+        let embeddings_on_cpu = lm.decoder().embeddings_on_cpu();
+        Ok(Reward { inner: Rc::new(Rewarder::FollowUp(lm)), embeddings_on_cpu })
+    }
+
+    /// Resolves to the JSON of `[{ids, logprobs}]` per text (a GGUF causal LM only):
+    /// `logprobs[i]` = log p(ids[i + 1] | ids[..i + 1]).
+    pub fn logprobs(&self, texts: Vec<String>) -> Promise {
+        let inner = Rc::clone(&self.inner);
+        future_to_promise(async move {
+            let Rewarder::FollowUp(lm) = inner.as_ref() else {
+                return Err(JsError::new("logprobs() needs a causal LM (a .gguf reward model)").into());
+            };
+            let mut rows = Vec::with_capacity(texts.len());
+            for text in &texts {
+                let ids = lm.encode(text).map_err(js_error)?;
+                let logprobs = if ids.is_empty() { Vec::new() } else { lm.logprobs(&ids).await.map_err(js_error)? };
+                rows.push(serde_json::json!({ "ids": ids, "logprobs": logprobs }));
+            }
+            Ok(to_json(&rows)?.into())
+        })
     }
 
     /// Whether the token-embedding table was kept on the CPU (larger than one GPU binding).
@@ -431,7 +483,7 @@ impl Reward {
     pub fn score(&self, prompt: String, responses: Vec<String>) -> Promise {
         let inner = Rc::clone(&self.inner);
         future_to_promise(async move {
-            let scores = inner.score(&prompt, &responses).await.map_err(js_error)?;
+            let scores = inner.score_conversation(&[], &prompt, &responses).await.map_err(js_error)?;
             Ok(Float32Array::from(scores.as_slice()).into())
         })
     }
