@@ -11,11 +11,11 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import { startServer } from './serve.mjs';
 import { CHROMIUM_ARGS } from '../web/test/chromium.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const { chromium } = await import(path.join(root, 'web/node_modules/playwright-core/index.mjs'));
 const args = process.argv.slice(2);
 const opt = (name, dflt) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : dflt; };
 const RUNS = Number(opt('runs', 3));
@@ -134,7 +134,7 @@ try {
       console.error(`${name} on ${backend} …`);
       try {
         const r = await run();
-        results.rows.push({ runtime: name, ...r, medianMs: median(r.times) });
+        results.rows.push({ runtime: name, ...r, medianMs: median(r.times), runs: RUNS });
         console.error(`  median ${median(r.times).toFixed(0)} ms for ${texts.length} texts; peak RSS ${(r.peakRssBytes / 2 ** 20).toFixed(0)} MiB`);
       } catch (e) {
         results.rows.push({ runtime: name, backend, error: String(e?.message ?? e) });
@@ -145,6 +145,12 @@ try {
 } finally {
   await server.close();
 }
-await fs.mkdir(path.join(root, 'bench/gguf'), { recursive: true });
-await fs.writeFile(path.join(root, 'bench/gguf/results.json'), JSON.stringify(results, null, 1) + '\n');
+// Rows of backends not run this time are kept from the last results of the same peer and file.
+const file = path.join(root, 'bench/gguf/results.json');
+const last = await fs.readFile(file, 'utf8').then(JSON.parse).catch(() => null);
+if (last?.gguf === results.gguf && last?.wllama === results.wllama) {
+  results.rows = [...last.rows.filter((r) => !BACKENDS.includes(r.backend)), ...results.rows];
+}
+await fs.mkdir(path.dirname(file), { recursive: true });
+await fs.writeFile(file, JSON.stringify(results, null, 1) + '\n');
 console.log(JSON.stringify(results.rows.map(({ runtime, backend, medianMs, peakRssBytes, error }) => ({ runtime, backend, medianMs, peakRssBytes, error }))));

@@ -13,19 +13,19 @@ const lines = [
   `Written by \`scripts/bench-gguf.sh\` from \`bench/gguf/results.json\`. ${r.chromium}, headless, on a ${r.cpus}-core machine without a GPU: **WebGPU rows run on SwiftShader (software)** and say nothing about real GPUs.`,
   `The same file (\`${r.gguf}\`) in both runtimes; the task is ${r.texts} candidate replies (~${Math.round(r.rows.find((x) => x.tokens)?.tokens?.reduce((a, b) => a + b, 0) / r.texts || 0)} tokens each with the shared prompt, SmolLM2's chat format) through the model, every token's logits: what a reward needs.`,
   `Palate: \`ranker.logprobs(texts)\` (weights dequantized to f32 on load, Palate's kernels, no threads). wllama ${r.wllama} (llama.cpp): \`createCompletion({ prompt, max_tokens: 1 })\` per text, \`n_threads: 1\`, weights kept Q4_1.`,
-  `Median of ${r.runs} runs after one warm-up. Peak memory: the sum of the browser's processes' RSS, sampled every 200 ms (baseline: the page before loading).`,
+  `Median of the runs after one warm-up (how many: the runs column). Peak memory: the sum of the browser's processes' RSS, sampled every 200 ms (baseline: the page before loading).`,
   '',
-  '| runtime | backend | time for the 4 texts | ratio to wllama (same backend) | load | peak browser RSS | baseline RSS |',
-  '|---|---|---|---|---|---|---|',
+  '| runtime | backend | time for the 4 texts | ratio to wllama (same backend) | runs | load | peak browser RSS | baseline RSS |',
+  '|---|---|---|---|---|---|---|---|',
 ];
 for (const row of r.rows) {
   if (row.error) {
-    lines.push(`| ${row.runtime} | ${row.backend} | failed: ${row.error.replace(/\|/g, '/').slice(0, 160)} | | | | |`);
+    lines.push(`| ${row.runtime} | ${row.backend} | failed: ${row.error.replace(/\|/g, '/').slice(0, 160)} | | | | | |`);
     continue;
   }
   const peer = r.rows.find((x) => x.runtime === 'wllama' && x.backend === row.backend && !x.error);
   const ratio = row.runtime === 'palate' && peer ? `${(row.medianMs / peer.medianMs).toFixed(2)}×` : '';
-  lines.push(`| ${row.runtime} | ${row.backend} | ${(row.medianMs / 1000).toFixed(2)} s | ${ratio} | ${(row.loadMs / 1000).toFixed(1)} s | ${mib(row.peakRssBytes)} MiB | ${mib(row.baselineRssBytes)} MiB |`);
+  lines.push(`| ${row.runtime} | ${row.backend} | ${(row.medianMs / 1000).toFixed(2)} s | ${ratio} | ${row.runs ?? r.runs} | ${(row.loadMs / 1000).toFixed(1)} s | ${mib(row.peakRssBytes)} MiB | ${mib(row.baselineRssBytes)} MiB |`);
 }
 const palateCpu = r.rows.find((x) => x.runtime === 'palate' && x.backend === 'cpu' && !x.error);
 if (palateCpu) lines.push('', `Palate's wasm linear memory after the run (CPU build): ${mib(palateCpu.wasmMemoryBytes)} MiB.`);

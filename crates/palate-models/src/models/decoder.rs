@@ -657,17 +657,30 @@ impl DecoderScorer {
         device: &Device,
         max_binding_bytes: Option<u64>,
     ) -> Result<Self> {
-        let config = DecoderConfig::from_json(config_json)?;
-        let on_host = table_on_host(&config, device, max_binding_bytes);
-        let mut model = config.init(device, on_host);
-        let mut table = None;
         let shards = match weights {
             DecoderWeights::Single(bytes) => vec![(names::WEIGHTS.to_string(), bytes)],
             DecoderWeights::Sharded(shards) => shards,
         };
+        Self::load_shards(config_json, shards.into_iter().map(Ok), device, max_binding_bytes)
+    }
+
+    /// [`Self::load_with_binding_limit`] from safetensors shards made one at a time (a GGUF's
+    /// layers, [`crate::models::llama_gguf::shards`]): each is applied and dropped before the next
+    /// is made, so loading never holds more than the model and one shard.
+    pub fn load_shards(
+        config_json: &[u8],
+        shards: impl Iterator<Item = Result<(String, Vec<u8>)>>,
+        device: &Device,
+        max_binding_bytes: Option<u64>,
+    ) -> Result<Self> {
+        let config = DecoderConfig::from_json(config_json)?;
+        let on_host = table_on_host(&config, device, max_binding_bytes);
+        let mut model = config.init(device, on_host);
+        let mut table = None;
         let mut applied = std::collections::HashSet::new();
         let mut missing = Vec::new();
-        for (file, bytes) in shards {
+        for shard in shards {
+            let (file, bytes) = shard?;
             let invalid = |detail: String| PalateError::InvalidWeights { file: file.clone(), detail };
             if on_host && table.is_none() {
                 table = table_from_safetensors(&bytes, &config).map_err(invalid)?;

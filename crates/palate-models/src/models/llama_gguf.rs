@@ -137,37 +137,40 @@ fn unpermute(values: &[f32], rows: usize, cols: usize, heads: usize) -> Vec<f32>
     out
 }
 
-/// The model as one f32 safetensors file's bytes (what [`crate::models::decoder::DecoderScorer::load`]
-/// reads), under transformers' names, with `score.weight` as the LM head. Every shape is checked
-/// against `config` before anything is read; then each tensor is dequantized and written straight
-/// into the file, so the peak is the file plus one tensor.
-pub fn checkpoint(g: &Gguf, config: &LlamaGgufConfig) -> Result<Vec<u8>> {
+/// One planned tensor: GGUF name, transformers name, shape.
+type Entry = (String, String, Vec<usize>);
+
+/// Every tensor the decoder needs, grouped by shard (the token table, LM head and final norm;
+/// then one shard per block), each shape checked against `config` before anything is read.
+fn plan(g: &Gguf, config: &LlamaGgufConfig) -> Result<Vec<Vec<Entry>>> {
     let (h, hd) = (config.hidden_size, config.hidden_size / config.num_attention_heads);
     let kv = config.num_key_value_heads * hd;
     let i = config.intermediate_size;
     let v = config.vocab_size;
     let head = if g.tensor("output.weight").is_ok() { "output.weight" } else { "token_embd.weight" };
-    // (GGUF name, transformers name, expected shape).
-    let mut plan: Vec<(String, String, Vec<usize>)> = vec![
+    let mut groups = vec![vec![
         ("token_embd.weight".into(), "model.embed_tokens.weight".into(), vec![v, h]),
         (head.into(), "score.weight".into(), vec![v, h]),
         ("output_norm.weight".into(), "model.norm.weight".into(), vec![h]),
-    ];
+    ]];
     for layer in 0..config.num_hidden_layers {
-        for (ours, theirs) in LAYER_NAMES {
-            let want = match ours {
-                "attn_norm.weight" | "ffn_norm.weight" => vec![h],
-                "attn_q.weight" | "attn_output.weight" => vec![h, h],
-                "attn_k.weight" | "attn_v.weight" => vec![kv, h],
-                "ffn_gate.weight" | "ffn_up.weight" => vec![i, h],
-                _ => vec![h, i],
-            };
-            plan.push((format!("blk.{layer}.{ours}"), format!("model.layers.{layer}.{theirs}"), want));
-        }
+        groups.push(
+            LAYER_NAMES
+                .iter()
+                .map(|&(ours, theirs)| {
+                    let want = match ours {
+                        "attn_norm.weight" | "ffn_norm.weight" => vec![h],
+                        "attn_q.weight" | "attn_output.weight" => vec![h, h],
+                        "attn_k.weight" | "attn_v.weight" => vec![kv, h],
+                        "ffn_gate.weight" | "ffn_up.weight" => vec![i, h],
+                        _ => vec![h, i],
+                    };
+                    (format!("blk.{layer}.{ours}"), format!("model.layers.{layer}.{theirs}"), want)
+                })
+                .collect(),
+        );
     }
-    let mut header = serde_json::Map::new();
-    let mut offset = 0usize;
-    for (name, theirs, want) in &plan {
+    for (name, _, want) in groups.iter().flatten() {
         let info = g.tensor(name)?;
         if &info.shape != want {
             return Err(PalateError::InvalidWeights {
@@ -175,8 +178,18 @@ pub fn checkpoint(g: &Gguf, config: &LlamaGgufConfig) -> Result<Vec<u8>> {
                 detail: format!("tensor {name} has shape {:?}; the metadata says {want:?}", info.shape),
             });
         }
-        let bytes = info.numel() * 4;
-        header.insert(theirs.clone(), serde_json::json!({"dtype": "F32", "shape": want, "data_offsets": [offset, offset + bytes]}));
+    }
+    Ok(groups)
+}
+
+/// `entries` as one f32 safetensors file, each tensor dequantized straight into it (q / k rows
+/// put back in transformers' order).
+fn write_shard(g: &Gguf, config: &LlamaGgufConfig, entries: &[Entry]) -> Result<Vec<u8>> {
+    let mut header = serde_json::Map::new();
+    let mut offset = 0usize;
+    for (_, theirs, shape) in entries {
+        let bytes = shape.iter().product::<usize>() * 4;
+        header.insert(theirs.clone(), serde_json::json!({"dtype": "F32", "shape": shape, "data_offsets": [offset, offset + bytes]}));
         offset += bytes;
     }
     let mut header = serde_json::Value::Object(header).to_string().into_bytes();
@@ -188,16 +201,31 @@ pub fn checkpoint(g: &Gguf, config: &LlamaGgufConfig) -> Result<Vec<u8>> {
         .map_err(|_| PalateError::Backend(format!("cannot allocate {} MB for the model's f32 weights", offset >> 20)))?;
     out.extend((header.len() as u64).to_le_bytes());
     out.extend(header);
-    for (name, _, want) in &plan {
+    for (name, _, shape) in entries {
         let (_, mut values) = g.tensor_f32(name)?;
         if name.ends_with("attn_q.weight") {
-            values = unpermute(&values, want[0], want[1], config.num_attention_heads);
+            values = unpermute(&values, shape[0], shape[1], config.num_attention_heads);
         } else if name.ends_with("attn_k.weight") {
-            values = unpermute(&values, want[0], want[1], config.num_key_value_heads);
+            values = unpermute(&values, shape[0], shape[1], config.num_key_value_heads);
         }
         out.extend(values.iter().flat_map(|x| x.to_le_bytes()));
     }
     Ok(out)
+}
+
+/// The whole model as one f32 safetensors file's bytes, under transformers' names, with
+/// `score.weight` as the LM head (for inspection and tests; loading uses [`shards`]).
+pub fn checkpoint(g: &Gguf, config: &LlamaGgufConfig) -> Result<Vec<u8>> {
+    let all: Vec<Entry> = plan(g, config)?.into_iter().flatten().collect();
+    write_shard(g, config, &all)
+}
+
+/// The model as safetensors shards made one at a time, as
+/// [`crate::models::decoder::DecoderScorer::load_shards`] reads them: every shape is checked
+/// first, then each shard is dequantized only when the loader asks for it.
+pub fn shards<'a>(g: &'a Gguf, config: &'a LlamaGgufConfig) -> Result<impl Iterator<Item = Result<(String, Vec<u8>)>> + 'a> {
+    let groups = plan(g, config)?;
+    Ok(groups.into_iter().enumerate().map(move |(i, entries)| Ok((format!("{} (part {i})", g.file), write_shard(g, config, &entries)?))))
 }
 
 #[cfg(test)]

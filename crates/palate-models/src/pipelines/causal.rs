@@ -14,7 +14,7 @@ use tokenizers::Tokenizer;
 
 use crate::error::{PalateError, Result};
 use crate::io::gguf::Gguf;
-use crate::models::decoder::{DecoderScorer, DecoderWeights};
+use crate::models::decoder::DecoderScorer;
 use crate::models::llama_gguf::{self, LlamaGgufConfig};
 use crate::pipelines::chat::{ChatTemplate, Message};
 
@@ -167,8 +167,7 @@ impl CausalLm {
         tokenizer.with_padding(None);
         tokenizer.with_truncation(None).map_err(|e| PalateError::InvalidTokenizer { file: g.file.clone(), detail: e.to_string() })?;
         let template = ChatTemplate::from_files(Some(&tokenizer_config_json(g)?), None)?;
-        let bytes = llama_gguf::checkpoint(g, &config)?;
-        let decoder = DecoderScorer::load(&config.config_json(), DecoderWeights::Single(bytes), device)?;
+        let decoder = DecoderScorer::load_shards(&config.config_json(), llama_gguf::shards(g, &config)?, device, None)?;
         Ok(Self { decoder, tokenizer, template })
     }
 
