@@ -5,6 +5,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 "$root/scripts/setup.sh"
 cd "$root"
+say "clippy (warnings are errors)"
+cargo clippy --release --workspace --exclude palate-wasm --all-targets -- -D warnings
 say "Rust tests"
 # wgpu tests fail without an adapter; PALATE_ALLOW_NO_WGPU=1 (only where told so) lets them skip.
 cargo test --release --workspace --exclude palate-wasm -- --nocapture

@@ -348,6 +348,9 @@ enum RowFormat {
     Q8,
 }
 
+/// A row's bytes and, for q8, its block scales' bytes.
+type RowBytes<'a> = (std::borrow::Cow<'a, [u8]>, std::borrow::Cow<'a, [u8]>);
+
 enum Rows {
     /// The table's bytes, laid out as [`RowFormat`] says.
     Memory(Vec<u8>),
@@ -464,7 +467,7 @@ impl RowTable {
     }
 
     /// Row `r`'s value bytes and scale bytes (empty unless q8).
-    fn row_bytes(&self, r: usize) -> std::result::Result<(std::borrow::Cow<'_, [u8]>, std::borrow::Cow<'_, [u8]>), String> {
+    fn row_bytes(&self, r: usize) -> std::result::Result<RowBytes<'_>, String> {
         let (vb, sb) = (self.hidden * self.format.value_bytes(), self.format.scale_bytes(self.hidden));
         let scales_at = self.vocab * vb;
         match &self.rows {
@@ -495,7 +498,7 @@ impl RowTable {
     /// quantized by burn on the CPU (a unit test checks it bit for bit). A q8 table, or one whose
     /// width is not a multiple of the block, is returned as it is (as `quantize_linear_weights`
     /// leaves such a weight f32).
-    fn to_q8(self) -> Result<Self> {
+    fn into_q8(self) -> Result<Self> {
         let block = crate::nn::quantize::BLOCK as usize;
         if self.format == RowFormat::Q8 || !self.hidden.is_multiple_of(block) {
             return Ok(self);
@@ -616,11 +619,11 @@ impl DecoderScorer {
     }
 
     /// After quantizing the module: a table held on the host becomes q8 there
-    /// ([`RowTable::to_q8`]); on the CPU a q8 table moves out of the module into a [`RowTable`]
+    /// ([`RowTable::into_q8`]); on the CPU a q8 table moves out of the module into a [`RowTable`]
     /// (the module keeps a 1-row placeholder); anything else stays as it is.
     fn take_row_table(mut self) -> Result<Self> {
         if let Some(table) = self.row_table.take() {
-            self.row_table = Some(table.to_q8()?);
+            self.row_table = Some(table.into_q8()?);
             return Ok(self);
         }
         let weight = self.model.model.embed_tokens.weight.val();
@@ -704,7 +707,7 @@ impl DecoderScorer {
             applied.extend(result.applied);
             missing = result.missing.into_iter().map(|(path, _)| path).collect();
         }
-        missing.retain(|p| !applied.contains(p) && !(on_host && p == crate::io::pack::TOKEN_TABLE_PATH));
+        missing.retain(|p| !(applied.contains(p) || on_host && p == crate::io::pack::TOKEN_TABLE_PATH));
         if on_host && table.is_none() {
             missing.push(crate::io::pack::TOKEN_TABLE_PATH.to_string());
         }
@@ -937,7 +940,7 @@ impl DecoderScorer {
         // Position p predicts token p + 1: positions from − 1 .. seq − 1.
         let hidden = self.hidden_states(x, keep).narrow(1, from - 1, n);
         let logits = quantize::linear(&self.model.score, hidden); // [rows, n, vocab]
-        let pad = self.config.pad_token_id.unwrap_or(0).max(0) as i64;
+        let pad = self.config.pad_token_id.unwrap_or(0).max(0);
         let next: Vec<i64> = batch.iter().flat_map(|row| (from..seq).map(move |i| row.get(i).map_or(pad, |&t| t as i64))).collect();
         let next = Tensor::<3, burn::tensor::Int>::from_data(TensorData::new(next, [batch.len(), n, 1]), &self.device);
         let picked = activation::log_softmax(logits, 2).gather(2, next);
@@ -1072,7 +1075,7 @@ mod tests {
     fn host_q8_quantization_is_burns() {
         let (vocab, hidden) = (37, 96);
         let table = random_table(vocab, hidden);
-        let ours = RowTable::from_packed(DType::F32, &[vocab, hidden], f32_bytes(&table)).unwrap().to_q8().unwrap();
+        let ours = RowTable::from_packed(DType::F32, &[vocab, hidden], f32_bytes(&table)).unwrap().into_q8().unwrap();
         let scheme = crate::nn::quantize::Precision::Q8.scheme().unwrap();
         let burns = RowTable::from_tensor(&table.clone().quantize_dynamic(&scheme)).unwrap();
         let (Rows::Memory(a), Rows::Memory(b)) = (&ours.rows, &burns.rows) else { panic!("both in memory") };

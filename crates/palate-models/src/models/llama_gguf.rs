@@ -193,7 +193,7 @@ fn write_shard(g: &Gguf, config: &LlamaGgufConfig, entries: &[Entry]) -> Result<
         offset += bytes;
     }
     let mut header = serde_json::Value::Object(header).to_string().into_bytes();
-    while header.len() % 8 != 0 {
+    while !header.len().is_multiple_of(8) {
         header.push(b' ');
     }
     let mut out = Vec::new();
