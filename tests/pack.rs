@@ -314,3 +314,59 @@ fn packs_load_by_byte_ranges_a_tensor_at_a_time() {
     println!("damaged metadata: {refused} refused, {loaded} loaded");
     assert!(refused > 0, "{refused} refused, {loaded} loaded");
 }
+
+/// Seeded mutants of a reward-model `.bpk` (bit flips in the header and metadata, a length field
+/// set huge, truncation, spans deleted or repeated) give a typed error or a model that scores,
+/// never a panic: the pack's own checks stand between burn-pack and a hostile file.
+#[test]
+fn mutated_packs_never_panic() {
+    use palate_models::pipelines::reward::RewardModel;
+    use rand::{Rng, SeedableRng, rngs::StdRng};
+    let dir = palate_tests::root().join("tests/fixtures/rm/qwen3");
+    let (_, whole) = palate_models::convert::convert_dir(&dir, StoredPrecision::F32).unwrap();
+    // Most mutants hit the header and CBOR metadata, where the parsing is.
+    use palate_models::burn::store::burn_pack::{HEADER_SIZE, Header};
+    let meta_end = HEADER_SIZE + Header::from_bytes(&whole[..HEADER_SIZE]).unwrap().metadata_size as usize;
+    let hot = meta_end.min(whole.len()).max(64);
+    let device = device::cpu_device();
+    let mut rng = StdRng::seed_from_u64(26);
+    let (mut parsed, mut scored) = (0, 0);
+    let cases = 400;
+    for case in 0..cases {
+        let mut b = whole.clone();
+        match rng.random_range(0..5) {
+            0 => {
+                for _ in 0..rng.random_range(1..6) {
+                    let i = rng.random_range(0..hot);
+                    b[i] ^= 1 << rng.random_range(0..8);
+                }
+            }
+            1 => {
+                let i = rng.random_range(0..hot - 4);
+                b[i..i + 4].copy_from_slice(&[0xff, 0xff, 0xff, 0x7f]);
+            }
+            2 => b.truncate(rng.random_range(0..b.len())),
+            3 => {
+                let i = rng.random_range(0..hot);
+                b.drain(i..(i + rng.random_range(1..32)).min(b.len()));
+            }
+            _ => {
+                let i = rng.random_range(0..hot);
+                let span = b[i..(i + rng.random_range(1..32)).min(b.len())].to_vec();
+                b.splice(i..i, span);
+            }
+        }
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match Pack::parse(b, "mutant.bpk") {
+            Err(_) => (false, false),
+            Ok(pack) => match RewardModel::from_pack(&pack, &device, None) {
+                Err(_) => (true, false),
+                Ok(rm) => (true, rm.score_blocking("How do I boil an egg?", &["Nine minutes.".to_string()]).is_ok()),
+            },
+        }));
+        let (p, s) = outcome.unwrap_or_else(|_| panic!("mutant {case} panicked"));
+        parsed += p as usize;
+        scored += s as usize;
+    }
+    eprintln!("{cases} mutants: {parsed} parsed, {scored} loaded and scored");
+    assert!(parsed < cases, "the mutants reach the error paths");
+}
