@@ -281,24 +281,9 @@ impl Pack {
     /// it, so loading never holds the whole file in memory.
     #[cfg(not(target_family = "wasm"))]
     pub fn from_file(path: impl AsRef<std::path::Path>) -> Result<Self> {
-        use std::io::Read;
         let path = path.as_ref();
         let file = path.display().to_string();
-        let io = |e: std::io::Error| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                PalateError::MissingFile { file: file.clone(), detail: "no such file".into() }
-            } else {
-                PalateError::Io { file: file.clone(), detail: e.to_string() }
-            }
-        };
-        let mut handle = std::fs::File::open(path).map_err(io)?;
-        let len = handle.metadata().map_err(io)?.len() as usize;
-        let mut magic = Vec::with_capacity(4);
-        handle.by_ref().take(4).read_to_end(&mut magic).map_err(io)?;
-        if !is_burnpack(&magic) {
-            return Err(not_burnpack(&file));
-        }
-        Self::from_ranges(std::sync::Arc::new(FileRanges::new(handle, len)), &file)
+        Self::from_ranges(std::sync::Arc::new(FileRanges::open(path)?), &file)
     }
 
     /// Opens a pack behind [`ByteRanges`] (the browser's `Blob`): the header and metadata are
