@@ -166,3 +166,22 @@ fn the_embedding_table_stays_on_the_cpu_under_a_small_binding_limit() {
         }
     }
 }
+
+/// A batch whose attention scores would pass Palate's u32-indexed WebGPU kernels is refused with
+/// a typed error before anything runs (it used to panic inside a kernel).
+#[test]
+fn a_batch_beyond_the_webgpu_kernels_is_a_typed_error() {
+    let Some(device) = palate_tests::wgpu_device_or_skip() else { return };
+    let dir = root().join("tests/fixtures/rm/qwen3");
+    let mut config: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
+    config["max_position_embeddings"] = 100_000.into();
+    let weights = std::fs::read(dir.join("model.safetensors")).unwrap();
+    let scorer = DecoderScorer::load(&serde_json::to_vec(&config).unwrap(), DecoderWeights::Single(weights), &device).unwrap();
+    let heads = scorer.config.num_attention_heads;
+    // heads × seq² just past u32::MAX.
+    let seq = ((u32::MAX as f64 / heads as f64).sqrt() as usize) + 2;
+    match scorer.score_ids_blocking(&[vec![1; seq]]) {
+        Err(palate_models::PalateError::InvalidInput(m)) => assert!(m.contains("too large for one pass on WebGPU"), "{m}"),
+        other => panic!("expected InvalidInput, got {:?}", other.map(|_| ())),
+    }
+}

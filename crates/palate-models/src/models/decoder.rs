@@ -897,6 +897,20 @@ impl DecoderScorer {
         if let Some(&bad) = batch.iter().flatten().find(|&&id| id as usize >= self.config.vocab_size) {
             return Err(PalateError::InvalidInput(format!("token id {bad} is outside the vocabulary ({})", self.config.vocab_size)));
         }
+        if !crate::device::is_cpu(&self.device) {
+            // Palate's WebGPU kernels index with u32 (kernels::wgsl): a batch whose attention
+            // scores or feed-forward activations would pass that is refused here, not in a kernel.
+            let c = &self.config;
+            let scores = batch.len().checked_mul(c.num_attention_heads).and_then(|v| v.checked_mul(seq)).and_then(|v| v.checked_mul(seq));
+            let widest = c.hidden_size.max(c.intermediate_size).max(c.num_attention_heads * c.head_dim);
+            let activations = batch.len().checked_mul(seq).and_then(|v| v.checked_mul(widest));
+            if scores.is_none_or(|v| v >= u32::MAX as usize) || activations.is_none_or(|v| v >= u32::MAX as usize / 4) {
+                return Err(PalateError::InvalidInput(format!(
+                    "{} sequences of up to {seq} tokens are too large for one pass on WebGPU; score fewer or shorter ones at a time",
+                    batch.len()
+                )));
+            }
+        }
         let pad = self.config.pad_token_id.unwrap_or(0).max(0);
         let (ids, keep) = crate::nn::batch::pad_right(batch, pad, &self.device);
         let x = match &self.row_table {
