@@ -126,6 +126,7 @@ const server = await startServer({
   port: 0,
   mounts: { '/smollm2/': path.join(root, 'models/SmolLM2-135M-Instruct'), '/wllama/': wllamaDir },
 });
+const commit = execFileSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const results = { gguf: GGUF, wllama: wllamaVersion, texts: texts.length, runs: RUNS, chromium: execFileSync(process.env.CHROMIUM ?? '/usr/bin/chromium', ['--version'], { encoding: 'utf8' }).trim(), cpus: os.cpus().length, rows: [] };
 try {
@@ -134,7 +135,7 @@ try {
       console.error(`${name} on ${backend} …`);
       try {
         const r = await run();
-        results.rows.push({ runtime: name, ...r, medianMs: median(r.times), runs: RUNS });
+        results.rows.push({ runtime: name, ...r, medianMs: median(r.times), runs: RUNS, commit });
         console.error(`  median ${median(r.times).toFixed(0)} ms for ${texts.length} texts; peak RSS ${(r.peakRssBytes / 2 ** 20).toFixed(0)} MiB`);
       } catch (e) {
         results.rows.push({ runtime: name, backend, error: String(e?.message ?? e) });
