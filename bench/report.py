@@ -89,7 +89,7 @@ def main():
       "downloads), its WebGPU rows the WebGPU build (`web/pkg`).")
     w("- q8 is not the same arithmetic on both sides. Palate's CPU row quantizes the f32 model when "
       "it loads: int8 weights in blocks of 32 along d_in, activations rounded to i16 per "
-      "call, integer products (`crates/palate-models/src/igemm.rs`). onnxruntime multiplies uint8 "
+      "call, integer products (`crates/palate-models/src/kernels/igemm.rs`). onnxruntime multiplies uint8 "
       "weights by activations rounded to 8 bits (`quantize_dynamic`). Palate's WebGPU q8 is "
       "weight-only (f32 products).\n")
 

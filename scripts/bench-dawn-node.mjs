@@ -45,7 +45,7 @@ const PEERS = path.join(root, 'bench/browser/node_modules');
 const ORT = path.join(PEERS, 'onnxruntime-web/dist');
 
 const CONFIGS = [
-  // Every matrix product in Palate's own WGSL kernels (crates/palate-models/src/wgsl.rs).
+  // Every matrix product in Palate's own WGSL kernels (crates/palate-models/src/kernels/wgsl.rs).
   { key: 'palate-webgpu', engine: 'palate', device: 'webgpu', precision: 'f32' },
   { key: 'palate-webgpu-q8', engine: 'palate', device: 'webgpu', precision: 'q8' },
   { key: 'palate-cpu', engine: 'palate', device: 'cpu', precision: 'f32' },

@@ -1,4 +1,4 @@
-//! One-file models (`palate convert`, `crates/palate-models/src/pack.rs`): a `.bpk` loads exactly
+//! One-file models (`palate convert`, `crates/palate-models/src/io/pack.rs`): a `.bpk` loads exactly
 //! like its folder, on CPU and wgpu, at every stored precision; damaged or mismatched packs are
 //! typed errors. References are the folder-loaded models (themselves checked against HF
 //! transformers and the float64 reference in parity.rs / reward.rs / quantize.rs).

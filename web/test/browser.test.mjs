@@ -144,7 +144,7 @@ describe('all-MiniLM-L6-v2 in headless Chromium', { timeout: 20 * 60_000 }, () =
   // (uniformity: a barrier under a loop bounded by a storage value), and a module it refuses is
   // only "invalid due to a previous error" once it runs. So compile each kernel here first.
   test("every Palate WGSL kernel compiles in Chromium's Tint", async () => {
-    const dir = path.join(root, 'crates/palate-models/src');
+    const dir = path.join(root, 'crates/palate-models/src/kernels');
     const files = (await fs.readdir(dir)).filter((f) => f.endsWith('.wgsl')).sort();
     assert.deepEqual(files, ['linear.wgsl', 'matmul.wgsl']);
     for (const f of files) {
