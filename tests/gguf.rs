@@ -257,10 +257,10 @@ fn a_shape_that_disagrees_with_the_metadata_is_named() {
 
 #[test]
 fn an_unsupported_tensor_type_is_named() {
-    // Q4_K (type 12): 256 values in a 144-byte block.
-    let bytes = tiny_llama("llama", 8).tensor("blk.0.extra.weight", &[256], 12, vec![0; 144]).bytes();
+    // Q5_K (type 13): 256 values in a 176-byte block, named but not read yet.
+    let bytes = tiny_llama("llama", 8).tensor("blk.0.extra.weight", &[256], 13, vec![0; 176]).bytes();
     let m = message(open(bytes).unwrap_err());
-    assert!(m.contains("blk.0.extra.weight") && m.contains("Q4_K"), "{m}");
+    assert!(m.contains("blk.0.extra.weight") && m.contains("Q5_K"), "{m}");
     let bytes = tiny_llama("llama", 8).tensor("blk.0.odd.weight", &[32], 99, vec![0; 32]).bytes();
     let m = message(open(bytes).unwrap_err());
     assert!(m.contains("blk.0.odd.weight") && m.contains("unknown ggml tensor type 99"), "{m}");
@@ -349,4 +349,37 @@ fn mutated_gguf_files_never_panic() {
     }
     eprintln!("3000 mutants: {opened} opened, {mapped} mapped to the decoder");
     assert!(opened > 0 && opened < 3000, "the mutants reach both outcomes");
+}
+
+/// Q4_K and Q6_K blocks dequantize as gguf-py (llama.cpp's Python reader) does
+/// (tests/fixtures/gguf/kquants.json, scripts/make_kquant_fixture.py).
+#[test]
+fn k_quants_match_gguf_py() {
+    use palate_models::io::gguf::{TensorType, dequantize};
+    #[derive(serde::Deserialize)]
+    struct Row {
+        #[serde(rename = "type")]
+        kind: String,
+        bytes: String,
+        values: Vec<f32>,
+    }
+    #[derive(serde::Deserialize)]
+    struct K {
+        rows: Vec<Row>,
+    }
+    let k: K = serde_json::from_slice(&std::fs::read(root().join("tests/fixtures/gguf/kquants.json")).unwrap()).unwrap();
+    assert_eq!(k.rows.len(), 2);
+    for row in k.rows {
+        let kind = match row.kind.as_str() {
+            "Q4_K" => TensorType::Q4K,
+            "Q6_K" => TensorType::Q6K,
+            other => panic!("{other}"),
+        };
+        let bytes: Vec<u8> = (0..row.bytes.len()).step_by(2).map(|i| u8::from_str_radix(&row.bytes[i..i + 2], 16).unwrap()).collect();
+        let got = dequantize(kind, &bytes);
+        assert_eq!(got.len(), row.values.len());
+        let worst = got.iter().zip(&row.values).map(|(a, b)| (a - b).abs() / b.abs().max(1e-6)).fold(0f32, f32::max);
+        assert!(worst <= 1e-6, "{}: worst relative difference {worst}", row.kind);
+        assert!(got.iter().any(|v| *v != 0.0));
+    }
 }

@@ -8,9 +8,10 @@
 //! file is an [`PalateError::InvalidWeights`] naming the key or tensor, never a panic or an
 //! allocation the file's size cannot back.
 //!
-//! Tensors: F32, F16, BF16, Q8_0, Q4_0 and Q4_1, dequantized to f32 exactly as ggml does
-//! (`ggml-quants.c`: `d·q` and `d·q + m`, `d` and `m` f16 widened to f32); any other type is an
-//! error naming the tensor and its type. Shapes are reported in PyTorch order (slowest axis first):
+//! Tensors: F32, F16, BF16, Q8_0, Q4_0, Q4_1 and the K-quants Q4_K and Q6_K (256-value super-blocks
+//! with 6- or 8-bit sub-block scales, what most published GGUFs use), dequantized to f32 as ggml
+//! does (`ggml-quants.c`'s `dequantize_row_*`, the same order of float operations); any other type
+//! is an error naming the tensor and its type. Shapes are reported in PyTorch order (slowest axis first):
 //! GGUF lists `ne[0]` (the contiguous axis) first, so `[576, 49152]` in the file is a
 //! `[49152, 576]` row-major matrix.
 //!
@@ -98,6 +99,8 @@ pub enum TensorType {
     Q4_0,
     Q4_1,
     Q8_0,
+    Q4K,
+    Q6K,
 }
 
 impl TensorType {
@@ -108,6 +111,8 @@ impl TensorType {
             2 => Self::Q4_0,
             3 => Self::Q4_1,
             8 => Self::Q8_0,
+            12 => Self::Q4K,
+            14 => Self::Q6K,
             30 => Self::BF16,
             other => {
                 let name = match other {
@@ -116,16 +121,14 @@ impl TensorType {
                     9 => "Q8_1",
                     10 => "Q2_K",
                     11 => "Q3_K",
-                    12 => "Q4_K",
                     13 => "Q5_K",
-                    14 => "Q6_K",
                     15 => "Q8_K",
                     _ => "",
                 };
                 return Err(if name.is_empty() {
                     format!("unknown ggml tensor type {other}")
                 } else {
-                    format!("tensor type {name} is not supported yet (F32, F16, BF16, Q8_0, Q4_0, Q4_1 are)")
+                    format!("tensor type {name} is not supported yet (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K are)")
                 });
             }
         })
@@ -139,6 +142,8 @@ impl TensorType {
             Self::Q4_0 => (32, 18),
             Self::Q4_1 => (32, 20),
             Self::Q8_0 => (32, 34),
+            Self::Q4K => (256, 144),
+            Self::Q6K => (256, 210),
         }
     }
 }
@@ -462,7 +467,58 @@ pub fn dequantize(kind: TensorType, bytes: &[u8]) -> Vec<f32> {
                 out.extend(qs.iter().map(|&q| (q & 0x0F) as f32 * d + m));
                 out.extend(qs.iter().map(|&q| (q >> 4) as f32 * d + m));
             }
+            TensorType::Q4K => dequantize_q4_k(b, &mut out),
+            TensorType::Q6K => dequantize_q6_k(b, &mut out),
         }
     }
     out
+}
+
+/// Q4_K's 6-bit scale and minimum of sub-block `j` (ggml's `get_scale_min_k4`).
+fn scale_min_k4(j: usize, q: &[u8]) -> (u8, u8) {
+    if j < 4 {
+        (q[j] & 63, q[j + 4] & 63)
+    } else {
+        ((q[j + 4] & 0x0F) | ((q[j - 4] >> 6) << 4), (q[j + 4] >> 4) | ((q[j] >> 6) << 4))
+    }
+}
+
+/// One Q4_K super-block (`d`, `dmin`, 12 bytes of packed scales, 128 bytes of nibbles) → 256 values:
+/// eight sub-blocks of 32, each `d·scale·q − dmin·min`.
+fn dequantize_q4_k(b: &[u8], out: &mut Vec<f32>) {
+    let (d, dmin) = (f16(b), f16(&b[2..4]));
+    let (scales, qs) = (&b[4..16], &b[16..144]);
+    for (chunk, q) in qs.chunks_exact(32).enumerate() {
+        let (sc1, m1) = scale_min_k4(2 * chunk, scales);
+        let (sc2, m2) = scale_min_k4(2 * chunk + 1, scales);
+        let (d1, m1) = (d * sc1 as f32, dmin * m1 as f32);
+        let (d2, m2) = (d * sc2 as f32, dmin * m2 as f32);
+        out.extend(q.iter().map(|&v| d1 * (v & 0x0F) as f32 - m1));
+        out.extend(q.iter().map(|&v| d2 * (v >> 4) as f32 - m2));
+    }
+}
+
+/// One Q6_K super-block (128 bytes of low nibbles, 64 of high bit pairs, 16 i8 scales, `d`) → 256
+/// values, each `d·scale·(q − 32)` with q six bits.
+fn dequantize_q6_k(b: &[u8], out: &mut Vec<f32>) {
+    let (ql, qh, sc) = (&b[0..128], &b[128..192], &b[192..208]);
+    let d = f16(&b[208..210]);
+    let start = out.len();
+    out.resize(start + 256, 0.0);
+    let y = &mut out[start..];
+    for half in 0..2 {
+        let (ql, qh, sc, y) = (&ql[64 * half..], &qh[32 * half..], &sc[8 * half..], &mut y[128 * half..]);
+        for l in 0..32 {
+            let is = l / 16;
+            let q1 = ((ql[l] & 0x0F) | ((qh[l] & 3) << 4)) as i32 - 32;
+            let q2 = ((ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4)) as i32 - 32;
+            let q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) as i32 - 32;
+            let q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) as i32 - 32;
+            let s = |k: usize| d * sc[is + k] as i8 as f32;
+            y[l] = s(0) * q1 as f32;
+            y[l + 32] = s(2) * q2 as f32;
+            y[l + 64] = s(4) * q3 as f32;
+            y[l + 96] = s(6) * q4 as f32;
+        }
+    }
 }
