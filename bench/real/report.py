@@ -128,7 +128,10 @@ if flr and flr_base:
                    f"{cell(r['baselines']['longer'])} |")
     out.append(f"| **all** | {flr['pairs']} | **{cell(flr['baselines']['reward-model'])}** | {cell(flr_base)} | {cell(flr)} | "
                f"{cell(flr['baselines']['longer'])} |")
-    out += [""]
+    out += ["", "With prior weight 1, FLR's differences (several nats) outweigh the shared reward, so \"shipped + FLR\" follows",
+            "FLR. A 135M model's follow-up likelihood is near chance overall here: above the shipped ranking and the length",
+            "baseline on helpful-base and LLMFAO, below both on harmless and rejection-sampled HH and on Tulu. It stays an",
+            "option (`rewardModel: '….gguf'`), not part of the default.", ""]
 log = os.path.join(d, "train-reward.log")
 if os.path.exists(log):
     out += ["## Training log of the shipped reward", "", "```"] + [l.rstrip() for l in open(log) if l.strip() and "embedding" not in l] + ["```", ""]
