@@ -8,6 +8,9 @@ const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const model = params.get('model') ?? '/models/all-MiniLM-L6-v2/';
 const backend = params.get('backend') ?? 'auto';
+// ?rewardModel=/models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf (scripts/fetch-model.sh smollm2)
+// adds a reward model, or a causal LM scored by follow-up likelihood, to the ranking.
+const rewardModel = params.get('rewardModel') || undefined;
 const MAX_REPLIES = 16;
 let ranker = null;
 let question = null;
@@ -211,7 +214,7 @@ async function start() {
   $('forget').onclick = () => forget().catch(fail);
 
   try {
-    ranker = await createRanker({ model, backend, onProgress });
+    ranker = await createRanker({ model, backend, rewardModel, onProgress });
   } catch (e) {
     $('backend').textContent = 'failed';
     $('status').textContent = '';
