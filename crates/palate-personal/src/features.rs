@@ -70,6 +70,13 @@ impl Principle {
             if !seen.insert(p.name.clone()) {
                 return Err(PersonalError::InvalidSpec(format!("principle '{}' appears twice", p.name)));
             }
+            if RESERVED_NAMES.contains(&p.name.as_str()) || p.name.starts_with("taste-") {
+                return Err(PersonalError::InvalidSpec(format!(
+                    "principle '{}' would share its name with one of Palate's own feature groups ({}, taste-N): choose another name",
+                    p.name,
+                    RESERVED_NAMES.join(", ")
+                )));
+            }
             if p.label.trim().is_empty() {
                 p.label = p.name.clone();
             }
@@ -80,6 +87,11 @@ impl Principle {
         Ok(list)
     }
 }
+
+/// Names of the feature groups that are not principles (the reward model, the shared reward, the
+/// personal cues of [`crate::shared::Block::cue_names`]): explanations and profiles key on group
+/// names, so a principle may not take one.
+pub const RESERVED_NAMES: [&str; 5] = ["reward", "shared", "length", "sentences", "on-topic"];
 
 /// The default principles (override with your own list).
 pub fn default_principles() -> Vec<Principle> {
@@ -690,6 +702,24 @@ pub(crate) fn unit(v: &[f32], what: &'static str) -> Result<Vec<f64>> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_principle_named_like_another_feature_group_is_refused() {
+        for name in ["length", "on-topic", "shared", "reward", "taste-2"] {
+            let json = format!(r#"[{{"name": "{name}", "goal": "A reply about {name}."}}]"#);
+            match Principle::list_from_json(&json) {
+                Err(PersonalError::InvalidSpec(m)) => assert!(m.contains(name) && m.contains("choose another name"), "{m}"),
+                other => panic!("{name}: expected InvalidSpec, got {other:?}"),
+            }
+        }
+        assert!(Principle::list_from_json(r#"[{"name": "lengthy", "goal": "A long reply."}]"#).is_ok());
+        // Every cue name is reserved.
+        for block in [crate::shared::Block::Length, crate::shared::Block::PromptCosine] {
+            for n in block.cue_names().unwrap() {
+                assert!(RESERVED_NAMES.contains(n), "{n}");
+            }
+        }
+    }
+
     use super::*;
 
     #[test]
