@@ -111,3 +111,67 @@ fn empty_and_huge_texts_embed() {
     }
     assert!(embedder.embed_blocking::<&str>(&[]).unwrap().is_empty());
 }
+
+/// Seeded mutants of a reward-model folder's text files (config.json, tokenizer.json, the chat
+/// template in tokenizer_config.json: bytes flipped, numbers made huge or negative, spans deleted
+/// or repeated) give a typed error or a model that scores, never a panic.
+#[test]
+fn mutated_config_tokenizer_and_template_never_panic() {
+    use palate_models::models::decoder::DecoderWeights;
+    use palate_models::pipelines::reward::{RewardFiles, RewardModel};
+    use rand::{Rng, SeedableRng, rngs::StdRng};
+    let dir = palate_tests::root().join("tests/fixtures/rm/qwen3");
+    let read = |n: &str| std::fs::read(dir.join(n)).unwrap();
+    let (config, tokenizer, tok_config, weights) = (read("config.json"), read("tokenizer.json"), read("tokenizer_config.json"), read("model.safetensors"));
+    let device = device::cpu_device();
+    let mut rng = StdRng::seed_from_u64(26);
+    let mutate = |rng: &mut StdRng, b: &[u8]| -> Vec<u8> {
+        let mut b = b.to_vec();
+        match rng.random_range(0..4) {
+            0 => {
+                for _ in 0..rng.random_range(1..4) {
+                    let i = rng.random_range(0..b.len());
+                    b[i] ^= 1 << rng.random_range(0..7);
+                }
+            }
+            1 => {
+                let digits: Vec<usize> = b.iter().enumerate().filter(|(_, c)| c.is_ascii_digit()).map(|(i, _)| i).collect();
+                if !digits.is_empty() {
+                    let i = digits[rng.random_range(0..digits.len())];
+                    let with: &[u8] = [&b"99999999999"[..], b"-1", b"0", b"1e30"][rng.random_range(0..4)];
+                    b.splice(i..i + 1, with.iter().copied());
+                }
+            }
+            2 => {
+                let i = rng.random_range(0..b.len());
+                b.drain(i..(i + rng.random_range(1..48)).min(b.len()));
+            }
+            _ => {
+                let i = rng.random_range(0..b.len());
+                let span = b[i..(i + rng.random_range(1..48)).min(b.len())].to_vec();
+                b.splice(i..i, span);
+            }
+        }
+        b
+    };
+    let (mut loaded, mut scored) = (0, 0);
+    let cases = 600;
+    for case in 0..cases {
+        let (mut c, mut t, mut tc) = (config.clone(), tokenizer.clone(), tok_config.clone());
+        match case % 3 {
+            0 => c = mutate(&mut rng, &config),
+            1 => t = mutate(&mut rng, &tokenizer),
+            _ => tc = mutate(&mut rng, &tok_config),
+        }
+        let files = RewardFiles { config: c, tokenizer: t, tokenizer_config: Some(tc), chat_template: None, weights: DecoderWeights::Single(weights.clone()) };
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match RewardModel::load(files, &device) {
+            Err(_) => (false, false),
+            Ok(rm) => (true, rm.score_blocking("How do I boil an egg?", &["Nine minutes.".to_string(), "".to_string()]).is_ok()),
+        }));
+        let (l, s) = outcome.unwrap_or_else(|_| panic!("mutant {case} (of {}) panicked", ["config.json", "tokenizer.json", "tokenizer_config.json"][case % 3]));
+        loaded += l as usize;
+        scored += s as usize;
+    }
+    eprintln!("{cases} mutants: {loaded} loaded, {scored} scored");
+    assert!(loaded < cases && scored > 0, "both outcomes reached");
+}

@@ -150,6 +150,11 @@ impl DecoderConfig {
             Some(other) => return Err(invalid(format!("rope type \"{other}\" is not supported (default, llama3)"))),
         }
         let num_labels = raw.num_labels.or(raw.id2label.as_ref().map(|m| m.len())).unwrap_or(1);
+        if let Some(pad) = raw.pad_token_id
+            && !(0..raw.vocab_size as i64).contains(&pad)
+        {
+            return Err(invalid(format!("pad_token_id {pad} is outside the vocabulary (vocab_size {})", raw.vocab_size)));
+        }
         Ok(Self {
             kind,
             vocab_size: raw.vocab_size,
@@ -168,6 +173,22 @@ impl DecoderConfig {
             attention_bias: raw.attention_bias,
             mlp_bias: raw.mlp_bias,
         })
+    }
+
+    /// Parameters the config describes (token table, blocks, final norm, head), saturating: what a
+    /// checkpoint must hold before the module is allocated for it.
+    pub fn parameter_count(&self) -> usize {
+        let (h, hd) = (self.hidden_size, self.head_dim);
+        let q = self.num_attention_heads.saturating_mul(hd);
+        let kv = self.num_key_value_heads.saturating_mul(hd);
+        let attention = [h.saturating_mul(q), h.saturating_mul(kv), h.saturating_mul(kv), q.saturating_mul(h)];
+        let mlp = h.saturating_mul(self.intermediate_size).saturating_mul(3);
+        let block = attention.iter().fold(mlp, |a, &b| a.saturating_add(b)).saturating_add(h.saturating_mul(2));
+        self.vocab_size
+            .saturating_mul(h)
+            .saturating_add(block.saturating_mul(self.num_hidden_layers))
+            .saturating_add(h)
+            .saturating_add(h.saturating_mul(self.num_labels))
     }
 
     /// Inverse frequencies of the rotary embedding (transformers' `_compute_default_rope_parameters`
@@ -664,6 +685,19 @@ impl DecoderScorer {
             DecoderWeights::Single(bytes) => vec![(names::WEIGHTS.to_string(), bytes)],
             DecoderWeights::Sharded(shards) => shards,
         };
+        // Every parameter must be in the weights, at 2 bytes or more (f16 / bf16): a config that
+        // describes more is refused before the module is allocated for it.
+        let config = DecoderConfig::from_json(config_json)?;
+        let stored: usize = shards.iter().map(|(_, b)| b.len()).sum();
+        if config.parameter_count().saturating_mul(2) > stored {
+            return Err(PalateError::InvalidConfig {
+                file: names::CONFIG.into(),
+                detail: format!(
+                    "describes a model of {} parameters, more than the {stored} bytes of weights can hold — does config.json belong to these weights?",
+                    config.parameter_count()
+                ),
+            });
+        }
         Self::load_shards(config_json, shards.into_iter().map(Ok), device, max_binding_bytes)
     }
 

@@ -162,8 +162,7 @@ impl CausalLm {
     pub fn from_gguf(g: &Gguf, device: &burn::tensor::Device) -> Result<Self> {
         let config = LlamaGgufConfig::from_gguf(g)?;
         let tokenizer_bytes = tokenizer_json(g)?;
-        let mut tokenizer = Tokenizer::from_bytes(&tokenizer_bytes)
-            .map_err(|e| PalateError::InvalidTokenizer { file: g.file.clone(), detail: e.to_string() })?;
+        let mut tokenizer = crate::pipelines::text::load_tokenizer(&tokenizer_bytes, &g.file)?;
         tokenizer.with_padding(None);
         tokenizer.with_truncation(None).map_err(|e| PalateError::InvalidTokenizer { file: g.file.clone(), detail: e.to_string() })?;
         let template = ChatTemplate::from_files(Some(&tokenizer_config_json(g)?), None)?;

@@ -91,8 +91,7 @@ pub fn shard_names(index: &[u8]) -> Result<Vec<String>> {
 /// The chat template and the tokenizer (no padding, no truncation: the model sees the whole text).
 fn text_side(tokenizer: &[u8], tokenizer_config: Option<&[u8]>, chat_template: Option<&[u8]>) -> Result<(ChatTemplate, Tokenizer)> {
     let template = ChatTemplate::from_files(tokenizer_config, chat_template)?;
-    let mut tokenizer = Tokenizer::from_bytes(tokenizer)
-        .map_err(|e| PalateError::InvalidTokenizer { file: names::TOKENIZER.into(), detail: e.to_string() })?;
+    let mut tokenizer = crate::pipelines::text::load_tokenizer(tokenizer, names::TOKENIZER)?;
     tokenizer.with_padding(None);
     tokenizer
         .with_truncation(None)

@@ -19,6 +19,16 @@ impl std::fmt::Debug for TextTokenizer {
     }
 }
 
+/// `tokenizers::Tokenizer::from_bytes`, refusing bytes that are not JSON first: tokenizers 0.22
+/// panics (an `expect` in its decoder deserializer) on a syntax error inside `"decoder"`, which a
+/// damaged tokenizer.json reaches (found by `tests/bad_input.rs`'s mutants). `file` names the
+/// file in errors.
+pub fn load_tokenizer(bytes: &[u8], file: &str) -> Result<Tokenizer> {
+    let invalid = |detail: String| PalateError::InvalidTokenizer { file: file.into(), detail };
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(|e| invalid(format!("not valid JSON: {e}")))?;
+    Tokenizer::from_bytes(bytes).map_err(|e| invalid(e.to_string()))
+}
+
 impl TextTokenizer {
     /// Loads tokenizer.json. Any padding it prescribes (all-MiniLM-L6-v2's pads to 128) is
     /// removed; texts are cut to `max_length` tokens as sentence-transformers does.
@@ -27,7 +37,7 @@ impl TextTokenizer {
         if max_length < 2 {
             return Err(PalateError::InvalidInput(format!("max_length {max_length} leaves no room for text")));
         }
-        let mut inner = Tokenizer::from_bytes(bytes).map_err(|e| invalid(e.to_string()))?;
+        let mut inner = load_tokenizer(bytes, names::TOKENIZER)?;
         inner.with_padding(None);
         inner
             .with_truncation(Some(TruncationParams { max_length, ..Default::default() }))
