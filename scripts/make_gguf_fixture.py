@@ -8,7 +8,8 @@ f32 result is compared against them.
 
     python scripts/make_gguf_fixture.py GGUF OUT.json
 
-Needs a throwaway venv:  pip install torch transformers gguf accelerate
+Needs a throwaway venv (the versions the committed fixture was made with):
+    pip install torch==2.15.0 transformers==5.25.0 gguf==0.19.0 accelerate==1.16.0
 """
 import json
 import os
