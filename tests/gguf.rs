@@ -233,11 +233,14 @@ fn message(e: PalateError) -> String {
 fn a_well_formed_tiny_llama_reads() {
     let g = open(tiny_llama("llama", 8).bytes()).expect("opens");
     let c = LlamaGgufConfig::from_gguf(&g).expect("config");
-    let bytes = llama_gguf::checkpoint(&g, &c).expect("tensors");
-    let st = safetensors::SafeTensors::deserialize(&bytes).expect("a safetensors file");
-    assert_eq!(st.tensor("model.layers.0.self_attn.q_proj.weight").unwrap().shape(), [8, 8]);
-    assert_eq!(st.tensor("score.weight").unwrap().shape(), [4, 8], "the tied token table is the LM head");
-    assert_eq!(st.len(), 3 + 9);
+    let shards: Vec<(String, Vec<u8>)> = llama_gguf::shards(&g, &c).expect("planned").collect::<Result<_, _>>().expect("shards");
+    assert_eq!(shards.len(), 2, "the table, head and norm; then one block");
+    let head = safetensors::SafeTensors::deserialize(&shards[0].1).expect("a safetensors file");
+    assert_eq!(head.tensor("score.weight").unwrap().shape(), [4, 8], "the tied token table is the LM head");
+    assert_eq!(head.len(), 3);
+    let block = safetensors::SafeTensors::deserialize(&shards[1].1).expect("a safetensors file");
+    assert_eq!(block.tensor("model.layers.0.self_attn.q_proj.weight").unwrap().shape(), [8, 8]);
+    assert_eq!(block.len(), 9);
 }
 
 #[test]
@@ -251,7 +254,7 @@ fn another_architecture_is_named() {
 fn a_shape_that_disagrees_with_the_metadata_is_named() {
     let g = open(tiny_llama("llama", 6).bytes()).expect("opens");
     let c = LlamaGgufConfig::from_gguf(&g).expect("config");
-    let m = message(llama_gguf::checkpoint(&g, &c).unwrap_err());
+    let m = message(llama_gguf::shards(&g, &c).err().expect("the plan refuses the shape"));
     assert!(m.contains("blk.0.attn_q.weight") && m.contains("[6, 8]"), "{m}");
 }
 
@@ -335,7 +338,7 @@ fn mutated_gguf_files_never_panic() {
                 for t in &g.tensors {
                     assert!(t.start <= t.end && t.end <= g.tensors.iter().map(|t| t.end).max().unwrap_or(0));
                 }
-                let mapped = LlamaGgufConfig::from_gguf(&g).and_then(|c| llama_gguf::checkpoint(&g, &c)).is_ok();
+                let mapped = LlamaGgufConfig::from_gguf(&g).is_ok_and(|c| llama_gguf::shards(&g, &c).is_ok_and(|mut it| it.all(|s| s.is_ok())));
                 (true, mapped)
             }
             Err(e) => {

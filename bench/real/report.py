@@ -116,7 +116,7 @@ if flr and flr_base:
             "FLR (`crates/palate-models/src/pipelines/causal.rs`): the reward of a reply is the mean log-probability of three",
             "satisfied user follow-ups after it minus that of three dissatisfied ones, under SmolLM2-135M-Instruct (GGUF Q4_1,",
             "equal to transformers' float64 forward, `tests/gguf.rs`). No training: nothing here was fitted to these pairs.",
-            "The decoder runs single-threaded on the CPU (~10 s a pair), so this is a deterministic sample of at most 40",
+            "The decoder runs single-threaded on the CPU (10–20 s a pair on a 2-core machine), so this is a deterministic sample of at most 40",
             "held-out pairs per source (`eval-pairs --held-out --per-source 40`); intervals are wide accordingly.",
             "\"Shipped + FLR\" adds FLR to the shipped ranking as a feature of prior weight 1 (what `createRanker({ rewardModel:",
             "'….gguf' })` does).", "",

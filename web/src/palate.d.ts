@@ -39,7 +39,7 @@ export interface RankerOptions {
   rewardModel?: string | URL;
   /** Weight precision after loading: 'f32' (default), or weight-only 'q8' / 'q4' (block 32) for the
    *  linear layers of the encoder and the reward model. A q8 / q4 `.bpk` is already quantized
-   *  and refuses another precision. */
+   *  and refuses another precision; a `.gguf` reward model keeps its own (its weights load as f32). */
   precision?: 'f32' | 'q8' | 'q4';
   /** Storage-binding limit to plan for (default: the WebGPU adapter's maxStorageBufferBindingSize).
    *  A reward model's token-embedding table larger than this is kept on the CPU. */

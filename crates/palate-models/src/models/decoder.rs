@@ -376,7 +376,7 @@ enum Rows {
     /// The table's bytes, laid out as [`RowFormat`] says.
     Memory(Vec<u8>),
     /// In the pack's file, from byte `at`, laid out the same way.
-    Stored { read: std::sync::Arc<dyn crate::io::pack::ByteRanges>, at: usize },
+    Stored { read: std::sync::Arc<dyn crate::io::ranges::ByteRanges>, at: usize },
 }
 
 impl RowFormat {
@@ -467,7 +467,7 @@ impl RowTable {
     }
 
     /// A table left in the pack's file at bytes `start..end`, read a row at a time on lookup.
-    fn from_stored(dtype: DType, shape: &[usize], read: std::sync::Arc<dyn crate::io::pack::ByteRanges>, start: usize, end: usize) -> Option<Self> {
+    fn from_stored(dtype: DType, shape: &[usize], read: std::sync::Arc<dyn crate::io::ranges::ByteRanges>, start: usize, end: usize) -> Option<Self> {
         let (format, vocab, hidden) = Self::layout(dtype, shape, end.checked_sub(start)?)?;
         Some(Self { format, rows: Rows::Stored { read, at: start }, hidden, vocab })
     }
@@ -698,7 +698,7 @@ impl DecoderScorer {
                 ),
             });
         }
-        Self::load_shards(config_json, shards.into_iter().map(Ok), device, max_binding_bytes)
+        Self::load_config_shards(config, shards.into_iter().map(Ok), device, max_binding_bytes)
     }
 
     /// [`Self::load_with_binding_limit`] from safetensors shards made one at a time (a GGUF's
@@ -710,7 +710,15 @@ impl DecoderScorer {
         device: &Device,
         max_binding_bytes: Option<u64>,
     ) -> Result<Self> {
-        let config = DecoderConfig::from_json(config_json)?;
+        Self::load_config_shards(DecoderConfig::from_json(config_json)?, shards, device, max_binding_bytes)
+    }
+
+    fn load_config_shards(
+        config: DecoderConfig,
+        shards: impl Iterator<Item = Result<(String, Vec<u8>)>>,
+        device: &Device,
+        max_binding_bytes: Option<u64>,
+    ) -> Result<Self> {
         let on_host = table_on_host(&config, device, max_binding_bytes);
         let mut model = config.init(device, on_host);
         let mut table = None;
@@ -933,10 +941,10 @@ impl DecoderScorer {
         }
         if !crate::device::is_cpu(&self.device) {
             // Palate's WebGPU kernels index with u32 (kernels::wgsl): a batch whose attention
-            // scores or feed-forward activations would pass that is refused here, not in a kernel.
+            // scores, feed-forward activations or head outputs would pass that is refused here, not in a kernel.
             let c = &self.config;
             let scores = batch.len().checked_mul(c.num_attention_heads).and_then(|v| v.checked_mul(seq)).and_then(|v| v.checked_mul(seq));
-            let widest = c.hidden_size.max(c.intermediate_size).max(c.num_attention_heads * c.head_dim);
+            let widest = c.hidden_size.max(c.intermediate_size).max(c.num_attention_heads * c.head_dim).max(c.num_labels);
             let activations = batch.len().checked_mul(seq).and_then(|v| v.checked_mul(widest));
             if scores.is_none_or(|v| v >= u32::MAX as usize) || activations.is_none_or(|v| v >= u32::MAX as usize / 4) {
                 return Err(PalateError::InvalidInput(format!(
@@ -1001,11 +1009,6 @@ impl DecoderScorer {
         Ok(batch.iter().enumerate().map(|(r, row)| data[r * n..r * n + row.len().saturating_sub(from)].to_vec()).collect())
     }
 
-    /// Blocking [`Self::token_logprobs`] for native callers.
-    #[cfg(not(target_family = "wasm"))]
-    pub fn token_logprobs_blocking(&self, batch: &[Vec<u32>]) -> Result<Vec<Vec<f32>>> {
-        pollster::block_on(self.token_logprobs(batch))
-    }
 
     /// Blocking [`Self::score_ids`] for native callers.
     #[cfg(not(target_family = "wasm"))]
@@ -1023,6 +1026,7 @@ impl DecoderScorer {
     fn hidden_states(&self, mut x: Tensor<3>, keep: Tensor<2, Bool>) -> Tensor<3> {
         let [batch, seq, _] = x.dims();
         let (cos, sin) = self.rotary(seq);
+        // Key j is hidden from query i when j > i (causal) or j is padding: [batch, 1, seq, seq].
         let causal = Tensor::<2, Bool>::tril_mask([seq, seq], 0, &self.device).unsqueeze_dims::<4>(&[0, 1]);
         let padding = keep.bool_not().unsqueeze_dims::<4>(&[1, 2]);
         let mask = causal.expand([batch, 1, seq, seq]).bool_or(padding.expand([batch, 1, seq, seq]));

@@ -213,13 +213,6 @@ fn write_shard(g: &Gguf, config: &LlamaGgufConfig, entries: &[Entry]) -> Result<
     Ok(out)
 }
 
-/// The whole model as one f32 safetensors file's bytes, under transformers' names, with
-/// `score.weight` as the LM head (for inspection and tests; loading uses [`shards`]).
-pub fn checkpoint(g: &Gguf, config: &LlamaGgufConfig) -> Result<Vec<u8>> {
-    let all: Vec<Entry> = plan(g, config)?.into_iter().flatten().collect();
-    write_shard(g, config, &all)
-}
-
 /// The model as safetensors shards made one at a time, as
 /// [`crate::models::decoder::DecoderScorer::load_shards`] reads them: every shape is checked
 /// first, then each shard is dequantized only when the loader asks for it.
