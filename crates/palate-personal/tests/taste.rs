@@ -194,6 +194,15 @@ fn profile_round_trip_and_refusals() {
     assert!((back.posterior().mean() - model.posterior().mean()).norm() < 1e-9);
     assert_eq!(back.history(), model.history());
 
+    // Stored and read again (the browser restores it after every worker start), a profile is the
+    // same to the last bit: serde_json parses floats exactly (its float_roundtrip feature).
+    let mut exact = TasteModel::new(s.clone()).unwrap();
+    exact.answer(&v(&[0.1 + 0.2, 1.0 / 3.0, -1.8225891911515686]), &v(&[0.005795342347747347, 2.0f64.sqrt(), 1e-300]), Answer::A).unwrap();
+    let stored = exact.export_profile();
+    let restored = TasteModel::import_profile(s.clone(), &stored).unwrap();
+    assert_eq!(restored.history(), exact.history());
+    assert_eq!(restored.export_profile(), stored, "export → import → export changed the profile");
+
     // Another model.
     let mut other = s.clone();
     other.model = "another-model".into();
