@@ -5,7 +5,7 @@
 #   wasm:    wasm-bindgen-cli at the exact version in Cargo.lock
 #   browser: Debian's chromium (headless WebGPU via SwiftShader), Mesa's lavapipe for native wgpu
 #   npm:     web/ dev dependencies from package-lock.json: playwright-core (no browser download),
-#            binaryen (wasm-opt)
+#            binaryen (wasm-opt); and the bundlers of web/examples/vite and web/examples/esbuild
 #   model:   the default model into models/all-MiniLM-L6-v2, and SmolLM2-135M-Instruct's GGUF (the
 #            causal LM the tests and follow-up likelihood use) into models/SmolLM2-135M-Instruct
 #            (scripts/fetch-model.sh)
@@ -41,6 +41,10 @@ fi
 if want npm; then
   # npm records what it installed in node_modules/.package-lock.json: reinstall when the lock is newer.
   (cd "$root/web" && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund >&2; })
+  # The two apps that bundle the packed tarball (web/test/bundlers.test.mjs): their bundlers.
+  for app in vite esbuild; do
+    (cd "$root/web/examples/$app" && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund >&2; })
+  done
 fi
 
 if want model; then

@@ -6,7 +6,10 @@ export class PalateRerank extends HTMLElement {
   replies: string[];
   /** The user's message (attribute `prompt`). */
   prompt: string;
-  /** Share a ranker from createRanker() instead of loading one from the `model` attribute. */
+  /** Share a ranker from createRanker() instead of loading one from the `model` attribute (the
+   *  widget never disposes a ranker it was given; one it loaded is disposed when the last widget
+   *  using it is removed or changes model). Attributes: model, backend ('auto' | 'webgpu' | 'cpu'),
+   *  prompt, ask ('auto' | 'always' | 'never'), ask-interval (seconds), conservative (number ≥ 0). */
   ranker: Ranker | null;
   /** Ranks the current replies again. */
   refresh(): Promise<void>;

@@ -11,7 +11,9 @@
 // Attributes: model (URL of the model folder), backend (auto|webgpu|cpu), prompt,
 //   ask (auto: at most one question per ask-interval seconds, default 120 | always | never),
 //   conservative (number ≥ 0: rank by reward − conservative·uncertainty).
-// Property `ranker`: share an existing ranker from createRanker() instead of loading one.
+// Property `ranker`: share an existing ranker from createRanker() instead of loading one (the
+//   widget never disposes a ranker it was given). Widgets on one page with the same model and
+//   backend share one ranker; it is disposed when the last of them is removed or changes model.
 // Events (bubbling, composed): palate-ranked {ranking, replies}, palate-answer {questionId, answer,
 //   summary}, palate-error {message}.
 // Theme with CSS custom properties: --palate-bg, --palate-fg, --palate-muted, --palate-accent,
@@ -19,18 +21,31 @@
 import { createRanker } from './palate.js';
 import { bars } from './bars.js';
 
-const rankers = new Map(); // model URL + backend → Promise<Ranker>, shared by every widget on the page
+// model URL + backend → { ranker: Promise<Ranker>, users: Set<PalateRerank> }: one ranker per model
+// for every widget on the page, disposed when no widget uses it any more.
+const rankers = new Map();
 let lastAsked = 0;
 
-function sharedRanker(model, backend) {
-  const key = `${backend} ${model}`;
-  if (!rankers.has(key)) {
-    const p = createRanker({ model, backend });
-    p.catch(() => rankers.delete(key));
-    rankers.set(key, p);
+function acquireRanker(key, model, backend, user) {
+  let entry = rankers.get(key);
+  if (!entry) {
+    entry = { ranker: createRanker({ model, backend }), users: new Set() };
+    const created = entry;
+    created.ranker.catch(() => { if (rankers.get(key) === created) rankers.delete(key); });
+    rankers.set(key, entry);
   }
-  return rankers.get(key);
+  entry.users.add(user);
+  return entry.ranker;
 }
+
+function releaseRanker(key, user) {
+  const entry = rankers.get(key);
+  if (!entry || !entry.users.delete(user) || entry.users.size > 0) return;
+  rankers.delete(key);
+  entry.ranker.then((r) => r.dispose(), () => {});
+}
+
+const isAbort = (e) => e?.code === 'aborted';
 
 const STYLE = `
 :host { display: block; font: var(--palate-font, inherit); color: var(--palate-fg, inherit);
@@ -66,6 +81,8 @@ export class PalateRerank extends HTMLElement {
   #generation = 0;
   #question = null;
   #expanded = false;
+  #ownedKey = null; // key of the shared ranker this widget loaded (not one it was given)
+  #inflight = null; // AbortController of the refresh in progress
 
   constructor() {
     super();
@@ -79,14 +96,23 @@ export class PalateRerank extends HTMLElement {
   get prompt() { return this.getAttribute('prompt') ?? ''; }
   set prompt(p) { this.setAttribute('prompt', p); }
   get ranker() { return this.#ranker; }
-  set ranker(r) { this.#ranker = r; this.#schedule(); }
+  set ranker(r) {
+    this.#ranker = r;
+    if (r) this.#release();
+    this.#schedule();
+  }
 
   connectedCallback() {
     this.#observer = new MutationObserver(() => { if (!this.#replies) this.#schedule(); });
     this.#observer.observe(this, { childList: true, subtree: true, characterData: true });
     this.#schedule();
   }
-  disconnectedCallback() { this.#observer?.disconnect(); }
+  disconnectedCallback() {
+    this.#observer?.disconnect();
+    this.#inflight?.abort();
+    // Moving the element fires disconnected then connected at once: release only if it stays out.
+    queueMicrotask(() => { if (!this.isConnected) this.#release(); });
+  }
   attributeChangedCallback() { if (this.isConnected) this.#schedule(); }
 
   #observer = null;
@@ -116,12 +142,29 @@ export class PalateRerank extends HTMLElement {
     if (this.#ranker) return this.#ranker;
     const model = this.getAttribute('model');
     if (!model) throw new Error('<palate-rerank> needs a model="…" attribute or a ranker property');
-    return sharedRanker(new URL(model, location.href).href, this.getAttribute('backend') ?? 'auto');
+    const url = new URL(model, location.href).href;
+    const backend = this.getAttribute('backend') ?? 'auto';
+    const key = `${backend} ${url}`;
+    if (key !== this.#ownedKey) {
+      this.#release();
+      this.#ownedKey = key;
+    }
+    return acquireRanker(key, url, backend, this);
+  }
+
+  #release() {
+    if (this.#ownedKey) releaseRanker(this.#ownedKey, this);
+    this.#ownedKey = null;
   }
 
   /** Ranks the current replies again (called automatically when they change). */
   async refresh() {
     const generation = ++this.#generation;
+    // A newer refresh makes the one in flight stale: abort it, so the worker drops it if queued.
+    this.#inflight?.abort();
+    const controller = new AbortController();
+    this.#inflight = controller;
+    const { signal } = controller;
     const replies = this.replies;
     if (replies.length === 0) { this.#box().replaceChildren(); return; }
     let ranker, ranking;
@@ -131,16 +174,16 @@ export class PalateRerank extends HTMLElement {
         ranking = [{ index: 0, reward: 0, uncertainty: 0, explanation: 'The only reply.', contributions: [] }];
       } else {
         const c = Number(this.getAttribute('conservative'));
-        ranking = await ranker.rerank(this.prompt, replies, { conservative: Number.isFinite(c) && c > 0 ? c : undefined });
+        ranking = await ranker.rerank(this.prompt, replies, { conservative: Number.isFinite(c) && c > 0 ? c : undefined, signal });
       }
     } catch (e) {
-      if (generation === this.#generation) this.#error(e.message);
+      if (generation === this.#generation && !isAbort(e)) this.#error(e.message);
       return;
     }
     if (generation !== this.#generation) return; // replies changed meanwhile
     this.#render(replies, ranking);
     this.#emit('palate-ranked', { ranking, replies });
-    if (replies.length >= 2 && this.#shouldAsk()) this.#ask(ranker, replies, generation);
+    if (replies.length >= 2 && this.#shouldAsk()) this.#ask(ranker, replies, generation, signal);
   }
 
   #shouldAsk() {
@@ -188,10 +231,10 @@ export class PalateRerank extends HTMLElement {
     }
   }
 
-  async #ask(ranker, replies, generation) {
+  async #ask(ranker, replies, generation, signal) {
     let q;
     try {
-      q = await ranker.nextQuestion(this.prompt, replies);
+      q = await ranker.nextQuestion(this.prompt, replies, { signal });
     } catch {
       return; // nothing useful to ask: stay quiet
     }

@@ -14,6 +14,41 @@ export interface Progress {
   total: number;
 }
 
+/** The stable codes of {@link PalateError}. */
+export type PalateErrorCode =
+  /** A model file (or Palate's wasm) cannot be fetched: HTTP 404, network down. */
+  | 'model-missing'
+  /** A model file is there but cannot be used: corrupt, foreign, wrong shapes, sha256 mismatch. */
+  | 'model-invalid'
+  /** backend 'webgpu' was asked for and the browser offers no WebGPU adapter. */
+  | 'no-webgpu'
+  /** The call's AbortSignal fired, or the ranker was disposed. */
+  | 'aborted'
+  /** profile.import() was given a foreign or damaged profile; nothing changed. */
+  | 'profile-corrupt'
+  /** A call's arguments are wrong (not strings, too many replies, an unknown option, a call the
+   *  loaded model cannot answer). */
+  | 'input-invalid'
+  /** The worker died, or the wasm trapped and no fresh worker could take over. */
+  | 'worker-crashed';
+
+/** Every code, in the order above. */
+export const ERROR_CODES: readonly PalateErrorCode[];
+
+/** What every promise of this API rejects with: a readable message and a stable code. */
+export class PalateError extends Error {
+  constructor(code: PalateErrorCode, message: string, options?: { cause?: unknown });
+  readonly name: 'PalateError';
+  readonly code: PalateErrorCode;
+}
+
+/** Options every call accepts. */
+export interface CallOptions {
+  /** Aborting rejects the call at once with code 'aborted'; the worker drops it if it has not
+   *  started (a started call runs to its end and its result is discarded). */
+  signal?: AbortSignal;
+}
+
 export interface Embedding {
   /** Token ids after truncation, special tokens included. */
   ids: number[];
@@ -44,8 +79,13 @@ export interface RankerOptions {
   /** Storage-binding limit to plan for (default: the WebGPU adapter's maxStorageBufferBindingSize).
    *  A reward model's token-embedding table larger than this is kept on the CPU. */
   maxBindingBytes?: number;
-  /** Where worker.js is served, if not beside palate.js. */
+  /** Aborting stops the load (the worker is terminated); createRanker rejects with code 'aborted'. */
+  signal?: AbortSignal;
+  /** Where worker.js is served, when not where a bundler (or this package's layout) puts it. */
   workerUrl?: string | URL;
+  /** Where each build's .wasm is served, when not found through `new URL(…, import.meta.url)`:
+   *  a CDN, or esbuild (`import cpu from 'palate/wasm/cpu'` with the file loader). */
+  wasmUrl?: { webgpu?: string | URL; cpu?: string | URL };
 }
 
 export interface Contribution {
@@ -92,7 +132,14 @@ export interface ProfileStatus {
   keptAs?: string;
 }
 
-export interface Ranker {
+/** Events of a {@link Ranker}. */
+export interface RankerEventMap {
+  /** The wasm trapped (a bug); calls pending then rejected with 'worker-crashed', and a fresh worker
+   *  has loaded the same model (from Cache Storage) and the profile stored on this device. */
+  restart: CustomEvent<{ reason: string }>;
+}
+
+export interface Ranker extends EventTarget {
   /** The backend actually in use. */
   readonly backend: 'webgpu' | 'cpu';
   /** Embedding width. */
@@ -108,33 +155,41 @@ export interface Ranker {
   /** Bytes of model files read from Cache Storage (0 on a first visit). */
   readonly fromCache: number;
   /** Sentence embeddings, one per text, in order. */
-  embed(texts: string[]): Promise<Embedding[]>;
+  embed(texts: string[], options?: CallOptions): Promise<Embedding[]>;
   /** Reward-model scores, one per response (needs the rewardModel option). */
-  score(prompt: string, responses: string[]): Promise<number[]>;
+  score(prompt: string, responses: string[], options?: CallOptions): Promise<number[]>;
   /** Per-token log-probabilities under a `.gguf` causal LM: `logprobs[i]` = log p(ids[i + 1] | ids[..i + 1]). */
-  logprobs(texts: string[]): Promise<{ ids: number[]; logprobs: number[] }[]>;
+  logprobs(texts: string[], options?: CallOptions): Promise<{ ids: number[]; logprobs: number[] }[]>;
   /** The replies (1 to 64) ranked for this user, best first. */
-  rerank(prompt: string, replies: string[], options?: { conservative?: number }): Promise<RankedReply[]>;
+  /** `conservative`: rank by reward − conservative·uncertainty (best-of-N safety). */
+  rerank(prompt: string, replies: string[], options?: CallOptions & { conservative?: number }): Promise<RankedReply[]>;
   /** The most informative pair to ask about next (never a pair asked before). */
-  nextQuestion(prompt: string, replies: string[]): Promise<Question>;
+  nextQuestion(prompt: string, replies: string[], options?: CallOptions): Promise<Question>;
   /** Records an answer; the profile is saved on this device. */
-  answer(questionId: number, answer: 'a' | 'b' | 'tie' | 'skip'): Promise<TasteSummary>;
+  answer(questionId: number, answer: 'a' | 'b' | 'tie' | 'skip', options?: CallOptions): Promise<TasteSummary>;
   /** The user's current weights and their uncertainty. */
-  taste(): Promise<TasteSummary>;
+  taste(options?: CallOptions): Promise<TasteSummary>;
   readonly profile: {
     /** The profile as JSON (schema: crates/palate-personal/src/profile.rs). */
-    export(): Promise<string>;
+    export(options?: CallOptions): Promise<string>;
     /** Replaces the profile; a foreign or damaged one is refused and nothing changes. */
-    import(json: string): Promise<TasteSummary>;
+    import(json: string, options?: CallOptions): Promise<TasteSummary>;
     /** Forgets every answer. */
-    forget(): Promise<TasteSummary>;
+    forget(options?: CallOptions): Promise<TasteSummary>;
   };
   /** The worker's WebAssembly memory in bytes (its peak so far, since wasm memory only grows), and
    *  which wasm build it loaded: 'webgpu' (web/pkg) or the CPU-only 'cpu' (web/pkg-cpu). */
-  stats(): Promise<{ wasmMemoryBytes: number; build: 'webgpu' | 'cpu' }>;
-  /** Stops the worker and frees the model; pending calls reject. */
+  stats(options?: CallOptions): Promise<{ wasmMemoryBytes: number; build: 'webgpu' | 'cpu' }>;
+  /** Stops the worker and frees the model; pending and later calls reject with code 'aborted'. */
   dispose(): void;
+  /** `using ranker = await createRanker(…)` disposes it at the end of the block. */
+  [Symbol.dispose](): void;
+  addEventListener<K extends keyof RankerEventMap>(type: K, listener: (this: Ranker, event: RankerEventMap[K]) => unknown, options?: boolean | AddEventListenerOptions): void;
+  addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
+  removeEventListener<K extends keyof RankerEventMap>(type: K, listener: (this: Ranker, event: RankerEventMap[K]) => unknown, options?: boolean | EventListenerOptions): void;
+  removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions): void;
 }
 
-/** Loads a model in a Web Worker; rejects with a readable message when a file is missing or broken. */
+/** Loads a model in a Web Worker; rejects with a {@link PalateError} (readable message, stable code)
+ *  when a file is missing or broken. */
 export function createRanker(options: RankerOptions): Promise<Ranker>;

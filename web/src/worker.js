@@ -15,8 +15,18 @@
 // Two builds of the same wasm API (scripts/build-wasm.sh): web/pkg has burn's WebGPU backend (and
 // the CPU one), web/pkg-cpu only the CPU backend, at under half the download (no cubecl). The worker
 // imports the one the chosen backend needs, once it has chosen, so a page on the CPU never
-// downloads the WebGPU code.
-const BUILDS = { webgpu: '../pkg/palate_wasm.js', cpu: '../pkg-cpu/palate_wasm.js' };
+// downloads the WebGPU code. Both paths are literals (`import('…')`, `new URL('…', import.meta.url)`)
+// so that bundlers (Vite, Rollup, webpack; esbuild for the imports) see them and emit the files.
+const BUILDS = {
+  webgpu: {
+    bindings: () => import('../pkg/palate_wasm.js'),
+    wasm: () => new URL('../pkg/palate_wasm_bg.wasm', import.meta.url),
+  },
+  cpu: {
+    bindings: () => import('../pkg-cpu/palate_wasm.js'),
+    wasm: () => new URL('../pkg-cpu/palate_wasm_bg.wasm', import.meta.url),
+  },
+};
 
 // Files of a Hugging Face / sentence-transformers folder. Required ones must exist.
 const FILES = [
@@ -40,6 +50,14 @@ const RM_FILES = [
   { key: 'weights', name: 'model.safetensors', required: false },
   { key: 'index', name: 'model.safetensors.index.json', required: false },
 ];
+
+/** An error with one of palate.js's ERROR_CODES; posted back as { error, code }. */
+class CodedError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.code = code;
+  }
+}
 
 let runtime = null; // the loaded build: { backend ('webgpu' or 'cpu'), bindings (its classes), exports (its memory, for stats()) }
 let embedder = null;
@@ -73,7 +91,7 @@ async function fetchOrExplain(url, name) {
   try {
     return await fetch(url, { cache: 'no-store' });
   } catch (e) {
-    throw new Error(`${name}: cannot fetch ${url}: ${e.message}`);
+    throw new CodedError('model-missing', `${name}: cannot fetch ${url}: ${e.message}`);
   }
 }
 
@@ -110,7 +128,7 @@ async function loadFile(base, file, manifest, cache, onBytes, onCached) {
   const url = new URL(file.name, base).href;
   const entry = manifest?.files?.[file.name];
   if (manifest && !entry) {
-    if (file.required) throw new Error(`${file.name}: not listed in ${MANIFEST}`);
+    if (file.required) throw new CodedError('model-invalid', `${file.name}: not listed in ${MANIFEST}`);
     return null;
   }
   const key = entry ? `${url}?sha256=${entry.sha256}` : null;
@@ -130,12 +148,12 @@ async function loadFile(base, file, manifest, cache, onBytes, onCached) {
   const response = await fetchOrExplain(url, file.name);
   if (!response.ok) {
     if (!file.required && response.status === 404) return null;
-    throw new Error(`${file.name}: missing (HTTP ${response.status} for ${url})`);
+    throw new CodedError('model-missing', `${file.name}: missing (HTTP ${response.status} for ${url})`);
   }
   const bytes = await readBody(response, onBytes);
   if (entry) {
     if (bytes.byteLength !== entry.size || (await sha256Hex(bytes)) !== entry.sha256) {
-      throw new Error(`${file.name}: the download does not match ${MANIFEST} (size or sha256); reload to try again`);
+      throw new CodedError('model-invalid', `${file.name}: the download does not match ${MANIFEST} (size or sha256); reload to try again`);
     }
     if (cache) {
       // Drop stale versions of this file, then store this one.
@@ -178,14 +196,13 @@ async function webgpuAdapter() {
  * Content-Length is not the size of what it decodes to). The bytes are counted as they stream into
  * `WebAssembly.instantiateStreaming`, so compiling still overlaps the download.
  */
-async function loadBuild(backend, onBytes) {
-  const url = new URL(BUILDS[backend], import.meta.url);
-  const wasmUrl = new URL('palate_wasm_bg.wasm', url);
-  const explain = (why) => new Error(`cannot load Palate's ${backend} build (${wasmUrl.href}): ${why}`);
+async function loadBuild(backend, wasmUrl, onBytes) {
+  const wasm = wasmUrl ? new URL(wasmUrl) : BUILDS[backend].wasm();
+  const explain = (why) => new CodedError('model-missing', `cannot load Palate's ${backend} build (${wasm.href}): ${why}`);
   let bindings;
   let response;
   try {
-    [bindings, response] = await Promise.all([import(url.href), fetch(wasmUrl)]);
+    [bindings, response] = await Promise.all([BUILDS[backend].bindings(), fetch(wasm)]);
   } catch (e) {
     throw explain(`${e?.message ?? e}; is the network up, and was scripts/build-wasm.sh run?`);
   }
@@ -287,7 +304,7 @@ function packFile(url) {
   return { base: new URL('./', href).href, file: { key: 'pack', name, required: true, blob: true } };
 }
 
-async function handleInit(id, { model, backend, principles, rewardModel, precision, maxBindingBytes }) {
+async function handleInit(id, { model, backend, principles, rewardModel, precision, maxBindingBytes, wasmUrl }) {
   const pack = isPack(model) ? packFile(model) : null;
   const base = pack ? pack.base : model.endsWith('/') ? model : `${model}/`;
   const modelFiles = pack ? [pack.file] : FILES;
@@ -297,14 +314,14 @@ async function handleInit(id, { model, backend, principles, rewardModel, precisi
     const adapter = await webgpuAdapter();
     bindingLimit = adapter?.limits?.maxStorageBufferBindingSize;
     if (adapter) chosen = 'webgpu';
-    else if (backend === 'webgpu') throw new Error('backend "webgpu" was requested but this browser offers no WebGPU adapter; use backend "auto" or "cpu"');
+    else if (backend === 'webgpu') throw new CodedError('no-webgpu', 'backend "webgpu" was requested but this browser offers no WebGPU adapter; use backend "auto" or "cpu"');
     else chosen = 'cpu';
   } else if (backend !== 'cpu') {
-    throw new Error(`unknown backend "${backend}" (expected "auto", "webgpu" or "cpu")`);
+    throw new CodedError('input-invalid', `unknown backend "${backend}" (expected "auto", "webgpu" or "cpu")`);
   }
 
   // The wasm downloads and compiles while the model files download: neither waits for the other.
-  const buildReady = loadBuild(chosen, (loaded, total) => progress(id, { phase: 'wasm', file: `${chosen} build`, loaded, total }));
+  const buildReady = loadBuild(chosen, wasmUrl?.[chosen], (loaded, total) => progress(id, { phase: 'wasm', file: `${chosen} build`, loaded, total }));
   buildReady.catch(() => {}); // awaited below; a failure must not also surface as an unhandled rejection
 
   const cache = await caches?.open(CACHE).catch(() => null);
@@ -367,7 +384,7 @@ async function handleInit(id, { model, backend, principles, rewardModel, precisi
     let shardNames = [];
     let shards = [];
     if (!rm.weights) {
-      if (!rm.index) throw new Error(`model.safetensors: missing (neither it nor model.safetensors.index.json is in ${rmBase})`);
+      if (!rm.index) throw new CodedError('model-missing', `model.safetensors: missing (neither it nor model.safetensors.index.json is in ${rmBase})`);
       shardNames = Reward.shardNames(rm.index);
       shards = await inOrder(shardNames.map((name) => loadFile(rmBase, { name, required: true }, rmManifest, cache, rmReport, () => {})));
     }
@@ -384,7 +401,7 @@ async function handleInit(id, { model, backend, principles, rewardModel, precisi
     profileKey = `${embedder.fingerprint}:${taste.featuresFingerprint.slice(0, 16)}`;
     profile = await restoreProfile();
   } else if (principles) {
-    throw new Error('principles need a taste file (palate-taste.json) in the model folder');
+    throw new CodedError('input-invalid', 'principles need a taste file (palate-taste.json) in the model folder');
   }
   return {
     backend: embedder.backend, dim: embedder.dim, fingerprint: embedder.fingerprint, profileKey, reward: reward !== null,
@@ -395,14 +412,14 @@ async function handleInit(id, { model, backend, principles, rewardModel, precisi
 }
 
 function needTaste() {
-  if (!embedder) throw new Error('the model is not loaded');
-  if (!taste) throw new Error('this model has no taste file (palate-taste.json), so Palate cannot rank or ask questions');
+  if (!embedder) throw new CodedError('input-invalid', 'the model is not loaded');
+  if (!taste) throw new CodedError('input-invalid', 'this model has no taste file (palate-taste.json), so Palate cannot rank or ask questions');
   return taste;
 }
 
 function checkReplies(replies, fn) {
   if (!Array.isArray(replies) || replies.some((r) => typeof r !== 'string')) {
-    throw new Error(`${fn}() takes the replies as an array of strings`);
+    throw new CodedError('input-invalid', `${fn}() takes the replies as an array of strings`);
   }
 }
 
@@ -413,29 +430,29 @@ const handlers = {
     return { wasmMemoryBytes: runtime?.exports.memory?.buffer?.byteLength ?? 0, build: runtime?.backend ?? null };
   },
   async embed({ texts }) {
-    if (!embedder) throw new Error('the model is not loaded');
+    if (!embedder) throw new CodedError('input-invalid', 'the model is not loaded');
     if (!Array.isArray(texts) || texts.some((t) => typeof t !== 'string')) {
-      throw new Error('embed() takes an array of strings');
+      throw new CodedError('input-invalid', 'embed() takes an array of strings');
     }
     const rows = await embedder.embed(texts);
     return rows.map((r) => ({ ids: Array.from(r.ids), embedding: r.embedding }));
   },
   async score({ prompt, responses }) {
-    if (!reward) throw new Error('no reward model is loaded: pass createRanker({ rewardModel: URL of a Qwen3/Llama reward-model folder, a .bpk or a .gguf })');
-    if (typeof prompt !== 'string') throw new Error('score() takes the prompt as a string');
+    if (!reward) throw new CodedError('input-invalid', 'no reward model is loaded: pass createRanker({ rewardModel: URL of a Qwen3/Llama reward-model folder, a .bpk or a .gguf })');
+    if (typeof prompt !== 'string') throw new CodedError('input-invalid', 'score() takes the prompt as a string');
     checkReplies(responses, 'score');
     if (responses.length === 0) return [];
     return Array.from(await reward.score(prompt, responses));
   },
   async logprobs({ texts }) {
-    if (!reward) throw new Error('no causal LM is loaded: pass createRanker({ rewardModel: URL of a .gguf file })');
-    if (!Array.isArray(texts) || texts.some((t) => typeof t !== 'string')) throw new Error('logprobs() takes an array of strings');
+    if (!reward) throw new CodedError('input-invalid', 'no causal LM is loaded: pass createRanker({ rewardModel: URL of a .gguf file })');
+    if (!Array.isArray(texts) || texts.some((t) => typeof t !== 'string')) throw new CodedError('input-invalid', 'logprobs() takes an array of strings');
     return JSON.parse(await reward.logprobs(texts));
   },
   async rerank({ prompt, replies, conservative }) {
     checkReplies(replies, 'rerank');
     if (conservative !== undefined && conservative !== null && !(Number.isFinite(conservative) && conservative >= 0)) {
-      throw new Error('rerank(..., { conservative }) takes a number ≥ 0 (how many standard deviations to subtract)');
+      throw new CodedError('input-invalid', 'rerank(..., { conservative }) takes a number ≥ 0 (how many standard deviations to subtract)');
     }
     return JSON.parse(await needTaste().rerank(String(prompt ?? ''), replies, conservative ?? undefined));
   },
@@ -444,7 +461,7 @@ const handlers = {
     return JSON.parse(await needTaste().nextQuestion(String(prompt ?? ''), replies));
   },
   async answer({ questionId, answer }) {
-    if (!['a', 'b', 'tie', 'skip'].includes(answer)) throw new Error(`answer must be 'a', 'b', 'tie' or 'skip', not ${JSON.stringify(answer)}`);
+    if (!['a', 'b', 'tie', 'skip'].includes(answer)) throw new CodedError('input-invalid', `answer must be 'a', 'b', 'tie' or 'skip', not ${JSON.stringify(answer)}`);
     const summary = JSON.parse(needTaste().answer(questionId >>> 0, answer));
     await saveProfile();
     return summary;
@@ -456,7 +473,7 @@ const handlers = {
     return needTaste().exportProfile();
   },
   async importProfile({ json }) {
-    if (typeof json !== 'string') throw new Error('profile.import() takes the profile as a JSON string');
+    if (typeof json !== 'string') throw new CodedError('input-invalid', 'profile.import() takes the profile as a JSON string');
     const summary = JSON.parse(needTaste().importProfile(json));
     await saveProfile();
     return summary;
@@ -466,21 +483,57 @@ const handlers = {
     await saveProfile();
     return summary;
   },
+  /** Tests only (Ranker._trapForTests): a Rust panic, which the wasm turns into a trap. */
+  async trapForTests() {
+    if (!runtime) throw new CodedError('input-invalid', 'the model is not loaded');
+    runtime.bindings.trapForTests();
+  },
 };
 
-self.onmessage = async (event) => {
+/** What an error from the wasm (a plain Error with Rust's message) means, by request. */
+const DEFAULT_CODES = { init: 'model-invalid', importProfile: 'profile-corrupt' };
+
+// Requests run one at a time, in the order they came (two calls into the wasm never interleave);
+// a 'cancel' (its call was aborted) is read at once and drops the call if it has not started.
+const cancelled = new Set();
+let queue = Promise.resolve();
+
+self.onmessage = (event) => {
   const { id, type, ...args } = event.data;
+  if (type === 'cancel') {
+    cancelled.add(args.target);
+    return;
+  }
+  queue = queue.then(() => run(id, type, args));
+};
+
+/** Resolves after the messages already waiting, so that a 'cancel' sent while the worker was busy
+ *  is read before the call it cancels starts. */
+const afterWaitingMessages = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+async function run(id, type, args) {
+  await afterWaitingMessages();
+  if (cancelled.delete(id)) {
+    postMessage({ id, ok: false, code: 'aborted', error: 'aborted before it started' });
+    return;
+  }
+  for (const stale of cancelled) if (stale < id) cancelled.delete(stale); // cancelled after they ended
   try {
     let result;
     if (type === 'init') result = await handleInit(id, args);
-    else if (handlers[type]) result = await handlers[type](args);
-    else throw new Error(`unknown request "${type}"`);
+    else if (Object.hasOwn(handlers, type)) result = await handlers[type](args);
+    else throw new CodedError('input-invalid', `unknown request "${type}"`);
     const transfer = type === 'embed' ? result.map((r) => r.embedding.buffer) : [];
     postMessage({ id, ok: true, result }, transfer);
   } catch (e) {
-    // A wasm trap (a Rust panic) surfaces here as a RuntimeError; the model may be unusable after it.
     const message = e instanceof Error ? e.message : String(e);
-    if (e instanceof WebAssembly.RuntimeError) { embedder = null; taste = null; reward = null; }
-    postMessage({ id, ok: false, error: message });
+    if (e instanceof WebAssembly.RuntimeError) {
+      // A wasm trap (a Rust panic): the module's state is unknown, nothing here may call it again.
+      // The page side (palate.js) replaces this worker with a fresh one.
+      embedder = null; taste = null; reward = null; runtime = null;
+      postMessage({ id, ok: false, code: 'worker-crashed', error: `the WebAssembly module trapped: ${message}` });
+      return;
+    }
+    postMessage({ id, ok: false, code: e?.code ?? DEFAULT_CODES[type] ?? 'input-invalid', error: message });
   }
-};
+}

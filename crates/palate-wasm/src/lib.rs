@@ -2,6 +2,10 @@
 //! between JS and Rust and nothing else; every decision lives in `palate-models`, shared with the
 //! native CLI. Used from `web/src/worker.js`, never from the page's main thread.
 
+// A panic is a dead worker in the browser: library code returns errors. The few `expect`s left
+// hold invariants input cannot reach, each with an `allow` that says why.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -43,12 +47,42 @@ fn start() {
     console_error_panic_hook::set_once();
 }
 
+/// Panics, which the wasm turns into a trap: the browser tests use it to check that the page side
+/// replaces a trapped worker (`web/src/palate.js`) and the stored profile survives. Nothing else
+/// calls it; it is exported because a test cannot reach a real bug on purpose.
+#[wasm_bindgen(js_name = trapForTests)]
+pub fn trap_for_tests() {
+    panic!("trap forced by a test (trapForTests)");
+}
+
+/// An `Error` with the message and, where the kind says it, the `code` of web/src/palate.js's
+/// `ERROR_CODES` (the worker falls back to a code by request otherwise).
+fn coded(message: String, code: Option<&str>) -> JsValue {
+    let error: JsValue = JsError::new(&message).into();
+    if let Some(code) = code {
+        let _ = Reflect::set(&error, &"code".into(), &code.into());
+    }
+    error
+}
+
 fn js_error(e: PalateError) -> JsValue {
-    JsError::new(&e.to_string()).into()
+    let code = match &e {
+        PalateError::MissingFile { .. } | PalateError::Io { .. } => Some("model-missing"),
+        PalateError::InvalidJson { .. } | PalateError::InvalidConfig { .. } | PalateError::InvalidWeights { .. } | PalateError::InvalidTokenizer { .. } => Some("model-invalid"),
+        PalateError::Tokenize(_) | PalateError::InvalidInput(_) => Some("input-invalid"),
+        PalateError::Backend(_) => None,
+    };
+    coded(e.to_string(), code)
 }
 
 fn taste_error(e: PersonalError) -> JsValue {
-    JsError::new(&e.to_string()).into()
+    let code = match &e {
+        PersonalError::Profile(_) => Some("profile-corrupt"),
+        PersonalError::InvalidInput(_) | PersonalError::TooFewCandidates { .. } | PersonalError::NoQuestionLeft => Some("input-invalid"),
+        PersonalError::InvalidSpec(_) | PersonalError::InvalidPrior(_) | PersonalError::NonFinite { .. } => Some("model-invalid"),
+        _ => None,
+    };
+    coded(e.to_string(), code)
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String, JsValue> {
