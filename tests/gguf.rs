@@ -154,6 +154,26 @@ impl Writer {
         self.key(key, 6).extend(value.to_le_bytes());
         self
     }
+    /// An array of strings (GGUF type 9 of type 8).
+    fn strs(mut self, key: &str, values: &[&str]) -> Self {
+        let buf = self.key(key, 9);
+        buf.extend(8u32.to_le_bytes());
+        buf.extend((values.len() as u64).to_le_bytes());
+        for v in values {
+            Self::string(buf, v);
+        }
+        self
+    }
+    /// An array of i32 (GGUF type 9 of type 5).
+    fn i32s(mut self, key: &str, values: &[i32]) -> Self {
+        let buf = self.key(key, 9);
+        buf.extend(5u32.to_le_bytes());
+        buf.extend((values.len() as u64).to_le_bytes());
+        for v in values {
+            buf.extend(v.to_le_bytes());
+        }
+        self
+    }
     /// An f32 tensor of zeros with `ne` in GGUF order (contiguous axis first), or raw `bytes` of type `kind`.
     fn tensor(mut self, name: &str, ne: &[u64], kind: u32, bytes: Vec<u8>) -> Self {
         self.tensors += 1;
@@ -385,4 +405,29 @@ fn k_quants_match_gguf_py() {
         assert!(worst <= 1e-6, "{}: worst relative difference {worst}", row.kind);
         assert!(got.iter().any(|v| *v != 0.0));
     }
+}
+
+/// Seeds for the `gguf` fuzz target (`fuzz/`, run by scripts/fuzz.sh, which sets PALATE_FUZZ_SEEDS
+/// to the corpus folder): the tiny llama, alone and with a byte-level BPE tokenizer and a chat
+/// template in its metadata, so the fuzzer starts from files that reach every stage.
+#[test]
+#[ignore = "writes fuzz seeds; run by scripts/fuzz.sh"]
+fn write_fuzz_seeds() {
+    let dir = std::path::PathBuf::from(std::env::var("PALATE_FUZZ_SEEDS").expect("PALATE_FUZZ_SEEDS names the corpus folder"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("tiny-llama.gguf"), tiny_llama("llama", 8).bytes()).unwrap();
+    let with_tokenizer = tiny_llama("llama", 8)
+        .str("tokenizer.ggml.model", "gpt2")
+        .str("tokenizer.ggml.pre", "smollm")
+        .strs("tokenizer.ggml.tokens", &["a", "b", "ab", "<|im_end|>"])
+        .i32s("tokenizer.ggml.token_type", &[1, 1, 1, 3])
+        .strs("tokenizer.ggml.merges", &["a b"])
+        .u32("tokenizer.ggml.bos_token_id", 3)
+        .u32("tokenizer.ggml.eos_token_id", 3)
+        .str("tokenizer.chat_template", "{% for m in messages %}{{ m.role }}: {{ m.content }}<|im_end|>{% endfor %}");
+    let bytes = with_tokenizer.bytes();
+    let g = open(bytes.clone()).expect("the seed opens");
+    let json = palate_models::pipelines::causal::tokenizer_json(&g).expect("the seed's tokenizer builds");
+    palate_models::pipelines::text::load_tokenizer(&json, "seed.gguf").expect("the seed's tokenizer loads");
+    std::fs::write(dir.join("tiny-llama-tokenizer.gguf"), bytes).unwrap();
 }

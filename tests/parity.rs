@@ -32,7 +32,7 @@ fn check_embedder(backend: BackendKind, embedder: SentenceEmbedder) {
 
     // Batching must not change results: one text at a time gives the same vectors.
     let mut single = embedder;
-    single.batch_size = 1;
+    single.set_batch_size(1).unwrap();
     let alone = single.embed_blocking(&fixture.texts[..4]).unwrap();
     for (a, b) in alone.iter().zip(&results) {
         let diff = a.embedding.iter().zip(&b.embedding).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);

@@ -2,7 +2,7 @@
 //!
 //! | layer | role |
 //! |---|---|
-//! | [`error`], [`device`] | the error type; CPU / wgpu devices and their limits |
+//! | [`error`], [`device`], [`limits`] | the error type; CPU / wgpu devices; what Palate accepts |
 //! | [`kernels`] | CPU gemm / igemm / fused ops and the WGSL matmuls; [`kernels::ops::matmul`] picks one |
 //! | [`nn`] | a linear layer's stored weight and its forward ([`nn::quantize`]), parameters, batches |
 //! | [`io`] | model folders, `.bpk` packs, GGUF files: formats only |
@@ -12,10 +12,15 @@
 //!
 //! Backend-generic: the same code runs on burn's CPU backend and on wgpu/WebGPU.
 
+// A panic is a dead worker in the browser: library code returns errors. The few `expect`s left
+// hold invariants input cannot reach, each with an `allow` that says why.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod device;
 pub mod error;
 pub mod io;
 pub mod kernels;
+pub mod limits;
 pub mod models;
 pub mod nn;
 pub mod pipelines;

@@ -16,6 +16,10 @@
 //! - [`shared`]: the reward every user starts from, learned from human preference pairs.
 //! - [`pairs`]: reading human preference pairs, the held-out split, accuracy with intervals.
 
+// A panic is a dead worker in the browser: library code returns errors. The few `expect`s left
+// hold invariants input cannot reach, each with an `allow` that says why.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod active;
 pub mod basis;
 pub mod eval;

@@ -101,3 +101,74 @@ fn mutated_taste_files_are_refused_or_rank_never_a_panic() {
     }
     assert!(refused > 100, "{ranked} ranked, {refused} refused");
 }
+
+/// Stored profiles come back from IndexedDB or from a user's import: a mutated one is refused with
+/// a typed error, or restores a model that still ranks, never a panic.
+#[test]
+fn mutated_profiles_are_refused_or_restored_never_a_panic() {
+    use palate_personal::posterior::Answer;
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../assets/taste/all-MiniLM-L6-v2.json");
+    let spec = FeatureSpec::from_json(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let dim = spec.embedding_dim;
+    let mut rng = StdRng::seed_from_u64(27);
+    let mut reply = || {
+        let mut v = || (0..dim).map(|_| rng.random_range(-1.0f32..1.0)).collect::<Vec<f32>>();
+        ReplyEmbedding { whole: v(), sentences: vec![v()], tokens: v(), prompt: v(), chars: 80 }
+    };
+    let replies = [reply(), reply(), reply()];
+    let mut model = TasteModel::new(spec.clone()).unwrap();
+    let features = model.features(&replies, None).unwrap();
+    for (a, b, answer) in [(0, 1, Answer::A), (1, 2, Answer::B), (0, 2, Answer::Tie)] {
+        model.answer(&features[a], &features[b], answer).unwrap();
+    }
+    let json = model.export_profile().into_bytes();
+    let (mut restored, mut refused) = (0, 0);
+    for case in 0..300 {
+        let mutant = mutate(&mut rng, &json);
+        let Ok(text) = std::str::from_utf8(&mutant) else {
+            refused += 1;
+            continue;
+        };
+        let outcome = std::panic::catch_unwind(|| match TasteModel::import_profile(spec.clone(), text) {
+            Err(e) => {
+                assert!(!e.to_string().is_empty());
+                false
+            }
+            Ok(back) => {
+                let ranked = back.rerank(&features, None).expect("a restored profile ranks");
+                assert!(ranked.iter().all(|r| r.reward.is_finite() && r.uncertainty.is_finite()), "a restored profile ranks with finite rewards");
+                true
+            }
+        });
+        match outcome {
+            Ok(true) => restored += 1,
+            Ok(false) => refused += 1,
+            Err(_) => panic!("mutant {case} panicked:\n{text}"),
+        }
+    }
+    eprintln!("300 profile mutants: {restored} restored, {refused} refused");
+    assert!(refused > 50 && restored > 0, "{restored} restored, {refused} refused: both outcomes reached");
+}
+
+/// Seeds for the `profile` fuzz target (`fuzz/`, scripts/fuzz.sh sets PALATE_FUZZ_SEEDS): a profile
+/// of the shipped taste file with three answers, so the fuzzer starts from one that restores.
+#[test]
+#[ignore = "writes fuzz seeds; run by scripts/fuzz.sh"]
+fn write_fuzz_seeds() {
+    use palate_personal::posterior::Answer;
+    let dir = std::path::PathBuf::from(std::env::var("PALATE_FUZZ_SEEDS").expect("PALATE_FUZZ_SEEDS names the corpus folder"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../assets/taste/all-MiniLM-L6-v2.json");
+    let spec = FeatureSpec::from_json(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let dim = spec.embedding_dim;
+    let v = |k: usize| (0..dim).map(|i| ((i * 5 + k * 11) % 13) as f32 / 13.0 - 0.5).collect::<Vec<f32>>();
+    let replies: Vec<ReplyEmbedding> = (0..3)
+        .map(|k| ReplyEmbedding { whole: v(k), sentences: vec![v(k + 1)], tokens: v(k + 2), prompt: v(7), chars: 50 + 20 * k })
+        .collect();
+    let mut model = TasteModel::new(spec).unwrap();
+    let features = model.features(&replies, None).unwrap();
+    for (a, b, answer) in [(0, 1, Answer::A), (1, 2, Answer::B), (0, 2, Answer::Tie)] {
+        model.answer(&features[a], &features[b], answer).unwrap();
+    }
+    std::fs::write(dir.join("profile.json"), model.export_profile()).unwrap();
+}

@@ -101,6 +101,8 @@ fn on_host<const D: usize>(x: &Tensor<D>) -> bool {
 fn map_in_place<const D: usize>(x: Tensor<D>, f: impl FnOnce(&mut [f32])) -> Tensor<D> {
     let device = x.device();
     let shape = x.shape();
+    // Called only where `on_host` checked that the tensor is f32.
+    #[allow(clippy::expect_used)]
     let mut values = x.into_data().try_into_vec::<f32>().expect("on_host checked that the tensor is f32");
     f(&mut values);
     Tensor::from_data(TensorData::new(values, shape), &device)

@@ -36,6 +36,9 @@ fn burn_linear<const D: usize>(x: Tensor<D>, w: Tensor<2>, bias: Option<Tensor<1
 
 // Without burn's CPU backend every tensor is the wgpu backend's, and the kernels decline only
 // products whose indices overflow u32 (tens of gigabytes: the device refuses such buffers first).
+// These panics cannot fire from input: every forward pass on wgpu is guarded first, refusing a
+// batch whose products would pass u32 with an error (`DecoderScorer::embed_batch`,
+// `SentenceEmbedder::embed_ids`).
 #[cfg(not(feature = "cpu"))]
 fn burn_matmul<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<D> {
     panic!("a matrix product of {:?} by {:?} is beyond Palate's WebGPU kernels (u32 indices)", a.dims(), b.dims())

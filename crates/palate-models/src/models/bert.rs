@@ -108,6 +108,7 @@ impl BertConfig {
                 return Err(Self::invalid(format!("{key} must be positive")));
             }
         }
+        crate::limits::check_vocab(self.vocab_size, names::CONFIG, "vocab_size")?;
         if !self.hidden_size.is_multiple_of(self.num_attention_heads) {
             return Err(Self::invalid(format!(
                 "hidden_size {} is not a multiple of num_attention_heads {}",

@@ -120,6 +120,7 @@ impl DecoderConfig {
                 )));
             }
         };
+        crate::limits::check_vocab(raw.vocab_size, names::CONFIG, "vocab_size")?;
         if raw.hidden_act != "silu" {
             return Err(invalid(format!("hidden_act \"{}\" is not supported (expected \"silu\")", raw.hidden_act)));
         }
@@ -719,6 +720,8 @@ impl DecoderScorer {
         device: &Device,
         max_binding_bytes: Option<u64>,
     ) -> Result<Self> {
+        // Every loader comes through here (folders, packs, GGUF shards).
+        crate::limits::check_parameters(config.parameter_count(), names::CONFIG)?;
         let on_host = table_on_host(&config, device, max_binding_bytes);
         let mut model = config.init(device, on_host);
         let mut table = None;

@@ -58,6 +58,7 @@ impl LlamaGgufConfig {
             Ok(v) => v,
             Err(_) => g.get_strings("tokenizer.ggml.tokens")?.len(),
         };
+        crate::limits::check_vocab(vocab, &g.file, "llama.vocab_size")?;
         let config = Self {
             vocab_size: vocab,
             hidden_size: hidden,

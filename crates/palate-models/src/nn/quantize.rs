@@ -160,7 +160,10 @@ fn on_host<const D: usize>(
     let mut dims = x.dims();
     assert_eq!(dims[D - 1], k, "linear layer: input width {} against a weight of {k} rows", dims[D - 1]);
     let rows = dims[..D - 1].iter().product();
+    // `convert::<f32>()` makes the data f32, so reading it as f32 cannot fail.
+    #[allow(clippy::expect_used)]
     let a = x.into_data().convert::<f32>().try_into_vec::<f32>().expect("converted to f32");
+    #[allow(clippy::expect_used)]
     let bias = bias.map(|b| b.into_data().convert::<f32>().try_into_vec::<f32>().expect("converted to f32"));
     let out = product(&a, rows, bias.as_deref());
     dims[D - 1] = n;

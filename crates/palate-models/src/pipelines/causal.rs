@@ -67,6 +67,7 @@ pub fn tokenizer_json(g: &Gguf) -> Result<Vec<u8>> {
         bad(format!("tokenizer.ggml.pre \"{pre_name}\" is not known here (smollm, starcoder, gpt2, llama-bpe, qwen2 are)"))
     })?;
     let tokens = g.get_strings("tokenizer.ggml.tokens")?;
+    crate::limits::check_vocab(tokens.len(), &g.file, "the number of tokenizer.ggml.tokens")?;
     let types = match g.metadata.get("tokenizer.ggml.token_type") {
         Some(_) => g.get_ints("tokenizer.ggml.token_type")?,
         None => vec![1; tokens.len()],
@@ -181,6 +182,7 @@ impl CausalLm {
 
     /// `text` → ids, with the tokenizer's default special tokens (a BOS where the GGUF asks for one).
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        crate::limits::check_texts(&[text])?;
         let encoding = self.tokenizer.encode(text, true).map_err(|e| PalateError::Tokenize(e.to_string()))?;
         Ok(encoding.get_ids().to_vec())
     }
@@ -197,12 +199,15 @@ impl CausalLm {
             return Err(PalateError::InvalidInput(format!("the text is {} tokens long; the model reads at most {}", ids.len(), self.context())));
         }
         let mut out = self.decoder.token_logprobs(&[ids.to_vec()]).await?;
-        Ok(out.pop().unwrap_or_default())
+        let logprobs = out.pop().unwrap_or_default();
+        crate::limits::check_finite(&logprobs, "log-probability")?;
+        Ok(logprobs)
     }
 
     /// FLR reward of each reply to `prompt` after `history` (see the module doc). Each follow-up is
     /// scored from the first token where it differs from the conversation that ends at the reply.
     pub async fn follow_up_reward(&self, history: &[Message], prompt: &str, replies: &[String]) -> Result<Vec<f32>> {
+        crate::limits::check_texts(replies)?;
         let mut rewards = Vec::with_capacity(replies.len());
         for (r, reply) in replies.iter().enumerate() {
             let mut base = history.to_vec();
@@ -237,6 +242,7 @@ impl CausalLm {
             let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
             rewards.push((mean(pos) - mean(neg)) as f32);
         }
+        crate::limits::check_finite(&rewards, "follow-up likelihood")?;
         Ok(rewards)
     }
 

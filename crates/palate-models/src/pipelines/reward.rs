@@ -176,6 +176,8 @@ impl RewardModel {
     /// rendered through the model's chat template.
     pub async fn score_conversation(&self, history: &[Message], prompt: &str, responses: &[String]) -> Result<Vec<f32>> {
         let context = self.scorer.config.max_position_embeddings;
+        crate::limits::check_texts(responses)?;
+        crate::limits::check_texts(&[prompt])?;
         let mut ids = Vec::with_capacity(responses.len());
         for (i, r) in responses.iter().enumerate() {
             let mut messages = history.to_vec();
@@ -194,6 +196,7 @@ impl RewardModel {
         for chunk in ids.chunks(BATCH) {
             out.extend(self.scorer.score_ids(chunk).await?);
         }
+        crate::limits::check_finite(&out, "score")?;
         Ok(out)
     }
 

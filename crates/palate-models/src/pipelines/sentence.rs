@@ -118,9 +118,13 @@ pub struct SentenceEmbedder {
     precision: Precision,
     /// f32 linear weights held packed for [`crate::kernels::gemm`] (the browser's CPU backend).
     host: HostWeights,
-    /// Most texts per forward pass. Inputs are sorted by length and a batch never pads a text to
-    /// more than twice its length, so a long text does not make short ones expensive.
-    pub batch_size: usize,
+    /// Attention heads and the widest activation (hidden or feed-forward), for the WebGPU guard.
+    heads: usize,
+    widest: usize,
+    /// Most texts per forward pass ([`Self::set_batch_size`]). Inputs are sorted by length and a
+    /// batch never pads a text to more than twice its length, so a long text does not make short
+    /// ones expensive.
+    batch_size: usize,
 }
 
 impl SentenceEmbedder {
@@ -131,9 +135,7 @@ impl SentenceEmbedder {
         let config = SentenceConfig::from_files(&files, &bert)?;
         let tokenizer = TextTokenizer::from_bytes(&files.tokenizer, config.max_seq_length)?;
         let model = BertModel::load(&bert, files.weights, device)?;
-        let host = HostWeights::default();
-        Ok(Self { model, tokenizer, config, hidden_size: bert.hidden_size, device: device.clone(), precision: Precision::F32, host, batch_size: 32 }
-            .for_this_target())
+        Ok(Self::assemble(model, tokenizer, config, &bert, device, Precision::F32))
     }
 
     /// Builds the model from a `.bpk` written by `palate convert` ([`crate::io::pack`]): the carried
@@ -147,9 +149,22 @@ impl SentenceEmbedder {
         let mut model = bert.init(device)?;
         pack.load_into(&mut model, &[], &[])?;
         let precision = pack.precision.quantization();
-        let host = HostWeights::default();
-        Ok(Self { model, tokenizer, config, hidden_size: bert.hidden_size, device: device.clone(), precision, host, batch_size: 32 }
-            .for_this_target())
+        Ok(Self::assemble(model, tokenizer, config, &bert, device, precision))
+    }
+
+    fn assemble(model: BertModel, tokenizer: TextTokenizer, config: SentenceConfig, bert: &BertConfig, device: &Device, precision: Precision) -> Self {
+        let (heads, widest) = (bert.num_attention_heads, bert.hidden_size.max(bert.intermediate_size));
+        Self { model, tokenizer, config, hidden_size: bert.hidden_size, device: device.clone(), precision, host: HostWeights::default(), heads, widest, batch_size: 32 }
+            .for_this_target()
+    }
+
+    /// Most texts per forward pass (default 32; 1 to 256).
+    pub fn set_batch_size(&mut self, batch_size: usize) -> Result<()> {
+        if !(1..=256).contains(&batch_size) {
+            return Err(PalateError::InvalidInput(format!("batch_size is {batch_size}; it is 1 to 256")));
+        }
+        self.batch_size = batch_size;
+        Ok(())
     }
 
     /// The `.bpk` bytes of this model ([`crate::io::pack`]): `files` are the folder it was loaded
@@ -257,6 +272,7 @@ impl SentenceEmbedder {
 
     /// Embeds `texts`, results in input order. Works in a browser (reads back asynchronously).
     pub async fn embed<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Embedded>> {
+        crate::limits::check_texts(texts)?;
         let ids = self.tokenize(texts)?;
         let mut order: Vec<usize> = (0..ids.len()).collect();
         order.sort_by_key(|&i| ids[i].len());
@@ -264,6 +280,7 @@ impl SentenceEmbedder {
         for chunk in length_buckets(&order, |i| ids[i].len(), self.batch_size) {
             let batch: Vec<&[u32]> = chunk.iter().map(|&i| ids[i].as_slice()).collect();
             let vectors = self.embed_ids(&batch).await?;
+            crate::limits::check_finite(vectors.iter().flatten(), "sentence embedding")?;
             for (&i, v) in chunk.iter().zip(vectors) {
                 embeddings[i] = v;
             }
@@ -321,6 +338,18 @@ impl SentenceEmbedder {
     /// One padded batch of token ids → one vector per row.
     async fn embed_ids(&self, batch: &[&[u32]]) -> Result<Vec<Vec<f32>>> {
         let rows = batch.len();
+        if !crate::device::is_cpu(&self.device) {
+            // Palate's WebGPU kernels index with u32 (kernels::wgsl, kernels::ops): a batch whose
+            // attention scores or activations would pass that is refused here, not in a kernel.
+            let seq = batch.iter().map(|b| b.len()).max().unwrap_or(0);
+            let scores = rows.checked_mul(self.heads).and_then(|v| v.checked_mul(seq)).and_then(|v| v.checked_mul(seq));
+            let activations = rows.checked_mul(seq).and_then(|v| v.checked_mul(self.widest));
+            if scores.is_none_or(|v| v >= u32::MAX as usize) || activations.is_none_or(|v| v >= u32::MAX as usize / 4) {
+                return Err(PalateError::InvalidInput(format!(
+                    "{rows} texts of up to {seq} tokens are too large for one pass on WebGPU (this model's context is too long for its kernels)"
+                )));
+            }
+        }
         let (ids, mask) = crate::nn::batch::pad_right(batch, 0, &self.device);
         let hidden = self.model.forward_with(ids, mask.clone(), &self.host);
         let pooled: Tensor<2> = match self.config.pooling {
