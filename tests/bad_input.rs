@@ -164,10 +164,11 @@ fn mutated_config_tokenizer_and_template_never_panic() {
             _ => tc = mutate(&mut rng, &tok_config),
         }
         let files = RewardFiles { config: c, tokenizer: t, tokenizer_config: Some(tc), chat_template: None, weights: DecoderWeights::Single(weights.clone()) };
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match RewardModel::load(files, &device) {
+        let device = device.clone();
+        let outcome = palate_tests::bounded(case, move || match RewardModel::load(files, &device) {
             Err(_) => (false, false),
             Ok(rm) => (true, rm.score_blocking("How do I boil an egg?", &["Nine minutes.".to_string(), "".to_string()]).is_ok()),
-        }));
+        });
         let (l, s) = outcome.unwrap_or_else(|_| panic!("mutant {case} (of {}) panicked", ["config.json", "tokenizer.json", "tokenizer_config.json"][case % 3]));
         loaded += l as usize;
         scored += s as usize;
@@ -229,7 +230,8 @@ fn mutated_safetensors_never_panic() {
             }
         }
         let files = RewardFiles { config: config.clone(), tokenizer: tokenizer.clone(), tokenizer_config: Some(tok_config.clone()), chat_template: None, weights: DecoderWeights::Single(b) };
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match RewardModel::load(files, &device) {
+        let device = device.clone();
+        let outcome = palate_tests::bounded(case, move || match RewardModel::load(files, &device) {
             Err(e) => {
                 assert!(matches!(e, PalateError::InvalidWeights { .. } | PalateError::InvalidConfig { .. }), "{e:?}");
                 (false, false)
@@ -244,7 +246,7 @@ fn mutated_safetensors_never_panic() {
                     (true, false)
                 }
             },
-        }));
+        });
         let (l, f) = outcome.unwrap_or_else(|_| panic!("mutant {case} panicked"));
         loaded += l as usize;
         finite += f as usize;

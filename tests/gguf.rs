@@ -353,7 +353,7 @@ fn mutated_gguf_files_never_panic() {
                 b.splice(i..i, span);
             }
         }
-        let result = std::panic::catch_unwind(|| match open(b) {
+        let result = palate_tests::bounded(case, move || match open(b) {
             Ok(g) => {
                 for t in &g.tensors {
                     assert!(t.start <= t.end && t.end <= g.tensors.iter().map(|t| t.end).max().unwrap_or(0));

@@ -59,3 +59,20 @@ pub fn wgpu_device_or_skip() -> Option<palate_models::burn::tensor::Device> {
         }
     }
 }
+
+/// How long one mutant may take in a mutation test before the test fails as a hang.
+pub const MUTANT_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Runs one mutant's check on its own thread, like `std::panic::catch_unwind`, and fails the test
+/// (naming `case`) when it does not finish within [`MUTANT_TIME_LIMIT`]: a parser that loops on a
+/// hostile file is as broken as one that panics.
+pub fn bounded<T: Send + 'static>(case: usize, check: impl FnOnce() -> T + Send + 'static) -> std::thread::Result<T> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(check)));
+    });
+    match rx.recv_timeout(MUTANT_TIME_LIMIT) {
+        Ok(outcome) => outcome,
+        Err(_) => panic!("mutant {case} did not finish within {MUTANT_TIME_LIMIT:?}"),
+    }
+}

@@ -356,13 +356,14 @@ fn mutated_packs_never_panic() {
                 b.splice(i..i, span);
             }
         }
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match Pack::parse(b, "mutant.bpk") {
+        let device = device.clone();
+        let outcome = palate_tests::bounded(case, move || match Pack::parse(b, "mutant.bpk") {
             Err(_) => (false, false),
             Ok(pack) => match RewardModel::from_pack(&pack, &device, None) {
                 Err(_) => (true, false),
                 Ok(rm) => (true, rm.score_blocking("How do I boil an egg?", &["Nine minutes.".to_string()]).is_ok()),
             },
-        }));
+        });
         let (p, s) = outcome.unwrap_or_else(|_| panic!("mutant {case} panicked"));
         parsed += p as usize;
         scored += s as usize;
