@@ -371,3 +371,36 @@ fn mutated_packs_never_panic() {
     eprintln!("{cases} mutants: {parsed} parsed, {scored} loaded and scored");
     assert!(parsed < cases, "the mutants reach the error paths");
 }
+
+/// A quantized tensor whose bytes do not match its shape and scheme (fewer or more than burn's
+/// layout needs, or another scheme) is refused by name before burn unpacks it: burn's unpacking
+/// trusts both and panics (natively, burn-store then aborts the process). Found by `fuzz/bpk`: a
+/// q4 pack whose token table was relabelled Q4S while holding Q8S bytes; and a pack parsed from
+/// memory skipped these checks altogether (burn-pack's own reader read it).
+#[test]
+fn quantized_tensors_of_the_wrong_length_are_refused() {
+    let dir = root().join("tests/fixtures/rm/qwen3");
+    let (_, whole) = palate_models::convert::convert_dir(&dir, StoredPrecision::Q4).unwrap();
+    let find = |hay: &[u8], needle: &[u8], from: usize| hay[from..].windows(needle.len()).position(|w| w == needle).map(|i| i + from);
+    let table = find(&whole, b"model.embed_tokens.weight", 0).expect("the token table is in the metadata");
+    let end = find(&whole, b"data_offsets", table).expect("its byte range") + b"data_offsets".len();
+    // CBOR [0, 36864]: the q8 table of 512 × 64 values, 32768 bytes and 1024 f32 block scales.
+    assert_eq!(&whole[end..end + 5], &[0x82, 0x00, 0x19, 0x90, 0x00], "the layout this test edits");
+    let value = find(&whole, b"cQ8S", table).expect("its scheme's value");
+    type Edit = Box<dyn Fn(&mut Vec<u8>)>;
+    let cases: [(&str, Edit, &str); 3] = [
+        ("relabelled Q4S", Box::new(move |b: &mut Vec<u8>| b[value + 2] = b'4'), "quantized as Q4S needs 20480 bytes; the file gives 36864"),
+        ("a longer range", Box::new(move |b: &mut Vec<u8>| b[end + 3] = 0xa0), "needs 36864 bytes; the file gives 40960"),
+        ("a shorter range", Box::new(move |b: &mut Vec<u8>| b[end + 3] = 0x80), "needs 36864 bytes; the file gives 32768"),
+    ];
+    for (what, edit, expected) in cases {
+        let mut bytes = whole.clone();
+        edit(&mut bytes);
+        let outcome = palate_tests::bounded(0, move || {
+            Pack::parse(bytes, "edited.bpk").and_then(|p| RewardModel::from_pack(&p, &device::cpu_device(), None).map(|_| ()))
+        })
+        .unwrap_or_else(|_| panic!("{what}: panicked"));
+        let e = outcome.expect_err(what).to_string();
+        assert!(e.contains("model.embed_tokens.weight") && e.contains(expected), "{what}: {e}");
+    }
+}

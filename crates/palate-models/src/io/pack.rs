@@ -24,7 +24,7 @@ use burn::module::Module;
 use burn::store::burn_pack::{self, Reader};
 use burn::store::burn_pack::Tensor as PackTensor;
 use burn::store::{ApplyResult, BurnpackStore, FloatCastAdapter, ModuleAdapter, ModuleContext, ModuleSnapshot, PathFilter, bridge};
-use burn::tensor::quantization::{QuantStore, QuantValue, QuantizedBytes, ScaleDtype};
+use burn::tensor::quantization::{QuantScheme, QuantStore, QuantValue, QuantizedBytes, ScaleDtype};
 use burn::tensor::{AllocationProperty, Bytes, DType, TensorData};
 
 use crate::error::{PalateError, Result};
@@ -185,14 +185,18 @@ impl Ranged {
             if start > end || end > len as u64 {
                 return Err(format!("tensor {name} lies at bytes {start}..{end} of a {len}-byte file (truncated?)"));
             }
-            // Shapes come from the file: they must fit this platform and, for plain dtypes, agree
-            // with the byte range (quantized data also holds its scales, so it is exempt).
+            // Shapes come from the file: they must fit this platform and agree with the byte range
+            // (for quantized data: values and scales as burn lays them out).
             let elements = d.shape.iter().try_fold(1u64, |acc, &x| usize::try_from(x).ok().and(acc.checked_mul(x)));
             let Some(elements) = elements.filter(|&n| usize::try_from(n).is_ok()) else {
                 return Err(format!("tensor {name} has an impossible shape {:?}", d.shape));
             };
-            if !matches!(d.dtype, DType::QFloat(_)) && elements.checked_mul(d.dtype.size() as u64) != Some(end - start) {
-                return Err(format!("tensor {name}: shape {:?} of {:?} does not fill its {} bytes", d.shape, d.dtype, end - start));
+            match d.dtype {
+                DType::QFloat(scheme) => check_quantized(name, scheme, &d.shape, end - start)?,
+                dtype if elements.checked_mul(dtype.size() as u64) != Some(end - start) => {
+                    return Err(format!("tensor {name}: shape {:?} of {:?} does not fill its {} bytes", d.shape, d.dtype, end - start));
+                }
+                _ => {}
             }
         }
         Ok((Self { read, tensors: contents.tensors, data_offset }, contents.metadata))
@@ -263,6 +267,20 @@ fn not_burnpack(file: &str) -> PalateError {
 }
 
 /// Whether `bytes` start like a Burnpack file (its magic number), as opposed to safetensors.
+/// A pack held in memory, as [`ByteRanges`] for [`Ranged::open`]'s checks (reads copy only the
+/// header and metadata they ask for).
+struct SharedBytes(bytes::Bytes);
+
+impl ByteRanges for SharedBytes {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn read(&self, start: usize, end: usize) -> std::result::Result<Vec<u8>, String> {
+        self.0.get(start..end).map(<[u8]>::to_vec).ok_or_else(|| format!("bytes {start}..{end} are outside a {}-byte file", self.0.len()))
+    }
+}
+
 pub fn is_burnpack(bytes: &[u8]) -> bool {
     bytes.len() >= 4 && u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) == burn_pack::MAGIC_NUMBER
 }
@@ -274,7 +292,12 @@ impl Pack {
         if !is_burnpack(&bytes) {
             return Err(not_burnpack(file));
         }
-        Self::from_source(Source::Memory(bytes::Bytes::from(bytes)), file)
+        let bytes = bytes::Bytes::from(bytes);
+        // The same checks as a pack read by ranges (every tensor's range, shape and quantized
+        // layout) before burn-pack's reader, which trusts them, sees the bytes.
+        Ranged::open(std::sync::Arc::new(SharedBytes(bytes.clone())))
+            .map_err(|e| PalateError::InvalidWeights { file: file.to_string(), detail: format!("a damaged .bpk file: {e}") })?;
+        Self::from_source(Source::Memory(bytes), file)
     }
 
     /// Opens a pack on disk: the header and metadata are read now, each tensor when a model loads
@@ -469,6 +492,25 @@ pub fn write<M: Module>(
     module.save_into(&mut store).map_err(|e| PalateError::Backend(format!("writing the .bpk: {e}")))?;
     let bytes = store.get_bytes().map_err(|e| PalateError::Backend(format!("writing the .bpk: {e}")))?;
     Ok(bytes.to_vec())
+}
+
+/// A quantized tensor's scheme is one Palate writes (q8 or q4 in blocks of 32 with f32 scales,
+/// packed in u32 words: [`PackedQuantAdapter`]) and its byte length is exactly what burn's layout
+/// needs for its shape. burn's unpacking trusts both and panics otherwise (found by `fuzz/bpk`).
+fn check_quantized(name: &str, scheme: QuantScheme, shape: &[u64], bytes: u64) -> std::result::Result<(), String> {
+    let ours = [Precision::Q8, Precision::Q4].into_iter().filter_map(Precision::scheme).any(|s| scheme == s.with_store(QuantStore::PackedU32(0)));
+    if !ours {
+        return Err(format!("tensor {name} is quantized as {scheme:?}, not a scheme Palate writes (q8 / q4, blocks of 32, f32 scales)"));
+    }
+    if shape.is_empty() || shape.contains(&0) {
+        return Err(format!("tensor {name}: a quantized tensor of shape {shape:?}"));
+    }
+    let dims: Vec<usize> = shape.iter().map(|&x| x as usize).collect();
+    let want = burn::tensor::quantization::quantized_data_len(&scheme, &burn::tensor::Shape::from(dims));
+    if want as u64 != bytes {
+        return Err(format!("tensor {name}: shape {shape:?} quantized as {:?} needs {want} bytes; the file gives {bytes}", scheme.value));
+    }
+    Ok(())
 }
 
 /// Stores quantized tensors in burn's portable layout, values packed into u32 words
