@@ -285,6 +285,16 @@ fn limits_are_typed_errors() {
         }
         other => panic!("expected InvalidConfig, got {:?}", other.map(|_| ())),
     }
+    // A config far larger than its weights is refused before anything is allocated for it
+    // (this one would ask for ~150 GB).
+    edit_json(&dir.path().join("config.json"), |c| {
+        c["vocab_size"] = 30522.into();
+        c["hidden_size"] = 1_200_000.into();
+    });
+    match load(dir.path()) {
+        Err(PalateError::InvalidConfig { detail, .. }) => assert!(detail.contains("more than the 90868376 bytes of weights can hold"), "{detail}"),
+        other => panic!("expected InvalidConfig, got {:?}", other.map(|_| ())),
+    }
 
     // A reward model whose final norm is NaN loads (the header is fine) and refuses to score.
     let rm = palate_tests::root().join("tests/fixtures/rm/qwen3");

@@ -122,7 +122,8 @@ class Ranker extends EventTarget {
     }
     const error = new PalateError(msg.code ?? 'input-invalid', msg.error);
     entry.reject(error);
-    if (msg.code === 'worker-crashed' && this.#init) this.#restart(error);
+    // Once per trap: a restart whose own load traps ends in #fail (see #restart).
+    if (msg.code === 'worker-crashed' && this.#init && !this.#restarting) this.#restart(error);
   }
 
   /**

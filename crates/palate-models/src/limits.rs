@@ -56,6 +56,29 @@ pub fn check_parameters(parameters: usize, file: &str) -> Result<()> {
     Ok(())
 }
 
+/// Whether one forward pass of `rows` sequences of up to `seq` tokens fits the WebGPU kernels' u32
+/// indices (`kernels::wgsl`): attention scores `rows × heads × seq²` and activations
+/// `rows × seq × widest` (f32, so a quarter of the range). Checked before a pass on wgpu, so that
+/// `kernels::ops` never meets a product it cannot run.
+pub fn fits_webgpu_kernels(rows: usize, heads: usize, seq: usize, widest: usize) -> bool {
+    let scores = rows.checked_mul(heads).and_then(|v| v.checked_mul(seq)).and_then(|v| v.checked_mul(seq));
+    let activations = rows.checked_mul(seq).and_then(|v| v.checked_mul(widest));
+    scores.is_some_and(|v| v < u32::MAX as usize) && activations.is_some_and(|v| v < u32::MAX as usize / 4)
+}
+
+/// A config describing `parameters` is backed by `bytes` of weights at half a byte or more per
+/// parameter (q4's floor), checked before the module is allocated: a hostile config could
+/// otherwise ask for any amount of memory, and a failed allocation aborts (a trap in the browser).
+pub fn check_backed(parameters: usize, bytes: usize, file: &str) -> Result<()> {
+    if parameters.saturating_div(2) > bytes {
+        return Err(PalateError::InvalidConfig {
+            file: file.into(),
+            detail: format!("describes a model of {parameters} parameters, more than the {bytes} bytes of weights can hold — does it belong to these weights?"),
+        });
+    }
+    Ok(())
+}
+
 /// Outputs of a model (`what`: "score", "embedding", "log-probability") are finite: a NaN or an
 /// infinity means the weights hold one (or overflow), and must not reach a ranking's sort.
 pub fn check_finite<'a>(values: impl IntoIterator<Item = &'a f32>, what: &str) -> Result<()> {

@@ -132,6 +132,17 @@ impl BertConfig {
     }
 
     /// Builds the module with placeholder weights; [`BertModel::load`] fills them in.
+    /// Parameters the config describes (embeddings, layers, pooler), saturating: what the weights
+    /// must back before the module is allocated ([`crate::limits::check_backed`]).
+    pub fn parameter_count(&self) -> usize {
+        let d = self.hidden_size;
+        let embeddings = (self.vocab_size.saturating_add(self.max_position_embeddings).saturating_add(self.type_vocab_size)).saturating_mul(d);
+        let attention = d.saturating_mul(d).saturating_mul(4);
+        let mlp = d.saturating_mul(self.intermediate_size).saturating_mul(2);
+        let layer = attention.saturating_add(mlp);
+        embeddings.saturating_add(layer.saturating_mul(self.num_hidden_layers)).saturating_add(d.saturating_mul(d))
+    }
+
     pub fn init(&self, device: &Device) -> Result<BertModel> {
         let activation = self.activation()?;
         let d = self.hidden_size;
@@ -255,8 +266,11 @@ impl BertModel {
     /// into it. A tensor whose shape disagrees with the config, or a missing tensor, is an error
     /// that names both.
     pub fn load(config: &BertConfig, weights: Vec<u8>, device: &Device) -> Result<Self> {
-        let mut model = config.init(device)?;
         let invalid = |detail: String| PalateError::InvalidWeights { file: names::WEIGHTS.into(), detail };
+        // A damaged file is named as such before its size is held against the config.
+        safetensors::SafeTensors::read_metadata(&weights).map_err(|e| invalid(format!("not a valid safetensors file: {e}")))?;
+        crate::limits::check_backed(config.parameter_count(), weights.len(), names::CONFIG)?;
+        let mut model = config.init(device)?;
         let mut store = SafetensorsStore::from_bytes(Some(weights))
             .with_from_adapter(PyTorchToBurnAdapter.chain(FloatCastAdapter::to(DType::F32)))
             .with_key_remapping(r"^bert\.", "")

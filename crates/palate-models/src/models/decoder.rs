@@ -156,7 +156,7 @@ impl DecoderConfig {
         {
             return Err(invalid(format!("pad_token_id {pad} is outside the vocabulary (vocab_size {})", raw.vocab_size)));
         }
-        Ok(Self {
+        let config = Self {
             kind,
             vocab_size: raw.vocab_size,
             hidden_size: raw.hidden_size,
@@ -173,7 +173,10 @@ impl DecoderConfig {
             pad_token_id: raw.pad_token_id,
             attention_bias: raw.attention_bias,
             mlp_bias: raw.mlp_bias,
-        })
+        };
+        // Every decoder (folder, pack, GGUF) is parsed here before anything is allocated for it.
+        crate::limits::check_parameters(config.parameter_count(), names::CONFIG)?;
+        Ok(config)
     }
 
     /// Parameters the config describes (token table, blocks, final norm, head), saturating: what a
@@ -686,19 +689,9 @@ impl DecoderScorer {
             DecoderWeights::Single(bytes) => vec![(names::WEIGHTS.to_string(), bytes)],
             DecoderWeights::Sharded(shards) => shards,
         };
-        // Every parameter must be in the weights, at 2 bytes or more (f16 / bf16): a config that
-        // describes more is refused before the module is allocated for it.
         let config = DecoderConfig::from_json(config_json)?;
         let stored: usize = shards.iter().map(|(_, b)| b.len()).sum();
-        if config.parameter_count().saturating_mul(2) > stored {
-            return Err(PalateError::InvalidConfig {
-                file: names::CONFIG.into(),
-                detail: format!(
-                    "describes a model of {} parameters, more than the {stored} bytes of weights can hold — does config.json belong to these weights?",
-                    config.parameter_count()
-                ),
-            });
-        }
+        crate::limits::check_backed(config.parameter_count(), stored, names::CONFIG)?;
         Self::load_config_shards(config, shards.into_iter().map(Ok), device, max_binding_bytes)
     }
 
@@ -720,8 +713,6 @@ impl DecoderScorer {
         device: &Device,
         max_binding_bytes: Option<u64>,
     ) -> Result<Self> {
-        // Every loader comes through here (folders, packs, GGUF shards).
-        crate::limits::check_parameters(config.parameter_count(), names::CONFIG)?;
         let on_host = table_on_host(&config, device, max_binding_bytes);
         let mut model = config.init(device, on_host);
         let mut table = None;
@@ -780,6 +771,7 @@ impl DecoderScorer {
     pub fn from_pack(pack: &crate::io::pack::Pack, device: &Device, max_binding_bytes: Option<u64>) -> Result<Self> {
         pack.expect_kind(crate::io::pack::PackKind::RewardModel)?;
         let config = DecoderConfig::from_json(&pack.required(names::CONFIG)?)?;
+        crate::limits::check_backed(config.parameter_count(), pack.len(), names::CONFIG)?;
         let cpu = crate::device::is_cpu(device);
         let on_host = table_on_host(&config, device, max_binding_bytes);
         let mut model = config.init(device, on_host);
@@ -946,10 +938,8 @@ impl DecoderScorer {
             // Palate's WebGPU kernels index with u32 (kernels::wgsl): a batch whose attention
             // scores, feed-forward activations or head outputs would pass that is refused here, not in a kernel.
             let c = &self.config;
-            let scores = batch.len().checked_mul(c.num_attention_heads).and_then(|v| v.checked_mul(seq)).and_then(|v| v.checked_mul(seq));
-            let widest = c.hidden_size.max(c.intermediate_size).max(c.num_attention_heads * c.head_dim).max(c.num_labels);
-            let activations = batch.len().checked_mul(seq).and_then(|v| v.checked_mul(widest));
-            if scores.is_none_or(|v| v >= u32::MAX as usize) || activations.is_none_or(|v| v >= u32::MAX as usize / 4) {
+            let widest = c.hidden_size.max(c.intermediate_size).max(c.num_attention_heads.saturating_mul(c.head_dim)).max(c.num_labels);
+            if !crate::limits::fits_webgpu_kernels(batch.len(), c.num_attention_heads, seq, widest) {
                 return Err(PalateError::InvalidInput(format!(
                     "{} sequences of up to {seq} tokens are too large for one pass on WebGPU; score fewer or shorter ones at a time",
                     batch.len()

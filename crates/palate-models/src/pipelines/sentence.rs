@@ -146,6 +146,7 @@ impl SentenceEmbedder {
         let bert = BertConfig::from_json(&files.config)?;
         let config = SentenceConfig::from_files(&files, &bert)?;
         let tokenizer = TextTokenizer::from_bytes(&files.tokenizer, config.max_seq_length)?;
+        crate::limits::check_backed(bert.parameter_count(), pack.len(), names::CONFIG)?;
         let mut model = bert.init(device)?;
         pack.load_into(&mut model, &[], &[])?;
         let precision = pack.precision.quantization();
@@ -342,9 +343,7 @@ impl SentenceEmbedder {
             // Palate's WebGPU kernels index with u32 (kernels::wgsl, kernels::ops): a batch whose
             // attention scores or activations would pass that is refused here, not in a kernel.
             let seq = batch.iter().map(|b| b.len()).max().unwrap_or(0);
-            let scores = rows.checked_mul(self.heads).and_then(|v| v.checked_mul(seq)).and_then(|v| v.checked_mul(seq));
-            let activations = rows.checked_mul(seq).and_then(|v| v.checked_mul(self.widest));
-            if scores.is_none_or(|v| v >= u32::MAX as usize) || activations.is_none_or(|v| v >= u32::MAX as usize / 4) {
+            if !crate::limits::fits_webgpu_kernels(rows, self.heads, seq, self.widest) {
                 return Err(PalateError::InvalidInput(format!(
                     "{rows} texts of up to {seq} tokens are too large for one pass on WebGPU (this model's context is too long for its kernels)"
                 )));
