@@ -497,7 +497,6 @@ const DEFAULT_CODES = { init: 'model-invalid', importProfile: 'profile-corrupt' 
 // a 'cancel' (its call was aborted) is read at once and drops the call if it has not started.
 const cancelled = new Set();
 let queue = Promise.resolve();
-let queued = 0; // calls received and not yet finished
 
 self.onmessage = (event) => {
   const { id, type, ...args } = event.data;
@@ -505,19 +504,17 @@ self.onmessage = (event) => {
     cancelled.add(args.target);
     return;
   }
-  const waited = queued > 0;
-  queued += 1;
-  queue = queue.then(() => run(id, type, args, waited)).finally(() => { queued -= 1; });
+  queue = queue.then(() => run(id, type, args));
 };
 
 /** Resolves after the messages already waiting, so that a 'cancel' sent while the worker was busy
- *  is read before the call it cancels starts. */
+ *  is read before the call it cancels starts. Every call yields: a call into the wasm can block the
+ *  worker for its whole length, so by the time the next message is read the queue may look idle
+ *  although that message (and a cancel behind it) waited the whole time. */
 const afterWaitingMessages = () => new Promise((resolve) => setTimeout(resolve, 0));
 
-async function run(id, type, args, waited) {
-  // Only a call that waited behind another can have been cancelled meanwhile; one that arrived
-  // at an idle worker starts at once.
-  if (waited) await afterWaitingMessages();
+async function run(id, type, args) {
+  await afterWaitingMessages();
   if (cancelled.delete(id)) {
     postMessage({ id, ok: false, code: 'aborted', error: 'aborted before it started' });
     return;
