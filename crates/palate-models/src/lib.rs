@@ -4,7 +4,7 @@
 //! |---|---|
 //! | [`error`], [`device`], [`limits`] | the error type; CPU / wgpu devices; what Palate accepts |
 //! | [`kernels`] | CPU gemm / igemm / fused ops and the WGSL matmuls; [`kernels::ops::matmul`] picks one |
-//! | [`nn`] | a linear layer's stored weight and its forward ([`nn::quantize`]), parameters, batches |
+//! | [`nn`] | the linear layer and its weight's storage ([`nn::Linear`]), quantization, parameters, batches |
 //! | [`io`] | model folders, `.bpk` packs, GGUF files: formats only |
 //! | [`models`] | architectures with Hugging Face names: BERT, the Llama / Qwen3 decoder |
 //! | [`pipelines`] | tokenizers and chat templates, sentence embeddings, reward scores, causal-LM log-probs |

@@ -62,7 +62,7 @@ impl PackKind {
 }
 
 /// How the weights are stored in a pack. Computation is always f32 (quantized weights are
-/// dequantized per call, [`crate::nn::quantize::linear`]).
+/// dequantized per call, [`crate::nn::Linear::forward`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum StoredPrecision {
     /// Every tensor as loaded, f32.

@@ -11,7 +11,7 @@
 
 use burn::module::Module;
 use burn::module::Param;
-use burn::nn::{Embedding, Linear};
+use burn::nn::Embedding;
 use burn::store::{FloatCastAdapter, ModuleAdapter, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
 use burn::tensor::{Bool, DType, Device, Int, Tensor, activation};
 use serde::Deserialize;
@@ -19,8 +19,7 @@ use serde::Deserialize;
 use crate::error::{PalateError, Result};
 use crate::io::files::{names, parse_json};
 use crate::kernels::{cpu_ops, ops};
-use crate::nn::params;
-use crate::nn::quantize::{self, HostWeights};
+use crate::nn::{Linear, params};
 
 /// The keys of a Hugging Face `BertConfig` that the encoder uses; defaults are transformers'.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -147,7 +146,7 @@ impl BertConfig {
         let activation = self.activation()?;
         let d = self.hidden_size;
         let layer_norm = || LayerNorm::new(d, self.layer_norm_eps, device);
-        let linear = |i, o| params::linear(i, o, true, device);
+        let linear = |i, o| Linear::new(i, o, true, device);
         let embeddings = BertEmbeddings {
             word_embeddings: params::embedding(self.vocab_size, d, device),
             position_embeddings: params::embedding(self.max_position_embeddings, d, device),
@@ -299,12 +298,6 @@ impl BertModel {
 
     /// `input_ids` and `attention_mask` are `[batch, seq]`; returns `[batch, seq, hidden]`.
     pub fn forward(&self, input_ids: Tensor<2, Int>, attention_mask: Tensor<2, Bool>) -> Tensor<3> {
-        self.forward_with(input_ids, attention_mask, &HostWeights::default())
-    }
-
-    /// [`Self::forward`] for a model whose linear weights (some or all) are held in `host`
-    /// ([`Self::hold_weights_on_host`]).
-    pub fn forward_with(&self, input_ids: Tensor<2, Int>, attention_mask: Tensor<2, Bool>, host: &HostWeights) -> Tensor<3> {
         let [batch, seq] = input_ids.dims();
         let device = input_ids.device();
         let positions = Tensor::<1, Int>::arange(0..seq as i64, &device)
@@ -320,27 +313,35 @@ impl BertModel {
         // Keys that are padding get -inf-like bias: [batch, 1, 1, seq].
         let pad = attention_mask.bool_not().unsqueeze_dims::<4>(&[1, 2]);
         for layer in &self.encoder.layer {
-            hidden = layer.forward(hidden, pad.clone(), host);
+            hidden = layer.forward(hidden, pad.clone());
         }
         hidden
     }
 
-    /// Moves the f32 linear weights on burn's CPU backend into `host`, packed for the host's
-    /// products: [`crate::kernels::gemm`]'s panels, or with `q8` [`crate::kernels::igemm`]'s quantized ones (the
-    /// module keeps 1 × 1 placeholders); quantized weights and other devices stay.
-    pub fn hold_weights_on_host(&mut self, host: &mut HostWeights, q8: bool) {
+    /// The transformer blocks' linear layers, in order.
+    pub fn linears(&self) -> impl Iterator<Item = &Linear> {
+        self.encoder.layer.iter().flat_map(|l| {
+            let (a, o) = (&l.attention.self_, &l.attention.output);
+            [&a.query, &a.key, &a.value, &o.dense, &l.intermediate.dense, &l.output.dense]
+        })
+    }
+
+    /// Moves the f32 linear weights on burn's CPU backend to the host, packed for the host's
+    /// products: [`crate::kernels::gemm`]'s panels, or with `q8` [`crate::kernels::igemm`]'s
+    /// quantized ones ([`Linear::hold_packed`]); quantized weights and other devices stay.
+    pub fn hold_weights_on_host(&mut self, q8: bool) {
         for layer in &mut self.encoder.layer {
             for linear in layer.linears_mut() {
-                host.hold_packed(linear, q8);
+                linear.hold_packed(q8);
             }
         }
     }
 
-    /// Puts the weights held in `host` back into the module.
-    pub fn restore_host_weights(&mut self, host: &mut HostWeights, device: &Device) {
+    /// Puts the weights held on the host back into burn tensors on `device`.
+    pub fn restore_host_weights(&mut self, device: &Device) {
         for layer in &mut self.encoder.layer {
             for linear in layer.linears_mut() {
-                host.restore(linear, device);
+                linear.restore(device);
             }
         }
     }
@@ -352,27 +353,27 @@ impl BertLayer {
         [&mut a.query, &mut a.key, &mut a.value, &mut o.dense, &mut self.intermediate.dense, &mut self.output.dense]
     }
 
-    fn forward(&self, x: Tensor<3>, pad: Tensor<4, Bool>, host: &HostWeights) -> Tensor<3> {
-        let attn = self.attention.self_.forward(x.clone(), pad, host);
-        let attn = self.attention.output.LayerNorm.forward(quantize::linear_with(&self.attention.output.dense, host, attn) + x);
-        let inner = quantize::linear_with(&self.intermediate.dense, host, attn.clone());
+    fn forward(&self, x: Tensor<3>, pad: Tensor<4, Bool>) -> Tensor<3> {
+        let attn = self.attention.self_.forward(x.clone(), pad);
+        let attn = self.attention.output.LayerNorm.forward(self.attention.output.dense.forward(attn) + x);
+        let inner = self.intermediate.dense.forward(attn.clone());
         let inner = match self.intermediate.activation {
             Activation::Gelu => cpu_ops::gelu(inner),
             Activation::GeluTanh => activation::gelu_approximate(inner),
             Activation::Relu => activation::relu(inner),
         };
-        self.output.LayerNorm.forward(quantize::linear_with(&self.output.dense, host, inner) + attn)
+        self.output.LayerNorm.forward(self.output.dense.forward(inner) + attn)
     }
 }
 
 impl BertSelfAttention {
-    fn forward(&self, x: Tensor<3>, pad: Tensor<4, Bool>, host: &HostWeights) -> Tensor<3> {
+    fn forward(&self, x: Tensor<3>, pad: Tensor<4, Bool>) -> Tensor<3> {
         let [batch, seq, hidden] = x.dims();
         let head_dim = hidden / self.num_heads;
         let heads = |t: Tensor<3>| t.reshape([batch, seq, self.num_heads, head_dim]).swap_dims(1, 2);
-        let q = heads(quantize::linear_with(&self.query, host, x.clone()));
-        let k = heads(quantize::linear_with(&self.key, host, x.clone()));
-        let v = heads(quantize::linear_with(&self.value, host, x));
+        let q = heads(self.query.forward(x.clone()));
+        let k = heads(self.key.forward(x.clone()));
+        let v = heads(self.value.forward(x));
         let probs = cpu_ops::masked_softmax(ops::matmul(q, k.swap_dims(2, 3)), 1.0 / (head_dim as f64).sqrt(), pad);
         ops::matmul(probs, v).swap_dims(1, 2).reshape([batch, seq, hidden])
     }

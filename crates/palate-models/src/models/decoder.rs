@@ -11,7 +11,7 @@
 //! rotation; the SwiGLU MLP `down(silu(gate(x)) · up(x))`.
 
 use burn::module::Module;
-use burn::nn::{Embedding, Linear, RmsNorm};
+use burn::nn::{Embedding, RmsNorm};
 use burn::store::{FloatCastAdapter, ModuleAdapter, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
 use burn::tensor::{Bool, DType, Device, Tensor, TensorData, activation};
 use serde::Deserialize;
@@ -19,6 +19,7 @@ use serde::Deserialize;
 use crate::error::{PalateError, Result};
 use crate::io::files::{names, parse_json};
 use crate::kernels::{cpu_ops, ops};
+use crate::nn::linear::{HostWeight, Linear};
 use crate::nn::{params, quantize};
 
 /// The architectures this module implements.
@@ -227,7 +228,7 @@ impl DecoderConfig {
     /// table itself is a [`RowTable`]).
     fn init(&self, device: &Device, table_on_host: bool) -> DecoderRewardModel {
         let (h, hd) = (self.hidden_size, self.head_dim);
-        let linear = |i: usize, o: usize, bias: bool| params::linear(i, o, bias, device);
+        let linear = |i: usize, o: usize, bias: bool| Linear::new(i, o, bias, device);
         let norm = |d: usize| params::rms_norm(d, self.rms_norm_eps, device);
         let qk_norm = self.kind == DecoderKind::Qwen3;
         let layers = (0..self.num_hidden_layers)
@@ -296,6 +297,12 @@ pub struct DecoderLayer {
 }
 
 impl DecoderLayer {
+    /// The seven linear layers, in order.
+    fn linears(&self) -> [&Linear; 7] {
+        let (a, m) = (&self.self_attn, &self.mlp);
+        [&a.q_proj, &a.k_proj, &a.v_proj, &a.o_proj, &m.gate_proj, &m.up_proj, &m.down_proj]
+    }
+
     /// The seven linear layers, each with its path inside the layer (`self_attn.q_proj`, …).
     fn linears_mut(&mut self) -> [(&'static str, &mut Linear); 7] {
         let (a, m) = (&mut self.self_attn, &mut self.mlp);
@@ -341,9 +348,6 @@ pub struct DecoderScorer {
     /// see [`DecoderScorer::load_with_binding_limit`], or q8 on the CPU); the module's own
     /// `embed_tokens` is then a 1-row placeholder.
     row_table: Option<RowTable>,
-    /// On the CPU, q4 linear weights held packed on the host ([`quantize::HostQ4`]); the module's
-    /// own weights are then 1 × 1 placeholders.
-    host: quantize::HostWeights,
 }
 
 /// The token-embedding table held on the host and read row by row: a lookup touches only the rows
@@ -615,32 +619,28 @@ impl DecoderScorer {
         if precision == crate::nn::quantize::Precision::F32 {
             return Ok(self); // as loaded (a quantized pack stays quantized)
         }
-        if self.token_table_quantized() || !self.host.is_empty() {
+        if self.token_table_quantized() || self.host_weights().0 > 0 {
             return Err(PalateError::InvalidInput("the model is already quantized; load the f32 model to quantize it".into()));
         }
         self.model = crate::nn::quantize::quantize_linear_weights(self.model, precision)?;
-        Ok(self.take_row_table()?.take_host_weights())
+        Ok(self.take_row_table()?.hold_q4_on_host())
     }
 
-    /// On the CPU, moves q4 linear weights out of the module into [`quantize::HostWeights`]
-    /// (burn's CPU backend holds q4 at a byte per value; packed, it is half that).
-    fn take_host_weights(mut self) -> Self {
-        if !crate::device::is_cpu(&self.device) {
-            return self;
-        }
+    /// On the CPU, moves q4 linear weights to the host, two values a byte ([`Linear::hold_q4`]:
+    /// burn's CPU backend holds q4 at a byte per value).
+    fn hold_q4_on_host(mut self) -> Self {
         for layer in &mut self.model.model.layers {
             for (_, linear) in layer.linears_mut() {
-                if let Some(weight) = quantize::HostQ4::from_tensor(&linear.weight.val()) {
-                    self.host.hold(linear, quantize::HostWeight::Q4(weight), &self.device);
-                }
+                linear.hold_q4();
             }
         }
         self
     }
 
-    /// Linear weights held packed on the host (q4 on the CPU), and their bytes.
+    /// Linear weights held on the host (q4 on the CPU), and their bytes.
     pub fn host_weights(&self) -> (usize, usize) {
-        (self.host.len(), self.host.bytes())
+        let linears = self.model.model.layers.iter().flat_map(DecoderLayer::linears).chain([&self.model.score]);
+        linears.filter_map(Linear::host_bytes).fold((0, 0), |(n, b), bytes| (n + 1, b + bytes))
     }
 
     /// After quantizing the module: a table held on the host becomes q8 there
@@ -759,7 +759,7 @@ impl DecoderScorer {
                 ),
             });
         }
-        let mut scorer = Self { config, model, device: device.clone(), row_table: None, host: Default::default() };
+        let mut scorer = Self { config, model, device: device.clone(), row_table: None };
         if let Some(table) = table {
             scorer.set_row_table(table);
         }
@@ -828,7 +828,7 @@ impl DecoderScorer {
             let mut linears = std::collections::HashMap::new();
             for (i, layer) in model.model.layers.iter_mut().enumerate() {
                 for (name, linear) in layer.linears_mut() {
-                    linears.insert(format!("model.layers.{i}.{name}.weight"), (i, name, linear.weight.lazy_shape().dims::<2>()));
+                    linears.insert(format!("model.layers.{i}.{name}.weight"), (i, name, linear.shape()));
                 }
             }
             pack.raw_tensors_where(
@@ -850,13 +850,13 @@ impl DecoderScorer {
             )?;
         }
         pack.load_into(&mut model, keep, &skip)?;
-        let mut scorer = Self { config, model, device: device.clone(), row_table: None, host: Default::default() };
+        let mut scorer = Self { config, model, device: device.clone(), row_table: None };
         if let Some(table) = table {
             scorer.set_row_table(table);
         }
         for (i, name, weight) in host_q4 {
             if let Some((_, linear)) = scorer.model.model.layers[i].linears_mut().into_iter().find(|(n, _)| *n == name) {
-                scorer.host.hold(linear, quantize::HostWeight::Q4(weight), &scorer.device);
+                linear.hold(HostWeight::Q4(weight));
             }
         }
         Ok(scorer)
@@ -866,7 +866,7 @@ impl DecoderScorer {
     /// `precision` says; `carried` are the text files a reward-model pack needs (config.json,
     /// tokenizer.json, the chat template).
     pub fn to_pack(self, precision: crate::io::pack::StoredPrecision, carried: &[(&str, &[u8])]) -> Result<Vec<u8>> {
-        if self.row_table.is_some() || !self.host.is_empty() {
+        if self.row_table.is_some() || self.host_weights().0 > 0 {
             return Err(PalateError::InvalidInput(
                 "write the pack from the f32 model, before quantizing it, with its token table on the device (no binding limit)".into(),
             ));
@@ -880,7 +880,7 @@ impl DecoderScorer {
     pub fn random(config: DecoderConfig, device: &Device, max_binding_bytes: Option<u64>) -> Self {
         let on_host = table_on_host(&config, device, max_binding_bytes);
         let model = params::randomize(config.init(device, on_host), device);
-        let mut scorer = Self { config, model, device: device.clone(), row_table: None, host: Default::default() };
+        let mut scorer = Self { config, model, device: device.clone(), row_table: None };
         if on_host {
             scorer.set_row_table(RowTable::random(scorer.config.vocab_size, scorer.config.hidden_size));
         }
@@ -988,7 +988,7 @@ impl DecoderScorer {
         let n = seq - from;
         // Position p predicts token p + 1: positions from − 1 .. seq − 1.
         let hidden = self.hidden_states(x, keep).narrow(1, from - 1, n);
-        let logits = quantize::linear(&self.model.score, hidden); // [rows, n, vocab]
+        let logits = self.model.score.forward(hidden); // [rows, n, vocab]
         let pad = self.config.pad_token_id.unwrap_or(0).max(0);
         let next: Vec<i64> = batch.iter().flat_map(|row| (from..seq).map(move |i| row.get(i).map_or(pad, |&t| t as i64))).collect();
         let next = Tensor::<3, burn::tensor::Int>::from_data(TensorData::new(next, [batch.len(), n, 1]), &self.device);
@@ -1012,7 +1012,7 @@ impl DecoderScorer {
     /// Token embeddings `[batch, seq, hidden]` and a keep-mask (false = padding) →
     /// `[batch, seq, num_labels]`.
     pub fn forward_embedded(&self, x: Tensor<3>, keep: Tensor<2, Bool>) -> Tensor<3> {
-        quantize::linear(&self.model.score, self.hidden_states(x, keep))
+        self.model.score.forward(self.hidden_states(x, keep))
     }
 
     /// [`Self::forward_embedded`] without the head: the final-norm hidden states `[batch, seq, hidden]`.
@@ -1024,12 +1024,12 @@ impl DecoderScorer {
         let padding = keep.bool_not().unsqueeze_dims::<4>(&[1, 2]);
         let mask = causal.expand([batch, 1, seq, seq]).bool_or(padding.expand([batch, 1, seq, seq]));
         for layer in &self.model.model.layers {
-            let attn = layer.self_attn.forward(layer.input_layernorm.forward(x.clone()), &cos, &sin, mask.clone(), &self.host);
+            let attn = layer.self_attn.forward(layer.input_layernorm.forward(x.clone()), &cos, &sin, mask.clone());
             x = x + attn;
             let h = layer.post_attention_layernorm.forward(x.clone());
-            let (mlp, host) = (&layer.mlp, &self.host);
-            let gate = quantize::linear_with(&mlp.gate_proj, host, h.clone());
-            x = x + quantize::linear_with(&mlp.down_proj, host, activation::silu(gate) * quantize::linear_with(&mlp.up_proj, host, h));
+            let mlp = &layer.mlp;
+            let gate = mlp.gate_proj.forward(h.clone());
+            x = x + mlp.down_proj.forward(activation::silu(gate) * mlp.up_proj.forward(h));
         }
         self.model.model.norm.forward(x)
     }
@@ -1057,13 +1057,13 @@ impl DecoderScorer {
 }
 
 impl Attention {
-    fn forward(&self, x: Tensor<3>, cos: &Tensor<2>, sin: &Tensor<2>, mask: Tensor<4, Bool>, host: &quantize::HostWeights) -> Tensor<3> {
+    fn forward(&self, x: Tensor<3>, cos: &Tensor<2>, sin: &Tensor<2>, mask: Tensor<4, Bool>) -> Tensor<3> {
         let [batch, seq, _] = x.dims();
         let hd = self.head_dim;
         let split = |t: Tensor<3>, n: usize| t.reshape([batch, seq, n, hd]);
-        let mut q = split(quantize::linear_with(&self.q_proj, host, x.clone()), self.heads);
-        let mut k = split(quantize::linear_with(&self.k_proj, host, x.clone()), self.kv_heads);
-        let v = split(quantize::linear_with(&self.v_proj, host, x), self.kv_heads).swap_dims(1, 2);
+        let mut q = split(self.q_proj.forward(x.clone()), self.heads);
+        let mut k = split(self.k_proj.forward(x.clone()), self.kv_heads);
+        let v = split(self.v_proj.forward(x), self.kv_heads).swap_dims(1, 2);
         if let (Some(qn), Some(kn)) = (&self.q_norm, &self.k_norm) {
             q = qn.forward(q);
             k = kn.forward(k);
@@ -1082,7 +1082,7 @@ impl Attention {
         let (k, v) = (repeat(k), repeat(v));
         let probs = cpu_ops::masked_softmax(ops::matmul(q, k.swap_dims(2, 3)), 1.0 / (hd as f64).sqrt(), mask);
         let out = ops::matmul(probs, v).swap_dims(1, 2).reshape([batch, seq, self.heads * hd]);
-        quantize::linear_with(&self.o_proj, host, out)
+        self.o_proj.forward(out)
     }
 }
 

@@ -1,6 +1,10 @@
-//! Layers over the kernels: how a linear layer's weight is stored and applied ([`quantize`]),
-//! parameter construction for loading ([`params`]), padded batches ([`batch`]).
+//! Layers over the kernels: the linear layer and the forms of its weight ([`linear`]), weight
+//! quantization ([`quantize`]), parameter construction for loading ([`params`]), padded batches
+//! ([`batch`]).
 
 pub(crate) mod batch;
+pub mod linear;
 pub(crate) mod params;
 pub mod quantize;
+
+pub use linear::Linear;

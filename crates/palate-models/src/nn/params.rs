@@ -6,7 +6,7 @@
 //! checkpoint replaces them first.
 
 use burn::module::{Module, ModuleMapper, Param, ParamId};
-use burn::nn::{Embedding, Linear, RmsNorm};
+use burn::nn::{Embedding, RmsNorm};
 use burn::tensor::{Device, Distribution, Tensor};
 
 /// A lazy parameter of `shape`, all `value`.
@@ -26,11 +26,6 @@ pub(crate) fn zeros<const D: usize>(shape: [usize; D], device: &Device) -> Param
 
 pub(crate) fn ones<const D: usize>(shape: [usize; D], device: &Device) -> Param<Tensor<D>> {
     filled(shape, 1.0, device)
-}
-
-/// burn-nn's `Linear` layout: weight `[d_in, d_out]`.
-pub(crate) fn linear(d_in: usize, d_out: usize, bias: bool, device: &Device) -> Linear {
-    Linear { weight: zeros([d_in, d_out], device), bias: bias.then(|| zeros([d_out], device)) }
 }
 
 pub(crate) fn embedding(rows: usize, d: usize, device: &Device) -> Embedding {
@@ -71,11 +66,11 @@ mod tests {
     #[test]
     fn placeholders_have_burn_nn_shapes_and_fixed_values() {
         let device = crate::device::cpu_device();
-        let linear = linear(3, 5, true, &device);
-        assert_eq!(linear.weight.lazy_shape().dims::<2>(), [3, 5], "burn-nn's Linear layout is [d_in, d_out]");
-        assert!(values(&linear.weight).iter().all(|&v| v == 0.0));
-        assert_eq!(values(linear.bias.as_ref().expect("a bias")), vec![0.0; 5]);
-        assert!(self::linear(3, 5, false, &device).bias.is_none());
+        let linear = crate::nn::Linear::new(3, 5, true, &device);
+        assert_eq!(linear.shape(), [3, 5], "burn-nn's Linear layout is [d_in, d_out]");
+        assert!(values(&Param::from_tensor(linear.weight().expect("a weight"))).iter().all(|&v| v == 0.0));
+        assert_eq!(values(&Param::from_tensor(linear.bias().expect("a bias"))), vec![0.0; 5]);
+        assert!(crate::nn::Linear::new(3, 5, false, &device).bias().is_none());
         assert_eq!(values(&rms_norm(4, 1e-6, &device).gamma), vec![1.0; 4]);
         assert_eq!(embedding(7, 2, &device).weight.lazy_shape().dims::<2>(), [7, 2]);
     }
@@ -83,11 +78,11 @@ mod tests {
     #[test]
     fn randomize_fills_matrices_within_kaimings_bound_and_leaves_vectors() {
         let device = crate::device::cpu_device();
-        let linear = randomize(linear(16, 8, true, &device), &device);
-        let w = values(&linear.weight);
+        let linear = randomize(crate::nn::Linear::new(16, 8, true, &device), &device);
+        let w = values(&Param::from_tensor(linear.weight().expect("a weight")));
         let bound = 1.0 / 4.0; // 1/√16
         assert!(w.iter().all(|v| v.abs() <= bound), "{w:?}");
         assert!(w.iter().filter(|&&v| v != 0.0).count() > 100, "random, not the zero placeholder");
-        assert_eq!(values(linear.bias.as_ref().expect("a bias")), vec![0.0; 8]);
+        assert_eq!(values(&Param::from_tensor(linear.bias().expect("a bias"))), vec![0.0; 8]);
     }
 }

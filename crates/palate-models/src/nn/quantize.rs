@@ -12,7 +12,7 @@
 //!
 //! Where the weights live: burn's quantized tensors, except q4 linear weights of a decoder on the
 //! CPU, which Palate holds packed itself ([`HostQ4`]: burn's CPU backend would take a byte per
-//! value). Either way, every call dequantizes and multiplies in f32 ([`linear`], [`linear_with`]).
+//! value). Either way, every call dequantizes and multiplies in f32 ([`crate::nn::linear::Linear::forward`]).
 //! One exception: a sentence encoder quantized to q8 on the browser's CPU backend holds its weights
 //! in [`crate::kernels::igemm`]'s layout (blocks of 32 along d_in instead, quantized from f32) and multiplies
 //! in integers, its activations rounded to i16 per call. A stored q8 pack keeps the f32 path
@@ -23,17 +23,14 @@
 //! encoder (blocks of 16, or along d_in, gave 0.969 / 0.947). Use q4 for large decoders, where it
 //! is what makes them fit; q8 for the encoder.
 
-use std::collections::HashMap;
 use std::str::FromStr;
 
-use burn::module::{Module, ModuleMapper, Param, ParamId};
-use burn::nn::Linear;
+use burn::module::{Module, ModuleMapper, Param};
 use burn::tensor::{DType, Tensor};
 use burn::tensor::quantization::{Calibration, QuantScheme, QuantValue, ScaleDtype, compute_q_params, compute_range};
 
 use crate::error::{PalateError, Result};
 use crate::kernels::gemm::{self, PackedMatrix};
-use crate::kernels::igemm::{self, PackedI8};
 
 /// The weights' precision, as users name it (`--quantize`, `precision:` in JS).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -81,95 +78,6 @@ impl FromStr for Precision {
     }
 }
 
-/// `linear.forward(x)`, with a quantized weight dequantized first and multiplied as f32.
-///
-/// burn 0.22's fused quantized matmul is not safe to call on real GPUs: on an NVIDIA H200 (Vulkan)
-/// it picks a tiling that needs 72 KiB of workgroup memory where the device allows 48 KiB, and
-/// `burn-cubecl` unwraps the launch error (a panic; a trap in wasm). Browsers allow 16–32 KiB.
-/// Dequantizing costs one elementwise pass over the weight per call (memory-bound, about a
-/// millisecond for a 0.6B model on a datacentre GPU) and keeps the weights packed at rest, which is
-/// what quantization is for here: download size and resident memory. It is also what burn's CPU
-/// backend does inside its own quantized matmul.
-pub fn linear<const D: usize>(linear: &Linear, x: Tensor<D>) -> Tensor<D> {
-    let weight = linear.weight.val();
-    let bias = linear.bias.as_ref().map(|b| b.val());
-    if !matches!(weight.dtype(), DType::QFloat(_)) {
-        return f32_linear(x, weight, bias);
-    }
-    let on_cpu = crate::device::is_cpu(&weight.device());
-    // In the browser, the quantized values go straight into the packed kernel's panels.
-    if on_cpu
-        && gemm::PREFERRED
-        && let Some(blocked) = row_blocked(&weight)
-        && let [rows, cols] = weight.dims()
-        && let Some(packed) = PackedMatrix::from_blocked_i8(&blocked.values, &blocked.scales, blocked.global.unwrap_or(1.0), rows, cols)
-    {
-        return host_linear(x, &packed, bias);
-    }
-    let weight = match on_cpu.then(|| dequantize_on_host(&weight)).flatten() {
-        Some(values) => Tensor::from_data(burn::tensor::TensorData::new(values, weight.dims()), &weight.device()),
-        None => weight.dequantize(),
-    };
-    f32_linear(x, weight, bias)
-}
-
-/// `x · weight + bias` with f32 weights ([`crate::kernels::ops::linear`]: Palate's WGSL kernel on the
-/// wgpu backend, burn's on the CPU).
-fn f32_linear<const D: usize>(x: Tensor<D>, weight: Tensor<2>, bias: Option<Tensor<1>>) -> Tensor<D> {
-    crate::kernels::ops::linear(x, weight, bias)
-}
-
-/// [`linear`], with the weights in `host` ([`HostWeight`]: f32 packed for [`gemm`], or q4)
-/// read from there.
-pub fn linear_with<const D: usize>(linear: &Linear, host: &HostWeights, x: Tensor<D>) -> Tensor<D> {
-    let bias = || linear.bias.as_ref().map(|b| b.val());
-    match host.get(linear.weight.id) {
-        None => self::linear(linear, x),
-        Some(HostWeight::F32(packed)) => host_linear(x, packed, bias()),
-        Some(HostWeight::I8(packed)) => host_linear_i8(x, packed, bias()),
-        Some(HostWeight::Q4(weight)) => {
-            if gemm::PREFERRED {
-                return host_linear(x, &weight.dequantize_packed(), bias());
-            }
-            let values = weight.dequantize();
-            let weight = Tensor::<2>::from_data(burn::tensor::TensorData::new(values, weight.shape), &x.device());
-            f32_linear(x, weight, bias())
-        }
-    }
-}
-
-/// `x · w + bias` on the host ([`gemm::matmul`]) for `x` on burn's CPU backend.
-fn host_linear<const D: usize>(x: Tensor<D>, w: &PackedMatrix, bias: Option<Tensor<1>>) -> Tensor<D> {
-    on_host(x, w.shape(), bias, |a, rows, bias| gemm::matmul(a, rows, w, bias))
-}
-
-/// `x · w + bias` on the host in integers ([`igemm::matmul`]) for `x` on burn's CPU backend.
-fn host_linear_i8<const D: usize>(x: Tensor<D>, w: &PackedI8, bias: Option<Tensor<1>>) -> Tensor<D> {
-    on_host(x, w.shape(), bias, |a, rows, bias| igemm::matmul(a, rows, w, bias))
-}
-
-/// A product with a `[k, n]` weight held on the host: `product(a, rows, bias)` gets `x` as `rows`
-/// row-major rows of `k` f32 and returns `rows × n` values.
-fn on_host<const D: usize>(
-    x: Tensor<D>,
-    [k, n]: [usize; 2],
-    bias: Option<Tensor<1>>,
-    product: impl FnOnce(&[f32], usize, Option<&[f32]>) -> Vec<f32>,
-) -> Tensor<D> {
-    let device = x.device();
-    let mut dims = x.dims();
-    assert_eq!(dims[D - 1], k, "linear layer: input width {} against a weight of {k} rows", dims[D - 1]);
-    let rows = dims[..D - 1].iter().product();
-    // `convert::<f32>()` makes the data f32, so reading it as f32 cannot fail.
-    #[allow(clippy::expect_used)]
-    let a = x.into_data().convert::<f32>().try_into_vec::<f32>().expect("converted to f32");
-    #[allow(clippy::expect_used)]
-    let bias = bias.map(|b| b.into_data().convert::<f32>().try_into_vec::<f32>().expect("converted to f32"));
-    let out = product(&a, rows, bias.as_deref());
-    dims[D - 1] = n;
-    Tensor::from_data(burn::tensor::TensorData::new(out, dims), &device)
-}
-
 /// A q4 weight `[rows, cols]` held on the host in its packed form: two values per byte (value
 /// `2i` in the low nibble of byte `i`, `2i + 1` in the high one, two's complement) and one f32
 /// scale per block of [`BLOCK`] values along a row. These are the bytes of a `.bpk`'s q4 tensor as
@@ -177,7 +85,8 @@ fn on_host<const D: usize>(
 ///
 /// burn's CPU backend unpacks q4 to one byte per value (`QuantStore::Native`): Qwen3-0.6B's layers
 /// would take 434 MB instead of 217 MB. So on the CPU a decoder keeps its q4 linear weights here,
-/// and each call dequantizes one weight at a time ([`linear_with`]).
+/// and each call dequantizes one weight at a time ([`crate::nn::linear::Linear::forward`]).
+#[derive(Debug)]
 pub struct HostQ4 {
     shape: [usize; 2],
     nibbles: Vec<u8>,
@@ -296,121 +205,6 @@ fn is_row_blocked_q4(scheme: QuantScheme, cols: usize) -> bool {
         && cols.is_multiple_of(BLOCK as usize)
 }
 
-/// A linear weight held outside burn, on the host.
-pub enum HostWeight {
-    /// q4, packed two values a byte (a decoder's weights on the CPU; dequantized per call).
-    Q4(HostQ4),
-    /// f32 in [`gemm`]'s panels (the browser's CPU backend, [`gemm::PREFERRED`]).
-    F32(PackedMatrix),
-    /// q8 in blocks along d_in for [`igemm`]'s integer products (a sentence encoder quantized on
-    /// the browser's CPU backend).
-    I8(PackedI8),
-}
-
-impl HostWeight {
-    /// `[rows, cols]` = `[d_in, d_out]`.
-    pub fn shape(&self) -> [usize; 2] {
-        match self {
-            Self::Q4(w) => w.shape(),
-            Self::F32(w) => w.shape(),
-            Self::I8(w) => w.shape(),
-        }
-    }
-
-    /// Bytes held.
-    pub fn bytes(&self) -> usize {
-        match self {
-            Self::Q4(w) => w.bytes(),
-            Self::F32(w) => w.bytes(),
-            Self::I8(w) => w.bytes(),
-        }
-    }
-
-    /// The f32 values, row-major (dequantized for q4 and q8).
-    pub fn to_row_major(&self) -> Vec<f32> {
-        match self {
-            Self::Q4(w) => w.dequantize(),
-            Self::F32(w) => w.to_row_major(),
-            Self::I8(w) => w.to_row_major(),
-        }
-    }
-}
-
-/// Host-held weights ([`HostWeight`]) by the id of the (placeholder) parameter they stand for.
-#[derive(Default)]
-pub struct HostWeights {
-    weights: HashMap<ParamId, HostWeight>,
-}
-
-impl std::fmt::Debug for HostWeights {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HostWeights").field("weights", &self.len()).field("bytes", &self.bytes()).finish()
-    }
-}
-
-impl HostWeights {
-    pub fn get(&self, id: ParamId) -> Option<&HostWeight> {
-        self.weights.get(&id)
-    }
-
-    pub(crate) fn insert(&mut self, id: ParamId, weight: HostWeight) {
-        self.weights.insert(id, weight);
-    }
-
-    pub(crate) fn remove(&mut self, id: ParamId) -> Option<HostWeight> {
-        self.weights.remove(&id)
-    }
-
-    pub fn len(&self) -> usize {
-        self.weights.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.weights.is_empty()
-    }
-
-    /// Bytes held by all the weights.
-    pub fn bytes(&self) -> usize {
-        self.weights.values().map(HostWeight::bytes).sum()
-    }
-
-    /// Gives `linear` a 1 × 1 placeholder weight and holds `weight` for it.
-    pub(crate) fn hold(&mut self, linear: &mut Linear, weight: HostWeight, device: &burn::tensor::Device) {
-        let placeholder = burn::module::Param::from_tensor(Tensor::<2>::zeros([1, 1], device));
-        self.insert(placeholder.id, weight);
-        linear.weight = placeholder;
-    }
-
-    /// Moves an f32 weight of `linear` on burn's CPU backend here, packed for the host's
-    /// products: into [`gemm`]'s panels, or with `q8` quantized for [`igemm`]'s integer products
-    /// (blocks of 32 along d_in). Anything else stays as it is.
-    pub(crate) fn hold_packed(&mut self, linear: &mut Linear, q8: bool) {
-        let weight = linear.weight.val();
-        if weight.dtype() != DType::F32 || !crate::device::is_cpu(&weight.device()) {
-            return;
-        }
-        let [rows, cols] = weight.dims();
-        let Ok(values) = weight.clone().into_data().try_into_vec::<f32>() else { return };
-        let held = if q8 {
-            PackedI8::from_row_major(&values, rows, cols).map(HostWeight::I8)
-        } else {
-            PackedMatrix::from_row_major(&values, rows, cols).map(HostWeight::F32)
-        };
-        if let Some(held) = held {
-            self.hold(linear, held, &weight.device());
-        }
-    }
-
-    /// Puts a weight held here back into `linear` (f32; q4 dequantized), for writing the module
-    /// out or quantizing it.
-    pub(crate) fn restore(&mut self, linear: &mut Linear, device: &burn::tensor::Device) {
-        if let Some(weight) = self.remove(linear.weight.id) {
-            let tensor = Tensor::<2>::from_data(burn::tensor::TensorData::new(weight.to_row_major(), weight.shape()), device);
-            linear.weight = burn::module::Param::from_tensor(tensor);
-        }
-    }
-}
-
 /// A quantized weight `[rows, cols]` on burn's CPU backend, blocked by [`BLOCK`] along its rows,
 /// taken apart: one i8 per value, one scale per block, and the tensor-wide scale if the scheme has
 /// one. `None` for any other layout.
@@ -440,7 +234,7 @@ pub(crate) fn row_blocked(weight: &Tensor<2>) -> Option<RowBlocked> {
 /// with a division and a remainder per axis, which in wasm costs ~8 ns per weight (180 ms per call
 /// for MiniLM's 21 M weights, more than the f32 matmuls of a short batch). `None` when the layout
 /// is not the one expected (then burn's own path runs).
-fn dequantize_on_host(weight: &Tensor<2>) -> Option<Vec<f32>> {
+pub(crate) fn dequantize_on_host(weight: &Tensor<2>) -> Option<Vec<f32>> {
     let blocked = row_blocked(weight)?;
     let multiplier = blocked.global.unwrap_or(1.0);
     let mut out = Vec::with_capacity(blocked.values.len());

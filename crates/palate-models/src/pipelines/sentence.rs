@@ -9,7 +9,7 @@ use crate::models::bert::{BertConfig, BertModel};
 use crate::error::{PalateError, Result};
 use crate::io::files::{ModelFiles, names, parse_json};
 use crate::io::pack::{Pack, PackKind, StoredPrecision};
-use crate::nn::quantize::{HostWeights, Precision};
+use crate::nn::quantize::Precision;
 use crate::pipelines::text::TextTokenizer;
 
 /// How token states become one vector (`1_Pooling/config.json`).
@@ -116,8 +116,6 @@ pub struct SentenceEmbedder {
     hidden_size: usize,
     device: Device,
     precision: Precision,
-    /// f32 linear weights held packed for [`crate::kernels::gemm`] (the browser's CPU backend).
-    host: HostWeights,
     /// Attention heads and the widest activation (hidden or feed-forward), for the WebGPU guard.
     heads: usize,
     widest: usize,
@@ -155,7 +153,7 @@ impl SentenceEmbedder {
 
     fn assemble(model: BertModel, tokenizer: TextTokenizer, config: SentenceConfig, bert: &BertConfig, device: &Device, precision: Precision) -> Self {
         let (heads, widest) = (bert.num_attention_heads, bert.hidden_size.max(bert.intermediate_size));
-        Self { model, tokenizer, config, hidden_size: bert.hidden_size, device: device.clone(), precision, host: HostWeights::default(), heads, widest, batch_size: 32 }
+        Self { model, tokenizer, config, hidden_size: bert.hidden_size, device: device.clone(), precision, heads, widest, batch_size: 32 }
             .for_this_target()
     }
 
@@ -221,7 +219,7 @@ impl SentenceEmbedder {
             return self;
         }
         self = self.restore_host_weights();
-        self.model.hold_weights_on_host(&mut self.host, true);
+        self.model.hold_weights_on_host(true);
         self.precision = Precision::Q8;
         self
     }
@@ -230,7 +228,7 @@ impl SentenceEmbedder {
     /// [`crate::kernels::gemm`]'s packed form. Same results, within f32 rounding; [`Self::load`] does it
     /// where that is the faster path ([`crate::kernels::gemm::PREFERRED`]: the browser).
     pub fn hold_weights_on_host(mut self) -> Self {
-        self.model.hold_weights_on_host(&mut self.host, false);
+        self.model.hold_weights_on_host(false);
         self
     }
 
@@ -239,15 +237,15 @@ impl SentenceEmbedder {
         if crate::kernels::gemm::PREFERRED { self.hold_weights_on_host() } else { self }
     }
 
-    /// Linear weights held for [`crate::kernels::gemm`], and their bytes.
+    /// Linear weights held on the host ([`crate::nn::linear::HostWeight`]), and their bytes.
     pub fn host_weights(&self) -> (usize, usize) {
-        (self.host.len(), self.host.bytes())
+        self.model.linears().filter_map(crate::nn::Linear::host_bytes).fold((0, 0), |(n, b), bytes| (n + 1, b + bytes))
     }
 
     /// Puts weights held on the host back into the module (to quantize or write it): f32, or q8
     /// as its dequantized f32 values.
     fn restore_host_weights(mut self) -> Self {
-        self.model.restore_host_weights(&mut self.host, &self.device);
+        self.model.restore_host_weights(&self.device);
         self
     }
 
@@ -350,7 +348,7 @@ impl SentenceEmbedder {
             }
         }
         let (ids, mask) = crate::nn::batch::pad_right(batch, 0, &self.device);
-        let hidden = self.model.forward_with(ids, mask.clone(), &self.host);
+        let hidden = self.model.forward(ids, mask.clone());
         let pooled: Tensor<2> = match self.config.pooling {
             Pooling::Cls => hidden.narrow(1, 0, 1).reshape([rows, self.hidden_size]),
             Pooling::Mean => {
