@@ -322,6 +322,16 @@ pub enum CliError {
     Usage(String),
 }
 
+impl From<palate::Error> for CliError {
+    fn from(e: palate::Error) -> Self {
+        match e {
+            palate::Error::Model(e) => Self::Model(e),
+            palate::Error::Taste(e) => Self::Personal(e),
+            other => Self::Usage(other.to_string()),
+        }
+    }
+}
+
 #[derive(serde::Serialize)]
 struct EmbedRow<'a> {
     text: &'a str,
@@ -405,7 +415,7 @@ fn is_pack(model: &std::path::Path) -> bool {
     model.is_file() && model.extension().is_some_and(|e| e == palate_models::io::pack::EXTENSION)
 }
 
-/// `palate rerank`: one ranking through [`pairs::rank`], the composition `eval-pairs` uses.
+/// `palate rerank`: one ranking through [`palate::Ranker`] ([`pairs::rank`]), as `eval-pairs` and the browser rank.
 #[allow(clippy::too_many_arguments)]
 fn rerank(
     model: &std::path::Path,
@@ -419,17 +429,16 @@ fn rerank(
 ) -> Result<(), CliError> {
     let (embedder, fingerprint, spec) = load_with_taste(model, taste, backend)?;
     let reward = reward_model.map(|path| load_reward(path, backend)).transpose()?;
-    let mut session = palate_personal::session::Session::new(spec)?;
-    if reward.is_some() {
-        session.use_base_reward()?;
+    let encoder = std::rc::Rc::new(pairs::CachedEncoder::new(&embedder, &fingerprint, None));
+    let mut ranker = pollster::block_on(palate::Ranker::new(encoder, &fingerprint, spec, None))?;
+    if let Some(reward) = reward {
+        ranker.use_reward(std::rc::Rc::new(reward))?;
     }
     if let Some(path) = profile {
         let text = std::fs::read_to_string(path).map_err(|e| CliError::Io { file: path.display().to_string(), detail: e.to_string() })?;
-        session.import_profile(&text)?;
+        ranker.import_profile(&text)?;
     }
-    let session = std::cell::RefCell::new(session);
-    let encoder = pairs::CachedEncoder::new(&embedder, &fingerprint, None);
-    let (ranked, _) = pairs::rank(&session, &encoder, reward.as_ref(), &[], prompt, responses)?;
+    let (ranked, _) = pairs::rank(&ranker, &[], prompt, responses)?;
     let mut out = std::io::stdout().lock();
     let write_err = |e: std::io::Error| CliError::Io { file: "<stdout>".into(), detail: e.to_string() };
     if json {
@@ -537,7 +546,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 Some(path) => Some(load_reward(&path, backend)?),
                 None => None,
             };
-            pairs::eval_pairs(pairs::EvalPairsArgs { data, held_out, per_source, json, cache }, &embedder, &fingerprint, spec, reward.as_ref())
+            pairs::eval_pairs(pairs::EvalPairsArgs { data, held_out, per_source, json, cache }, &embedder, &fingerprint, spec, reward.map(std::rc::Rc::new))
         }
         Command::TrainReward { model, taste, data, out, blocks, cues, cue_variance, l2, shared_variance, personal_variance, description, cache, export, backend } => {
             let (embedder, fingerprint, spec) = load_with_taste(&model, taste.as_deref(), backend)?;

@@ -7,6 +7,7 @@
 //! model, with every embedding computed once and optionally kept in a file between runs).
 
 use std::cell::RefCell;
+use std::rc::Rc;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -18,7 +19,8 @@ use palate_models::SentenceEmbedder;
 use palate_personal::PersonalError;
 use palate_personal::features::{Cue, FeatureSpec, Prior, ReplyEmbedding, Standardise, split_sentences};
 use palate_personal::pairs::{self, Accuracy, PreferencePair};
-use palate_personal::session::{Encoder, RankedReply, Session, prepare};
+use palate::Ranker;
+use palate_personal::session::{Encoder, RankedReply};
 use palate_personal::shared::{self, Block, SharedReward};
 
 use crate::{CliError, progress_bar};
@@ -308,25 +310,16 @@ const RESAMPLES: usize = 2000;
 /// `--reward-model`, that model's score alone.
 const BASELINES: [&str; 3] = ["longer", "closer-to-prompt", "reward-model"];
 
-/// One ranking, as the browser's `Taste.rerank` composes it: embed what the session lacks
-/// ([`prepare`]), the reward model's scores of the whole conversation where there is one, then
-/// the session's rerank. `palate rerank` and `palate eval-pairs` both rank through this. Returns
-/// the ranking and the reward model's scores.
-pub fn rank(
-    session: &RefCell<Session>,
-    encoder: &impl Encoder,
-    reward: Option<&Rewarder>,
+/// One ranking through [`palate::Ranker`], the composition the browser's worker calls: the
+/// ranking and the reward model's scores. `palate rerank` and `palate eval-pairs` both rank here.
+pub fn rank<E: Encoder>(
+    ranker: &Ranker<E>,
     history: &[Message],
     prompt: &str,
     replies: &[String],
 ) -> Result<(Vec<RankedReply>, Option<Vec<f64>>), CliError> {
-    pollster::block_on(prepare(session, encoder, prompt, replies))?;
-    let base = match reward {
-        Some(r) => Some(r.score_conversation_blocking(history, prompt, replies)?.into_iter().map(f64::from).collect::<Vec<f64>>()),
-        None => None,
-    };
-    let ranked = session.borrow().rerank(prompt, replies, base.as_deref(), None)?;
-    Ok((ranked, base))
+    let ranking = pollster::block_on(ranker.rerank(history, prompt, replies, None))?;
+    Ok((ranking.replies, ranking.base))
 }
 
 /// `palate eval-pairs`: each pair ranked as a new user's `rerank` would rank it (no answers),
@@ -336,7 +329,7 @@ pub fn eval_pairs(
     embedder: &SentenceEmbedder,
     fingerprint: &str,
     spec: FeatureSpec,
-    reward: Option<&Rewarder>,
+    reward: Option<Rc<Rewarder>>,
 ) -> Result<(), CliError> {
     let mut pairs = read_pairs(&args.data)?;
     if args.held_out {
@@ -348,14 +341,14 @@ pub fn eval_pairs(
     if let Some(n) = args.per_source {
         pairs = pairs::sample_per_source(pairs, n);
     }
-    let ranking = spec.trained_on.clone() + &reward.map(|r| format!(" + {}", r.describe())).unwrap_or_default();
-    let mut session = Session::new(spec)?;
-    if reward.is_some() {
-        session.use_base_reward()?;
+    let ranking = spec.trained_on.clone() + &reward.as_ref().map(|r| format!(" + {}", r.describe())).unwrap_or_default();
+    let with_reward = reward.is_some();
+    let needs_bags = spec.needs_tokens();
+    let encoder = Rc::new(CachedEncoder::new(embedder, fingerprint, args.cache));
+    let mut ranker = pollster::block_on(Ranker::new(Rc::clone(&encoder), fingerprint, spec, None))?;
+    if let Some(reward) = reward {
+        ranker.use_reward(reward)?;
     }
-    let needs_bags = session.model().spec().needs_tokens();
-    let session = RefCell::new(session);
-    let encoder = CachedEncoder::new(embedder, fingerprint, args.cache);
     let (texts, bag_texts) = texts_of(&pairs, needs_bags);
     encoder.warm(&texts, &bag_texts)?;
 
@@ -364,7 +357,7 @@ pub fn eval_pairs(
     for (index, p) in pairs.iter().enumerate() {
         let replies = [p.chosen.clone(), p.rejected.clone()];
         let history: Vec<Message> = p.context.iter().map(|t| Message::new(&t.role, &t.content)).collect();
-        let (ranked, base) = rank(&session, &encoder, reward, &history, &p.prompt, &replies)
+        let (ranked, base) = rank(&ranker, &history, &p.prompt, &replies)
             .map_err(|e| CliError::Usage(format!("{} pair {}: {e}", p.source, index + 1)))?;
         let reward_of = |i: usize| ranked.iter().find(|r| r.index == i).map_or(0.0, |r| r.reward);
         let entry = by_source.entry(p.source.clone()).or_default();
@@ -409,7 +402,6 @@ pub fn eval_pairs(
     let mut stdout = std::io::stdout().lock();
     let write_err = |e: std::io::Error| CliError::Io { file: "<stdout>".into(), detail: e.to_string() };
     let fmt = |a: Option<&Accuracy>| a.map_or(String::new(), |a| format!("{:.3} [{:.3}, {:.3}]", a.accuracy, a.ci95[0], a.ci95[1]));
-    let with_reward = reward.is_some();
     let line = |out: &mut std::io::StdoutLock, name: &str, pairs: usize, palate: &Accuracy, b: &BTreeMap<&str, Accuracy>| {
         let rm = if with_reward { format!(" {:<22}", fmt(b.get("reward-model"))) } else { String::new() };
         writeln!(out, "{name:<36} {pairs:>6}  {:<22} {:<22} {:<22}{rm}", fmt(Some(palate)), fmt(b.get("longer")), fmt(b.get("closer-to-prompt")))

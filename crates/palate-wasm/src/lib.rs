@@ -6,7 +6,6 @@
 // hold invariants input cannot reach, each with an `allow` that says why.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
-use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::{Array, Float32Array, Object, Promise, Reflect, Uint32Array};
@@ -16,8 +15,8 @@ use palate_models::io::ranges::ByteRanges;
 use palate_models::pipelines::causal::CausalLm;
 use palate_models::pipelines::reward::{RewardFiles, RewardModel, Rewarder};
 use palate_models::{BackendKind, ModelFiles, Pack, PalateError, Precision, SentenceEmbedder, device};
-use palate_personal::features::{DEFAULT_ALPHA, FeatureSpec, Principle, PrincipleHead};
-use palate_personal::session::{Encoder, Session, prepare};
+use palate::{Ranker, SentenceEncoder};
+use palate_personal::features::{FeatureSpec, Principle};
 use palate_personal::PersonalError;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
@@ -83,6 +82,14 @@ fn taste_error(e: PersonalError) -> JsValue {
         _ => None,
     };
     coded(e.to_string(), code)
+}
+
+fn ranker_error(e: palate::Error) -> JsValue {
+    match e {
+        palate::Error::Model(e) => js_error(e),
+        palate::Error::Taste(e) => taste_error(e),
+        palate::Error::WrongModel => coded(e.to_string(), None),
+    }
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String, JsValue> {
@@ -231,35 +238,17 @@ impl Embedder {
 
     /// Resolves to a [`Taste`] for this model from its palate-taste.json (`spec_json`), refused
     /// when made for another model. `principles_json`, a list of `{name, label?, goal, baseline?}`,
-    /// replaces the file's principle heads (their goal and baseline texts are embedded here).
+    /// replaces the file's principle heads ([`palate::Ranker::new`]).
     #[wasm_bindgen(js_name = createTaste)]
     pub fn create_taste(&self, spec_json: String, principles_json: Option<String>) -> Promise {
-        let embedder = Rc::clone(&self.inner);
+        let encoder = Rc::new(SentenceEncoder(Rc::clone(&self.inner)));
         let fingerprint = self.fingerprint.clone();
         future_to_promise(async move {
-            let mut spec =
+            let spec =
                 FeatureSpec::from_json(&spec_json).map_err(|e| JsError::new(&format!("palate-taste.json: {e}")))?;
-            if spec.model != fingerprint {
-                return Err(JsError::new("palate-taste.json: made for another model (its model fingerprint differs)").into());
-            }
-            if let Some(json) = principles_json {
-                let principles = Principle::list_from_json(&json).map_err(taste_error)?;
-                if principles.is_empty() {
-                    return Err(JsError::new("principles: give at least one, or leave the option out for the defaults").into());
-                }
-                let texts: Vec<String> = principles.iter().flat_map(|p| [p.goal.clone(), p.baseline.clone()]).collect();
-                let embedded = embedder.embed(&texts).await.map_err(js_error)?;
-                let alpha = spec.principles.first().map_or(DEFAULT_ALPHA, |p| p.alpha);
-                let heads = principles
-                    .into_iter()
-                    .zip(embedded.chunks(2))
-                    .map(|(p, e)| PrincipleHead::new(p, &e[0].embedding, &e[1].embedding, alpha))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(taste_error)?;
-                spec = spec.with_principles(heads).map_err(taste_error)?;
-            }
-            let session = Session::new(spec).map_err(taste_error)?;
-            Ok(Taste { embedder, session: Rc::new(RefCell::new(session)), reward: None }.into())
+            let principles = principles_json.map(|json| Principle::list_from_json(&json)).transpose().map_err(taste_error)?;
+            let ranker = Ranker::new(encoder, &fingerprint, spec, principles).await.map_err(ranker_error)?;
+            Ok(Taste { ranker }.into())
         })
     }
 
@@ -301,28 +290,11 @@ impl Embedder {
     }
 }
 
-/// The sentence encoder as a [`Session`] asks for it (`palate_personal::session::prepare`).
-struct Encode<'a>(&'a SentenceEmbedder);
-
-impl Encoder for Encode<'_> {
-    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, PersonalError> {
-        let embedded = self.0.embed(texts).await.map_err(|e| PersonalError::Encoder(e.to_string()))?;
-        Ok(embedded.into_iter().map(|e| e.embedding).collect())
-    }
-
-    async fn token_bags(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, PersonalError> {
-        let ids = self.0.tokenize(texts).map_err(|e| PersonalError::Encoder(e.to_string()))?;
-        self.0.token_bags(&ids).await.map_err(|e| PersonalError::Encoder(e.to_string()))
-    }
-}
-
-/// One user's taste over an [`Embedder`]: rerank, questions, answers, profile. Results are JSON
-/// strings (parsed by the worker), shaped by `palate_personal::session`.
+/// One user's taste over an [`Embedder`]: rerank, questions, answers, profile, all through
+/// [`palate::Ranker`]. Results are JSON strings (parsed by the worker).
 #[wasm_bindgen]
 pub struct Taste {
-    embedder: Rc<SentenceEmbedder>,
-    session: Rc<RefCell<Session>>,
-    reward: Option<Rc<Rewarder>>,
+    ranker: Ranker<SentenceEncoder>,
 }
 
 #[wasm_bindgen]
@@ -330,78 +302,57 @@ impl Taste {
     /// Makes the reward model's score a feature (prior weight 1); call before restoring a profile.
     #[wasm_bindgen(js_name = useReward)]
     pub fn use_reward(&mut self, reward: &Reward) -> Result<(), JsValue> {
-        self.session.borrow_mut().use_base_reward().map_err(taste_error)?;
-        self.reward = Some(Rc::clone(&reward.inner));
-        Ok(())
-    }
-
-    /// The reward model's scores of `replies` when the taste uses them.
-    async fn base_rewards(reward: Option<Rc<Rewarder>>, prompt: &str, replies: &[String]) -> Result<Option<Vec<f64>>, JsValue> {
-        match reward {
-            None => Ok(None),
-            Some(rm) => {
-                let scores = rm.score_conversation(&[], prompt, replies).await.map_err(js_error)?;
-                Ok(Some(scores.into_iter().map(f64::from).collect()))
-            }
-        }
+        self.ranker.use_reward(Rc::clone(&reward.inner)).map_err(ranker_error)
     }
 
     /// Resolves to the JSON of `[{index, reward, uncertainty, explanation, contributions}]`, best first.
     pub fn rerank(&self, prompt: String, replies: Vec<String>, conservative: Option<f64>) -> Promise {
-        let (embedder, session, reward) = (Rc::clone(&self.embedder), Rc::clone(&self.session), self.reward.clone());
+        let ranker = self.ranker.clone();
         future_to_promise(async move {
-            prepare(&session, &Encode(&embedder), &prompt, &replies).await.map_err(taste_error)?;
-            let base = Self::base_rewards(reward, &prompt, &replies).await?;
-            let ranked = session.borrow().rerank(&prompt, &replies, base.as_deref(), conservative).map_err(taste_error)?;
-            Ok(to_json(&ranked)?.into())
+            let ranking = ranker.rerank(&[], &prompt, &replies, conservative).await.map_err(ranker_error)?;
+            Ok(to_json(&ranking.replies)?.into())
         })
     }
 
     /// Resolves to the JSON of `{id, a, b, gain}`: the pair of replies to ask about next.
     #[wasm_bindgen(js_name = nextQuestion)]
     pub fn next_question(&self, prompt: String, replies: Vec<String>) -> Promise {
-        let (embedder, session, reward) = (Rc::clone(&self.embedder), Rc::clone(&self.session), self.reward.clone());
+        let ranker = self.ranker.clone();
         future_to_promise(async move {
-            Session::check_replies(&replies, 2).map_err(taste_error)?;
-            prepare(&session, &Encode(&embedder), &prompt, &replies).await.map_err(taste_error)?;
-            let base = Self::base_rewards(reward, &prompt, &replies).await?;
-            let q = session.borrow_mut().next_question(&prompt, &replies, base.as_deref()).map_err(taste_error)?;
-            Ok(to_json(&q)?.into())
+            let question = ranker.next_question(&[], &prompt, &replies).await.map_err(ranker_error)?;
+            Ok(to_json(&question)?.into())
         })
     }
 
     /// Records an answer ("a", "b", "tie", "skip") to question `id`; returns the summary JSON.
     pub fn answer(&self, id: u32, answer: &str) -> Result<String, JsValue> {
-        let summary = self.session.borrow_mut().answer(id, answer).map_err(taste_error)?;
-        to_json(&summary)
+        to_json(&self.ranker.answer(id, answer).map_err(ranker_error)?)
     }
 
     /// `{answers, weights: [{name, label, mean, sd}]}` as JSON.
     pub fn summary(&self) -> Result<String, JsValue> {
-        to_json(&self.session.borrow().summary())
+        to_json(&self.ranker.summary())
     }
 
     /// Fingerprint of the feature spec (principles, basis): profiles are stored per model and spec.
     #[wasm_bindgen(getter, js_name = featuresFingerprint)]
     pub fn features_fingerprint(&self) -> String {
-        self.session.borrow().model().spec().fingerprint()
+        self.ranker.session().model().spec().fingerprint()
     }
 
     #[wasm_bindgen(js_name = exportProfile)]
     pub fn export_profile(&self) -> String {
-        self.session.borrow().export_profile()
+        self.ranker.export_profile()
     }
 
     /// Replaces the taste with the profile; on error nothing changes.
     #[wasm_bindgen(js_name = importProfile)]
     pub fn import_profile(&self, json: &str) -> Result<String, JsValue> {
-        let summary = self.session.borrow_mut().import_profile(json).map_err(taste_error)?;
-        to_json(&summary)
+        to_json(&self.ranker.import_profile(json).map_err(ranker_error)?)
     }
 
     pub fn forget(&self) -> Result<String, JsValue> {
-        let summary = self.session.borrow_mut().forget();
-        to_json(&summary)
+        to_json(&self.ranker.forget())
     }
 }
 
