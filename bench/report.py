@@ -26,10 +26,18 @@ LABELS = {
     "transformers-webgpu-fp32": "transformers.js, WebGPU (fp32)",
     "transformers-wasm-fp32": "transformers.js, WASM (fp32)",
     "transformers-wasm-q8": "transformers.js, WASM (q8)",
+    "palate-cpu-threads": "Palate, CPU wasm (f32), a thread per core",
+    "palate-cpu-q8-threads": "Palate, CPU wasm (q8 weights), a thread per core",
+    "transformers-wasm-fp32-threads": "transformers.js, WASM (fp32), a thread per core",
+    "transformers-wasm-q8-threads": "transformers.js, WASM (q8), a thread per core",
 }
 # Like with like: each Palate path against the transformers.js path on the same kind of device.
 PAIRS = [("palate-webgpu", "transformers-webgpu-fp32", "WebGPU f32"), ("palate-cpu", "transformers-wasm-fp32", "CPU f32"),
-         ("palate-cpu-q8", "transformers-wasm-q8", "CPU q8")]
+         ("palate-cpu-q8", "transformers-wasm-q8", "CPU q8"),
+         ("palate-cpu-threads", "transformers-wasm-fp32-threads", "CPU f32, a thread per core"),
+         ("palate-cpu-q8-threads", "transformers-wasm-q8-threads", "CPU q8, a thread per core"),
+         ("palate-cpu-threads", "palate-cpu", "Palate threaded / Palate one thread (f32)"),
+         ("palate-cpu-q8-threads", "palate-cpu-q8", "Palate threaded / Palate one thread (q8)")]
 
 
 def ms(x):
@@ -81,8 +89,10 @@ def main():
          "serving as warm-up, and no 32-text batches (— in the tables: minutes per call)" if gpu_runs and gpu_runs != [r["runs"]] else "")
       + ". Cold: model "
       f"load (fresh context, files from the local server) and the first {r['cold']} call.")
-    w("- Both run single-threaded: the page is not cross-origin isolated, so onnxruntime-web starts "
-      "no threads, and Palate's wasm has none.")
+    w("- The page is cross-origin isolated (COOP + COEP). Rows without \"a thread per core\" run one "
+      "thread on both sides (Palate's `web/pkg-cpu`, onnxruntime-web with `numThreads` 1); rows with "
+      "it run one thread per core: Palate's `web/pkg-threads` (wasm-bindgen-rayon's pool, products "
+      "split by rows) against onnxruntime-web with `numThreads` = cores.")
     w("- transformers.js " + "loads an ONNX export of the same safetensors (`scripts/export_onnx.py`, "
       "checked against the float64 reference before timing).")
     w("- Palate's CPU rows run the CPU-only wasm build (`web/pkg-cpu`, what a page on the CPU "
@@ -93,7 +103,7 @@ def main():
       "weights by activations rounded to 8 bits (`quantize_dynamic`). Palate's WebGPU q8 is "
       "weight-only (f32 products).\n")
 
-    w("## Ratios Palate / transformers.js (lower is better for Palate)\n")
+    w("## Ratios (lower is better for Palate): Palate / transformers.js, and Palate threaded / one thread\n")
     w("| path | " + " | ".join(batches) + " | load | first call |")
     w("|---|" + "---|" * (len(batches) + 2))
     for p, t, name in PAIRS:

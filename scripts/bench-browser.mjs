@@ -8,8 +8,10 @@
 //                                  [--out bench/browser/results.json]
 //
 // Each configuration gets a fresh browser context (empty caches), so "load" includes fetching the
-// files from the local server and compiling the wasm. transformers.js runs single-threaded, as
-// Palate does: the page is not cross-origin isolated, so onnxruntime-web cannot start threads.
+// files from the local server and compiling the wasm. The page is cross-origin isolated (COOP +
+// COEP), so both engines can run threads: each CPU path is measured on one thread (Palate's
+// web/pkg-cpu, onnxruntime-web with numThreads 1) and on one thread per core (web/pkg-threads,
+// numThreads = cores).
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -38,13 +40,18 @@ const MODEL_DIR = path.join(root, 'models/all-MiniLM-L6-v2');
 // Same work for every engine; f32 against f32 ONNX, q8 against transformers.js' q8 export. The
 // q8 schemes differ: on the CPU Palate rounds activations to i16 (igemm.rs), onnxruntime's
 // dynamic q8 to 8 bits (less accurate: see the agreement figures); both multiply in integers.
+const CORES = os.cpus().length;
 const CONFIGS = [
   { key: 'palate-webgpu', engine: 'palate', device: 'webgpu', precision: 'f32' },
-  { key: 'palate-cpu', engine: 'palate', device: 'cpu', precision: 'f32' },
-  { key: 'palate-cpu-q8', engine: 'palate', device: 'cpu', precision: 'q8' },
+  { key: 'palate-cpu', engine: 'palate', device: 'cpu', precision: 'f32', threads: 1 },
+  { key: 'palate-cpu-q8', engine: 'palate', device: 'cpu', precision: 'q8', threads: 1 },
+  { key: 'palate-cpu-threads', engine: 'palate', device: 'cpu', precision: 'f32', threads: CORES },
+  { key: 'palate-cpu-q8-threads', engine: 'palate', device: 'cpu', precision: 'q8', threads: CORES },
   { key: 'transformers-webgpu-fp32', engine: 'transformers', device: 'webgpu', dtype: 'fp32', precision: 'f32' },
-  { key: 'transformers-wasm-fp32', engine: 'transformers', device: 'wasm', dtype: 'fp32', precision: 'f32' },
-  { key: 'transformers-wasm-q8', engine: 'transformers', device: 'wasm', dtype: 'q8', precision: 'q8' },
+  { key: 'transformers-wasm-fp32', engine: 'transformers', device: 'wasm', dtype: 'fp32', precision: 'f32', threads: 1 },
+  { key: 'transformers-wasm-q8', engine: 'transformers', device: 'wasm', dtype: 'q8', precision: 'q8', threads: 1 },
+  { key: 'transformers-wasm-fp32-threads', engine: 'transformers', device: 'wasm', dtype: 'fp32', precision: 'f32', threads: CORES },
+  { key: 'transformers-wasm-q8-threads', engine: 'transformers', device: 'wasm', dtype: 'q8', precision: 'q8', threads: CORES },
 ];
 const only = arg('only', null)?.split(',');
 const configs = only ? CONFIGS.filter((c) => only.includes(c.key)) : CONFIGS;

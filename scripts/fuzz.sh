@@ -14,10 +14,10 @@ targets=("$@")
 work=${PALATE_FUZZ_DIR:-$HOME/.cache/palate/fuzz}
 cargo_fuzz_version=0.13.2
 
-rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal >&2
-if [ "$(cargo +nightly fuzz --version 2>/dev/null | awk '{print $2}')" != "$cargo_fuzz_version" ]; then
+rustup toolchain list | grep -q "^$PALATE_NIGHTLY" || rustup toolchain install "$PALATE_NIGHTLY" --profile minimal >&2
+if [ "$(cargo +"$PALATE_NIGHTLY" fuzz --version 2>/dev/null | awk '{print $2}')" != "$cargo_fuzz_version" ]; then
   say "installing cargo-fuzz $cargo_fuzz_version (once)"
-  cargo +nightly install cargo-fuzz --version "$cargo_fuzz_version" >&2
+  cargo +"$PALATE_NIGHTLY" install cargo-fuzz --version "$cargo_fuzz_version" >&2
 fi
 
 say "seeds"
@@ -53,7 +53,7 @@ for t in "${targets[@]}"; do
   # Inputs as large as the seeds (a reward folder's safetensors is ~480 KB).
   case $t in reward_folder|bpk) max_len=700000 ;; taste_file) max_len=400000 ;; *) max_len=65536 ;; esac
   say "fuzzing $t for $minutes min"
-  if ! (cd "$root/fuzz" && CARGO_TARGET_DIR="$HOME/.cache/palate/fuzz-target" cargo +nightly fuzz run "$t" \
+  if ! (cd "$root/fuzz" && CARGO_TARGET_DIR="$HOME/.cache/palate/fuzz-target" cargo +"$PALATE_NIGHTLY" fuzz run "$t" \
       "$work/corpus/$t" -- -max_total_time=$((minutes * 60)) -max_len=$max_len -timeout=30 -rss_limit_mb=4096 \
       -artifact_prefix="$work/artifacts/$t/" -print_final_stats=1 >&2); then
     found=1

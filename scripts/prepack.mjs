@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm pack` / `npm publish` in web/ run this first (package.json "prepack"): it refuses to pack
-// without both wasm builds (they are built by scripts/build-wasm.sh, which takes minutes and a
+// without the three wasm builds (they are built by scripts/build-wasm.sh, which takes minutes and a
 // Rust toolchain, so packing does not build them itself), and copies the licence files, which live
 // at the repository's root, into web/ where npm can take them.
 import fs from 'node:fs/promises';
@@ -12,7 +12,7 @@ const web = path.join(root, 'web');
 const BUILT = ['palate_wasm.js', 'palate_wasm.d.ts', 'palate_wasm_bg.wasm'];
 
 const missing = [];
-for (const build of ['pkg', 'pkg-cpu']) {
+for (const build of ['pkg', 'pkg-cpu', 'pkg-threads']) {
   for (const name of BUILT) {
     const file = path.join(web, build, name);
     const stat = await fs.stat(file).catch(() => null);

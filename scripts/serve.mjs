@@ -23,11 +23,13 @@ const TYPES = {
 };
 
 /**
- * @param {{ port?: number, host?: string, mounts?: Record<string, string> }} options
+ * @param {{ port?: number, host?: string, mounts?: Record<string, string>, isolated?: boolean }} options
  *   mounts: URL prefix → folder; longest prefix wins. Defaults: '/' → web/, '/models/' → models/.
+ *   isolated: send COOP + COEP (default), so pages are cross-origin isolated: shared memory, and so
+ *     Palate's threaded CPU build (web/pkg-threads). Everything served here is same-origin.
  * @returns {Promise<{ url: string, close: () => Promise<void>, setOffline: (offline: boolean) => void }>}
  */
-export async function startServer({ port = 8080, host = '127.0.0.1', mounts = {} } = {}) {
+export async function startServer({ port = 8080, host = '127.0.0.1', mounts = {}, isolated = true } = {}) {
   const table = Object.entries({ '/': path.join(root, 'web'), '/models/': path.join(root, 'models'), ...mounts })
     .sort((a, b) => b[0].length - a[0].length);
   let offline = false;
@@ -49,6 +51,7 @@ export async function startServer({ port = 8080, host = '127.0.0.1', mounts = {}
         'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream',
         'content-length': stat.size,
         'cache-control': 'no-cache',
+        ...(isolated ? ISOLATION : {}),
       });
       if (req.method === 'HEAD') return res.end();
       createReadStream(file).pipe(res);
@@ -68,6 +71,9 @@ export async function startServer({ port = 8080, host = '127.0.0.1', mounts = {}
     setOffline: (flag) => { offline = Boolean(flag); if (offline) server.closeAllConnections(); },
   };
 }
+
+/** The headers that make a page, and the workers it starts, cross-origin isolated. */
+const ISOLATION = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
 
 function send(res, status, text) {
   res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' });

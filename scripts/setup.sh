@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Palate needs on a fresh Debian 12 machine; quick when everything is there.
 #   scripts/setup.sh [rust] [wasm] [browser] [npm] [model]     (no argument: all of them)
-#   rust:    the wasm32 target for rustup
+#   rust:    the wasm32 target for rustup; the pinned nightly with rust-src (web/pkg-threads)
 #   wasm:    wasm-bindgen-cli at the exact version in Cargo.lock
 #   browser: Debian's chromium (headless WebGPU via SwiftShader), Mesa's lavapipe for native wgpu
 #   npm:     web/ dev dependencies from package-lock.json: playwright-core (no browser download),
@@ -27,6 +27,11 @@ fi
 if want rust; then
   command -v rustup >/dev/null || die "rustup is needed (https://rustup.rs)"
   rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown >&2
+  # web/pkg-threads: std rebuilt with atomics needs nightly's rust-src.
+  if ! rustup component list --toolchain "$PALATE_NIGHTLY" --installed 2>/dev/null | grep -q '^rust-src'; then
+    say "installing $PALATE_NIGHTLY with rust-src (the threaded wasm build; a few minutes, once)"
+    rustup toolchain install "$PALATE_NIGHTLY" --profile minimal --component rust-src --target wasm32-unknown-unknown >&2
+  fi
 fi
 
 if want wasm; then

@@ -2,9 +2,10 @@
 // What a page downloads to run Palate, gzip -9 sized, against the budgets in web/size-budget.json;
 // and the model files per precision (downloaded once, then served from Cache Storage).
 //
-// Two runtimes, because the worker loads one of two wasm builds (scripts/build-wasm.sh): a page
-// that runs on WebGPU downloads web/pkg, a page on the CPU backend (asked for, or no WebGPU
-// adapter) web/pkg-cpu. Each has its own budget.
+// Three runtimes, because the worker loads one of three wasm builds (scripts/build-wasm.sh): a
+// page that runs on WebGPU downloads web/pkg, a page on the CPU backend (asked for, or no WebGPU
+// adapter) web/pkg-cpu, or web/pkg-threads where it is cross-origin isolated (with the worker
+// pool's helper script). Each has its own budget.
 //
 //   node scripts/size-budget.mjs            print the table
 //   node scripts/size-budget.mjs --check    also exit 1 when a runtime is over its budget (CI does this)
@@ -23,7 +24,14 @@ const JS = ['web/src/palate.js', 'web/src/worker.js', 'web/src/palate-rerank.js'
 const RUNTIMES = [
   { name: 'webgpu', label: 'WebGPU runtime', build: 'web/pkg' },
   { name: 'cpu', label: 'CPU-only runtime', build: 'web/pkg-cpu' },
+  { name: 'threads', label: 'CPU runtime on every core (cross-origin isolated)', build: 'web/pkg-threads', snippets: true },
 ].map((r) => ({ ...r, files: [`${r.build}/palate_wasm_bg.wasm`, `${r.build}/palate_wasm.js`, ...JS] }));
+// The threaded build's snippets (wasm-bindgen-rayon's worker helper) are part of its download.
+for (const r of RUNTIMES.filter((r) => r.snippets)) {
+  const dir = path.join(root, r.build, 'snippets');
+  const found = await fs.readdir(dir, { recursive: true }).catch(() => []);
+  r.files.push(...found.filter((f) => f.endsWith('.js')).map((f) => `${r.build}/snippets/${f}`));
+}
 // Model files, per format, where they exist on this machine: the Hugging Face folder's weights,
 // Palate's one-file packs (`palate convert`, written to models/packs/ by scripts/test.sh; they also
 // carry config, tokenizer and taste file) and the ONNX exports transformers.js reads.

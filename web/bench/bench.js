@@ -9,9 +9,13 @@
 
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 
-async function makePalate({ model, device, precision }) {
+async function makePalate({ model, device, precision, threads = 1 }) {
   const { createRanker } = await import('/src/palate.js');
-  const ranker = await createRanker({ model, backend: device === 'webgpu' ? 'webgpu' : 'cpu', precision });
+  const ranker = await createRanker({ model, backend: device === 'webgpu' ? 'webgpu' : 'cpu', precision, threads: threads > 1 });
+  const stats = await ranker.stats();
+  if (device !== 'webgpu' && stats.threads !== threads) {
+    throw new Error(`Palate asked for ${threads} thread(s) but runs ${stats.build} on ${stats.threads}`);
+  }
   if ((device === 'webgpu') !== (ranker.backend === 'webgpu')) {
     throw new Error(`Palate asked for ${device} but runs on ${ranker.backend}`);
   }
@@ -22,7 +26,7 @@ async function makePalate({ model, device, precision }) {
   };
 }
 
-async function makeTransformers({ modelId, device, dtype }) {
+async function makeTransformers({ modelId, device, dtype, threads = 1 }) {
   const { pipeline, env } = await import('@huggingface/transformers');
   env.allowRemoteModels = false;
   env.allowLocalModels = true;
@@ -34,6 +38,8 @@ async function makeTransformers({ modelId, device, dtype }) {
     mjs: '/peers/onnxruntime-web/dist/ort-wasm-simd-threaded.asyncify.mjs',
     wasm: '/peers/onnxruntime-web/dist/ort-wasm-simd-threaded.asyncify.wasm',
   };
+  // One thread, or one per core (a cross-origin-isolated page: onnxruntime-web's own worker pool).
+  ort.wasm.numThreads = threads;
   const extractor = await pipeline('feature-extraction', modelId, { device, dtype });
   return {
     embed: async (texts) => {
@@ -50,7 +56,7 @@ async function makeTransformers({ modelId, device, dtype }) {
 /**
  * @param {{ engine: 'palate'|'transformers', device: 'webgpu'|'cpu'|'wasm', dtype?: string,
  *   model: string, modelId: string, batches: { name: string, texts: string[] }[], coldTexts: string[],
- *   warmup: number, runs: number }} o
+ *   warmup: number, runs: number, threads?: number }} o   threads: CPU threads (default 1)
  * @returns {Promise<{ loadMs: number, coldMs: number, warm: Record<string, number[]>,
  *   medians: Record<string, number>, check: number[][], tokens?: number[] }>}
  */

@@ -85,7 +85,9 @@ export interface RankerOptions {
   workerUrl?: string | URL;
   /** Where each build's .wasm is served, when not found through `new URL(…, import.meta.url)`:
    *  a CDN, or esbuild (`import cpu from 'palate/wasm/cpu'` with the file loader). */
-  wasmUrl?: { webgpu?: string | URL; cpu?: string | URL };
+  wasmUrl?: { webgpu?: string | URL; cpu?: string | URL; threads?: string | URL };
+  /** On the CPU, run on every core where the page is cross-origin isolated (default); `false`: one thread. */
+  threads?: boolean;
 }
 
 export interface Contribution {
@@ -179,7 +181,7 @@ export interface Ranker extends EventTarget {
   };
   /** The worker's WebAssembly memory in bytes (its peak so far, since wasm memory only grows), and
    *  which wasm build it loaded: 'webgpu' (web/pkg) or the CPU-only 'cpu' (web/pkg-cpu). */
-  stats(options?: CallOptions): Promise<{ wasmMemoryBytes: number; build: 'webgpu' | 'cpu' }>;
+  stats(options?: CallOptions): Promise<{ wasmMemoryBytes: number; build: 'webgpu' | 'cpu' | 'cpu-threads'; threads: number }>;
   /** Stops the worker and frees the model; pending and later calls reject with code 'aborted'. */
   dispose(): void;
   /** `using ranker = await createRanker(…)` disposes it at the end of the block. */

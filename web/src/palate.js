@@ -315,8 +315,8 @@ const BACKENDS = ['auto', 'webgpu', 'cpu'];
  * @param {{ model: string|URL, backend?: 'auto'|'webgpu'|'cpu', onProgress?: (p: Progress) => void,
  *           principles?: { name: string, goal: string, label?: string, baseline?: string }[],
  *           rewardModel?: string|URL, precision?: 'f32'|'q8'|'q4', maxBindingBytes?: number,
- *           signal?: AbortSignal, workerUrl?: string|URL,
- *           wasmUrl?: { webgpu?: string|URL, cpu?: string|URL } }} options
+ *           threads?: boolean, signal?: AbortSignal, workerUrl?: string|URL,
+ *           wasmUrl?: { webgpu?: string|URL, cpu?: string|URL, threads?: string|URL } }} options
  *   model: URL of a Hugging Face model folder (config.json, tokenizer.json, model.safetensors, …),
  *     or of one `.bpk` file from `palate convert`.
  *   backend: 'auto' (default) uses WebGPU when the browser offers an adapter, else the CPU.
@@ -329,6 +329,9 @@ const BACKENDS = ['auto', 'webgpu', 'cpu'];
  *     the adapter's maxStorageBufferBindingSize); larger token-embedding tables stay on the CPU.
  *   principles: your own principle heads instead of the taste file's (e.g. { name: 'playful',
  *     goal: 'A playful reply with jokes.' }); profiles are kept per set of principles.
+ *   threads: on the CPU, whether to run on every core (the `cpu-threads` build: shared memory and a
+ *     pool of workers). Default: yes where the page is cross-origin isolated (COOP + COEP headers),
+ *     which shared memory needs; elsewhere the single-threaded build runs. `false` asks for that one.
  *   signal: aborting it stops the load (the worker is terminated) and rejects with code 'aborted'.
  *   workerUrl, wasmUrl: where worker.js and each build's .wasm are served, when not where a bundler
  *     (or this folder's layout) puts them: a CDN, or a bundler that does not follow
@@ -337,7 +340,7 @@ const BACKENDS = ['auto', 'webgpu', 'cpu'];
  */
 export async function createRanker({
   model, backend = 'auto', principles, rewardModel, precision = 'f32', maxBindingBytes, onProgress, signal,
-  workerUrl, wasmUrl,
+  workerUrl, wasmUrl, threads,
 } = {}) {
   if (!['f32', 'q8', 'q4'].includes(precision)) {
     throw invalid(`createRanker({ precision }) is 'f32', 'q8' or 'q4', not ${JSON.stringify(precision)}`);
@@ -353,8 +356,11 @@ export async function createRanker({
     throw invalid('createRanker({ principles }) takes a list of { name, goal, label?, baseline? }');
   }
   if (wasmUrl !== undefined && (typeof wasmUrl !== 'object' || wasmUrl === null
-      || Object.keys(wasmUrl).some((k) => !['webgpu', 'cpu'].includes(k)))) {
-    throw invalid('createRanker({ wasmUrl }) takes { webgpu?: URL, cpu?: URL }');
+      || Object.keys(wasmUrl).some((k) => !['webgpu', 'cpu', 'threads'].includes(k)))) {
+    throw invalid('createRanker({ wasmUrl }) takes { webgpu?: URL, cpu?: URL, threads?: URL }');
+  }
+  if (threads !== undefined && typeof threads !== 'boolean') {
+    throw invalid('createRanker({ threads }) is true or false');
   }
   if (signal?.aborted) throw abortError(signal);
   const absolute = (url) => (url === undefined ? undefined : new URL(String(url), globalThis.location?.href).href);
@@ -368,7 +374,8 @@ export async function createRanker({
   try {
     const info = await ranker._init({
       model: absolute(model), backend, principles, rewardModel: absolute(rewardModel), precision, maxBindingBytes,
-      wasmUrl: wasmUrl && { webgpu: absolute(wasmUrl.webgpu), cpu: absolute(wasmUrl.cpu) },
+      wasmUrl: wasmUrl && { webgpu: absolute(wasmUrl.webgpu), cpu: absolute(wasmUrl.cpu), 'cpu-threads': absolute(wasmUrl.threads) },
+      threads,
     }, { signal, onProgress });
     ranker.backend = info.backend;
     ranker.dim = info.dim;

@@ -26,7 +26,21 @@ const BUILDS = {
     bindings: () => import('../pkg-cpu/palate_wasm.js'),
     wasm: () => new URL('../pkg-cpu/palate_wasm_bg.wasm', import.meta.url),
   },
+  // The CPU build on every core: shared memory and a pool of workers (wasm-bindgen-rayon), so
+  // only where the page is cross-origin isolated (COOP + COEP); elsewhere the `cpu` build runs.
+  'cpu-threads': {
+    bindings: () => import('../pkg-threads/palate_wasm.js'),
+    wasm: () => new URL('../pkg-threads/palate_wasm_bg.wasm', import.meta.url),
+  },
 };
+
+/** The build for a backend: on the CPU, the threaded one where this worker may share memory
+ *  (`threads` false asks for the single-threaded one anyway). */
+function buildFor(backend, threads) {
+  if (backend !== 'cpu') return backend;
+  const canShare = self.crossOriginIsolated === true && typeof SharedArrayBuffer === 'function';
+  return canShare && threads !== false ? 'cpu-threads' : 'cpu';
+}
 
 // Files of a Hugging Face / sentence-transformers folder. Required ones must exist.
 const FILES = [
@@ -59,7 +73,7 @@ class CodedError extends Error {
   }
 }
 
-let runtime = null; // the loaded build: { backend ('webgpu' or 'cpu'), bindings (its classes), exports (its memory, for stats()) }
+let runtime = null; // the loaded build: { backend ('webgpu', 'cpu' or 'cpu-threads'), bindings (its classes), exports (its memory, for stats()), threads }
 let embedder = null;
 let reward = null;
 let taste = null;
@@ -220,7 +234,9 @@ async function loadBuild(backend, wasmUrl, onBytes) {
   }));
   const body = new Response(counted, { status: response.status, statusText: response.statusText, headers: response.headers });
   try {
-    return { backend, bindings, exports: await bindings.default({ module_or_path: body }) };
+    const exports = await bindings.default({ module_or_path: body });
+    if (bindings.initThreadPool) await bindings.initThreadPool(Math.max(1, navigator.hardwareConcurrency || 1));
+    return { backend, bindings, exports, threads: bindings.threads?.() ?? 1 };
   } catch (e) {
     throw explain(`${e?.message ?? e}`);
   }
@@ -304,7 +320,7 @@ function packFile(url) {
   return { base: new URL('./', href).href, file: { key: 'pack', name, required: true, blob: true } };
 }
 
-async function handleInit(id, { model, backend, principles, rewardModel, precision, maxBindingBytes, wasmUrl }) {
+async function handleInit(id, { model, backend, principles, rewardModel, precision, maxBindingBytes, wasmUrl, threads }) {
   const pack = isPack(model) ? packFile(model) : null;
   const base = pack ? pack.base : model.endsWith('/') ? model : `${model}/`;
   const modelFiles = pack ? [pack.file] : FILES;
@@ -321,7 +337,8 @@ async function handleInit(id, { model, backend, principles, rewardModel, precisi
   }
 
   // The wasm downloads and compiles while the model files download: neither waits for the other.
-  const buildReady = loadBuild(chosen, wasmUrl?.[chosen], (loaded, total) => progress(id, { phase: 'wasm', file: `${chosen} build`, loaded, total }));
+  const build = buildFor(chosen, threads);
+  const buildReady = loadBuild(build, wasmUrl?.[build], (loaded, total) => progress(id, { phase: 'wasm', file: `${build} build`, loaded, total }));
   buildReady.catch(() => {}); // awaited below; a failure must not also surface as an unhandled rejection
 
   const cache = await caches?.open(CACHE).catch(() => null);
@@ -427,7 +444,7 @@ const handlers = {
   /** Memory held by the worker's WebAssembly module: its linear memory only grows, so this is the
    *  peak since the worker started (model bytes, weights, activations); and which build is loaded. */
   async stats() {
-    return { wasmMemoryBytes: runtime?.exports.memory?.buffer?.byteLength ?? 0, build: runtime?.backend ?? null };
+    return { wasmMemoryBytes: runtime?.exports.memory?.buffer?.byteLength ?? 0, build: runtime?.backend ?? null, threads: runtime?.threads ?? 0 };
   },
   async embed({ texts }) {
     if (!embedder) throw new CodedError('input-invalid', 'the model is not loaded');

@@ -85,21 +85,21 @@ after(async () => {
 });
 
 /** Runs createRanker + embed in the page, bounded in time. */
-function embedInPage(model, backend, texts, precision = 'f32') {
-  return page.evaluate(async ({ model, backend, texts, precision, timeout }) => {
+function embedInPage(model, backend, texts, precision = 'f32', threads = undefined) {
+  return page.evaluate(async ({ model, backend, texts, precision, threads, timeout }) => {
     const { createRanker } = await import('/src/palate.js');
     const timer = new Promise((_, reject) => setTimeout(() => reject(new Error(`timed out after ${timeout} ms`)), timeout));
     const work = (async () => {
       const phases = new Set();
       let wasmProgress = null; // the last 'wasm' event: the build's bytes
       const onProgress = (p) => { phases.add(p.phase); if (p.phase === 'wasm') wasmProgress = p; };
-      const r = await createRanker({ model, backend, precision, onProgress });
+      const r = await createRanker({ model, backend, precision, onProgress, threads });
       try {
         const t0 = performance.now();
         const rows = await r.embed(texts);
         const ms = performance.now() - t0;
         return {
-          backend: r.backend, dim: r.dim, phases: [...phases], ms, build: (await r.stats()).build, wasmProgress,
+          backend: r.backend, dim: r.dim, phases: [...phases], ms, build: (await r.stats()).build, threads: (await r.stats()).threads, wasmProgress,
           rows: rows.map((x) => ({ ids: x.ids, embedding: Array.from(x.embedding) })),
         };
       } finally {
@@ -107,7 +107,7 @@ function embedInPage(model, backend, texts, precision = 'f32') {
       }
     })();
     return Promise.race([work, timer]);
-  }, { model, backend, texts, precision, timeout: STEP_TIMEOUT_MS });
+  }, { model, backend, texts, precision, threads, timeout: STEP_TIMEOUT_MS });
 }
 
 /** The 'wasm' progress events counted the build's .wasm to its last byte. */
@@ -170,11 +170,30 @@ describe('all-MiniLM-L6-v2 in headless Chromium', { timeout: 20 * 60_000 }, () =
   });
 
   test('embeddings on the CPU backend match the reference', async () => {
-    const out = await embedInPage('/models/all-MiniLM-L6-v2/', 'cpu', fixture.texts);
+    const out = await embedInPage('/models/all-MiniLM-L6-v2/', 'cpu', fixture.texts, 'f32', false);
     assert.equal(out.backend, 'cpu');
-    assert.equal(out.build, 'cpu', 'the CPU backend loads the CPU-only build (web/pkg-cpu)');
+    assert.equal(out.build, 'cpu', 'threads: false loads the single-threaded CPU build (web/pkg-cpu)');
+    assert.equal(out.threads, 1);
     await assertWasmProgress(out, 'web/pkg-cpu', 'cpu build');
     assertMatchesFixture(out, 'cpu');
+  });
+
+  test('a cross-origin-isolated page runs the CPU on every core (web/pkg-threads), with the single-threaded numbers bit for bit', async () => {
+    const isolated = await page.evaluate(() => self.crossOriginIsolated && navigator.hardwareConcurrency);
+    assert.ok(isolated >= 2, `the test page is not cross-origin isolated with 2+ cores (${isolated}): the server sends COOP/COEP`);
+    const bits = (out) => out.rows.map((r) => Array.from(new Uint32Array(new Float32Array(r.embedding).buffer)));
+    // Enough texts for the products to split across threads (kernels/pool.rs: 16+ rows a task).
+    const texts = [...fixture.texts, ...fixture.texts.map((t) => `${t} ${t}`)];
+    for (const precision of ['f32', 'q8']) {
+      const threaded = await embedInPage('/models/all-MiniLM-L6-v2/', 'cpu', texts, precision);
+      assert.equal(threaded.build, 'cpu-threads', 'an isolated page loads the threaded build');
+      assert.equal(threaded.threads, isolated, 'one thread per core');
+      const single = await embedInPage('/models/all-MiniLM-L6-v2/', 'cpu', texts, precision, false);
+      assert.equal(single.build, 'cpu');
+      assert.deepEqual(bits(threaded), bits(single), `${precision}: the threaded build's embeddings differ`);
+      console.log(`${precision}: ${texts.length} texts in ${threaded.ms.toFixed(0)} ms on ${threaded.threads} threads, ${single.ms.toFixed(0)} ms on one (first call, cold)`);
+      if (precision === 'f32') assertMatchesFixture({ ...threaded, rows: threaded.rows.slice(0, fixture.texts.length) }, 'cpu-threads');
+    }
   });
 
   test('q8 weights (createRanker({ precision })) keep embeddings within cosine 0.999 on WebGPU and CPU', async () => {

@@ -24,13 +24,17 @@ const STEP_TIMEOUT_MS = 5 * 60_000;
 
 // What the tarball must hold, exactly: the API, the worker, the widget, their types, both builds,
 // the README and the licences. Anything else (tests, the demo, sources of the wasm) is a mistake.
+// The threaded build carries wasm-bindgen-rayon's worker helper under a hashed snippets folder.
+const THREAD_SNIPPETS = (await fs.readdir(path.join(web, 'pkg-threads/snippets'), { recursive: true }).catch(() => []))
+  .filter((f) => f.endsWith('.js')).map((f) => `pkg-threads/snippets/${f}`);
 const EXPECTED_FILES = [
   'LICENSE-APACHE', 'LICENSE-MIT', 'README.md', 'package.json',
   'pkg-cpu/palate_wasm.d.ts', 'pkg-cpu/palate_wasm.js', 'pkg-cpu/palate_wasm_bg.wasm',
+  'pkg-threads/palate_wasm.d.ts', 'pkg-threads/palate_wasm.js', 'pkg-threads/palate_wasm_bg.wasm', ...THREAD_SNIPPETS,
   'pkg/palate_wasm.d.ts', 'pkg/palate_wasm.js', 'pkg/palate_wasm_bg.wasm',
   'src/bars.js', 'src/palate-rerank.d.ts', 'src/palate-rerank.js', 'src/palate.d.ts', 'src/palate.js',
   'src/wasm.d.ts', 'src/worker.js',
-];
+].sort();
 
 async function npm(args, cwd) {
   try {
@@ -114,7 +118,9 @@ describe('the npm package', { timeout: 20 * 60_000 }, () => {
       console.log(`${name}: dist/ holds ${emitted.length} files, .wasm: ${wasm.join(', ')}`);
       assert.ok(wasm.length >= 1, `${name} emitted no .wasm file`);
       // Served from the build output alone: no web/ behind it.
-      const server = await startServer({ port: 0, mounts: { '/': dist, '/models/all-MiniLM-L6-v2/': modelDir } });
+      // Not cross-origin isolated: the apps run the single-threaded CPU build (the threaded one,
+      // in the package too, is tested unbundled in browser.test.mjs).
+      const server = await startServer({ port: 0, mounts: { '/': dist, '/models/all-MiniLM-L6-v2/': modelDir }, isolated: false });
       const page = await browser.newPage();
       const fetched = [];
       const failed = [];

@@ -2,8 +2,8 @@
 //! new user gets puts the human-preferred reply first) and `palate train-reward` (the shared
 //! reward every user starts from, learned from such pairs).
 //!
-//! Both rank through `palate_personal::session` ([`prepare`] then `Session::rerank`), the same
-//! composition the browser worker calls; only the encoder differs ([`CachedEncoder`]: the same
+//! Both rank through [`palate::Ranker`], the same composition the browser worker calls; only the
+//! encoder differs ([`CachedEncoder`]: the same
 //! model, with every embedding computed once and optionally kept in a file between runs).
 
 use std::cell::RefCell;

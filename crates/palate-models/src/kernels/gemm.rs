@@ -132,6 +132,12 @@ impl PackedMatrix {
 /// Panics when the lengths disagree (`a.len() != m · k`, a bias that is not `n` long): callers
 /// pass tensors whose shapes the model checked when it loaded.
 pub fn matmul(a: &[f32], m: usize, w: &PackedMatrix, bias: Option<&[f32]>) -> Vec<f32> {
+    assert_eq!(a.len(), m * w.k, "gemm::matmul: a is not [{m}, {}]", w.k);
+    crate::kernels::pool::by_rows(a, m, w.k, w.n, MR, |rows, m| matmul_rows(rows, m, w, bias))
+}
+
+/// [`matmul`] on one thread.
+fn matmul_rows(a: &[f32], m: usize, w: &PackedMatrix, bias: Option<&[f32]>) -> Vec<f32> {
     let (k, n) = (w.k, w.n);
     assert_eq!(a.len(), m * k, "gemm::matmul: a is not [{m}, {k}]");
     if let Some(bias) = bias {

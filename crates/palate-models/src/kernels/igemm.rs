@@ -129,6 +129,12 @@ impl PackedI8 {
 /// Panics when the lengths disagree (`a.len() != m · k`, a bias that is not `n` long): callers
 /// pass tensors whose shapes the model checked when it loaded.
 pub fn matmul(a: &[f32], m: usize, w: &PackedI8, bias: Option<&[f32]>) -> Vec<f32> {
+    assert_eq!(a.len(), m * w.k, "igemm::matmul: a is not [{m}, {}]", w.k);
+    crate::kernels::pool::by_rows(a, m, w.k, w.n, MR, |rows, m| matmul_rows(rows, m, w, bias))
+}
+
+/// [`matmul`] on one thread.
+fn matmul_rows(a: &[f32], m: usize, w: &PackedI8, bias: Option<&[f32]>) -> Vec<f32> {
     let (k, kp, n) = (w.k, w.kp, w.n);
     assert_eq!(a.len(), m * k, "igemm::matmul: a is not [{m}, {k}]");
     if let Some(bias) = bias {

@@ -1,0 +1,77 @@
+//! The CPU path on several threads computes exactly what it computes on one: the row-split
+//! products (`kernels::pool`) and burn's CPU matmul on rayon's pool, bit for bit, for the packed
+//! f32 (`gemm`), integer (`igemm`) and burn paths, on ragged shapes and on the real MiniLM.
+
+use palate_models::kernels::{gemm, igemm, pool};
+use palate_models::{ModelFiles, SentenceEmbedder};
+use palate_tests::minilm_dir;
+
+fn on_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a thread pool");
+    pool.install(f)
+}
+
+fn values(len: usize, seed: u32) -> Vec<f32> {
+    let mut state = seed.wrapping_mul(2_654_435_761).max(1);
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            (state as f32 / u32::MAX as f32) - 0.5
+        })
+        .collect()
+}
+
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+#[test]
+fn the_pool_reports_the_threads_it_runs_on() {
+    assert_eq!(on_threads(1, pool::threads), 1);
+    assert_eq!(on_threads(3, pool::threads), 3);
+}
+
+/// Row counts around the split (a tile of 4, chunks of at least 16 rows), widths around a panel.
+#[test]
+fn split_products_are_the_single_threaded_ones_bit_for_bit() {
+    for (m, k, n) in [(1, 64, 8), (15, 32, 24), (16, 96, 40), (17, 384, 384), (63, 300, 37), (130, 257, 1536)] {
+        let (a, w, bias) = (values(m * k, 1 + m as u32), values(k * n, 7 + n as u32), values(n, 3));
+        let packed = gemm::PackedMatrix::from_row_major(&w, k, n).expect("a packed matrix");
+        let one = on_threads(1, || gemm::matmul(&a, m, &packed, Some(&bias)));
+        assert_eq!(one.len(), m * n);
+        for threads in [2, 3, 8] {
+            let many = on_threads(threads, || gemm::matmul(&a, m, &packed, Some(&bias)));
+            assert_eq!(bits(&many), bits(&one), "gemm {m}×{k}×{n} on {threads} threads");
+        }
+        if k % 32 == 0 {
+            let q = igemm::PackedI8::from_row_major(&w, k, n).expect("a q8 matrix");
+            let one = on_threads(1, || igemm::matmul(&a, m, &q, Some(&bias)));
+            for threads in [2, 3] {
+                let many = on_threads(threads, || igemm::matmul(&a, m, &q, Some(&bias)));
+                assert_eq!(bits(&many), bits(&one), "igemm {m}×{k}×{n} on {threads} threads");
+            }
+        }
+    }
+}
+
+/// MiniLM's embeddings of a batch long enough to split, on each CPU path.
+#[test]
+fn minilm_embeds_the_same_on_one_thread_and_several() {
+    let files = ModelFiles::from_dir(minilm_dir()).expect("the model folder");
+    let cpu = palate_models::device::cpu_device();
+    let texts: Vec<String> = (0..24).map(|i| format!("Sentence number {i} about boiling eggs, {} minutes.", i % 9)).collect();
+    let paths = [
+        ("burn", SentenceEmbedder::load(files.clone(), &cpu).expect("loads")),
+        ("gemm panels", SentenceEmbedder::load(files.clone(), &cpu).expect("loads").hold_weights_on_host()),
+        ("igemm q8", SentenceEmbedder::load(files, &cpu).expect("loads").quantize_on_host()),
+    ];
+    for (name, model) in &paths {
+        let run = |threads| on_threads(threads, || model.embed_blocking(&texts).expect("embeds"));
+        let one: Vec<Vec<u32>> = run(1).iter().map(|e| bits(&e.embedding)).collect();
+        let two: Vec<Vec<u32>> = run(2).iter().map(|e| bits(&e.embedding)).collect();
+        assert_eq!(one.len(), texts.len());
+        assert!(one == two, "{name}: the embeddings differ on two threads");
+    }
+}
