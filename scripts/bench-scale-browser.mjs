@@ -9,7 +9,8 @@
 //   node scripts/bench-scale-browser.mjs [--pack models/packs/skywork-shape.q4.bpk] [--backend cpu|webgpu]
 //                                        [--max-binding-bytes 134217728] [--tokens 512]
 //                                        [--encoder models/packs/all-MiniLM-L6-v2.q8.bpk | a model folder]
-//                                        [--varied]
+//                                        [--varied] [--threads]   (--threads: the threaded CPU build; the page is
+//                                        cross-origin isolated, so without it the single-threaded one is asked for)
 //
 // WebGPU without a GPU is SwiftShader: ~600 GFLOP for 512 tokens there takes far longer than this
 // script waits (--timeout, default 20 minutes); use --backend cpu on such machines.
@@ -33,6 +34,7 @@ const BACKEND = arg('backend', 'cpu');
 const LIMIT = Number(arg('max-binding-bytes', 128 * 2 ** 20));
 const TOKENS = Number(arg('tokens', 512));
 const TIMEOUT = Number(arg('timeout', 20 * 60_000));
+const THREADS = process.argv.includes('--threads');
 
 for (const file of [PACK, ENCODER]) {
   await fs.access(file).catch(() => {
@@ -67,12 +69,13 @@ try {
   // Any page of the origin will do; the demo page would load a model of its own.
   await page.goto(`${server.url}src/palate.js`);
   const mib = (b) => `${(b / 2 ** 20).toFixed(0)} MiB`;
-  const out = await page.evaluate(async ({ pack, encoder, backend, limit, prompt, response, timeout }) => {
+  const out = await page.evaluate(async ({ pack, encoder, backend, limit, prompt, response, timeout, threads }) => {
     const { createRanker } = await import('/src/palate.js');
     const timer = new Promise((_, reject) => setTimeout(() => reject(new Error(`timed out after ${timeout} ms`)), timeout));
     const work = (async () => {
       const t0 = performance.now();
-      const r = await createRanker({ model: encoder, rewardModel: pack, backend, maxBindingBytes: limit });
+      const r = await createRanker({ model: encoder, rewardModel: pack, backend, maxBindingBytes: limit, threads });
+      const { build, threads: used } = await r.stats();
       const loadMs = performance.now() - t0;
       const afterLoad = (await r.stats()).wasmMemoryBytes;
       const calls = [];
@@ -82,15 +85,15 @@ try {
         calls.push({ ms: performance.now() - t, score, wasm: (await r.stats()).wasmMemoryBytes });
       }
       r.dispose();
-      return { backend: r.backend, onCpu: r.rewardEmbeddingsOnCpu, loadMs, afterLoad, calls };
+      return { backend: r.backend, build, threads: used, onCpu: r.rewardEmbeddingsOnCpu, loadMs, afterLoad, calls };
     })();
     return Promise.race([work, timer]);
   }, {
     pack: `/scale/${path.basename(PACK)}`, encoder: encoderIsDir ? '/encoder/' : `/encoder/${path.basename(ENCODER)}`,
-    backend: BACKEND, limit: LIMIT, prompt, response, timeout: TIMEOUT,
+    backend: BACKEND, limit: LIMIT, prompt, response, timeout: TIMEOUT, threads: THREADS,
   });
   const size = (await fs.stat(PACK)).size;
-  console.log(`${path.basename(PACK)} (${(size / 1e6).toFixed(1)} MB), backend ${out.backend}` +
+  console.log(`${path.basename(PACK)} (${(size / 1e6).toFixed(1)} MB), backend ${out.backend}, build ${out.build} on ${out.threads} thread(s)` +
     `${out.backend === 'webgpu' ? `, binding limit ${mib(LIMIT)}, embedding table on the CPU: ${out.onCpu}` : ''}`);
   console.log(`load (encoder + reward model): ${(out.loadMs / 1000).toFixed(1)} s, wasm memory ${mib(out.afterLoad)}`);
   out.calls.forEach((c, i) => console.log(

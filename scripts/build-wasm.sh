@@ -69,9 +69,12 @@ esac
 if [ "$which" = all ] || [ "$which" = webgpu ]; then build webgpu "$root/web/pkg"; fi
 if [ "$which" = all ] || [ "$which" = cpu ]; then build cpu "$root/web/pkg-cpu" --no-default-features --features cpu; fi
 if [ "$which" = all ] || [ "$which" = threads ]; then
-  # Shared memory needs std built with atomics (nightly's -Z build-std) and a declared maximum
-  # (4 GiB, wasm32's limit: only address space until it is used).
+  # Shared memory needs std built with atomics (nightly's -Z build-std), a memory the JS glue
+  # creates shared and hands to every worker (imported, with a declared maximum: 4 GiB, wasm32's
+  # limit, only address space until used), and the thread-local storage hooks wasm-bindgen's
+  # thread transform calls for each worker.
+  local_link="--shared-memory --import-memory --max-memory=4294967296 --export=__wasm_init_tls --export=__tls_size --export=__tls_align --export=__tls_base"
   toolchain=$PALATE_NIGHTLY target_dir="$CARGO_TARGET_DIR/wasm-threads" extra_opt="--enable-threads" \
-  RUSTFLAGS="-C target-feature=+simd128,+atomics,+bulk-memory,+mutable-globals -C link-arg=--max-memory=4294967296" \
+  RUSTFLAGS="-C target-feature=+simd128,+atomics,+bulk-memory,+mutable-globals $(printf -- '-C link-arg=%s ' $local_link)" \
     build threads "$root/web/pkg-threads" --no-default-features --features threads -Z build-std=panic_abort,std
 fi
