@@ -2,7 +2,8 @@
 //! products (`kernels::pool`) and burn's CPU matmul on rayon's pool, bit for bit, for the packed
 //! f32 (`gemm`), integer (`igemm`) and burn paths, on ragged shapes and on the real MiniLM.
 
-use palate_models::kernels::{gemm, igemm, pool};
+use palate_models::burn::tensor::{Bool, Distribution, Tensor, TensorData};
+use palate_models::kernels::{cpu_ops, gemm, igemm, pool};
 use palate_models::{ModelFiles, SentenceEmbedder};
 use palate_tests::minilm_dir;
 
@@ -73,5 +74,34 @@ fn minilm_embeds_the_same_on_one_thread_and_several() {
         let two: Vec<Vec<u32>> = run(2).iter().map(|e| bits(&e.embedding)).collect();
         assert_eq!(one.len(), texts.len());
         assert!(one == two, "{name}: the embeddings differ on two threads");
+    }
+}
+
+/// The element-wise and per-row passes split across threads (GELU, the attention softmax with a
+/// padding mask and with a causal one) give the one-thread values.
+#[test]
+fn split_passes_are_the_single_threaded_ones_bit_for_bit() {
+    let device = palate_models::device::cpu_device();
+    let f32s = |t: Tensor<4>| bits(&t.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32"));
+    let x = Tensor::<4>::random([2, 12, 100, 100], Distribution::Normal(0.0, 3.0), &device);
+    let padding: Vec<bool> = (0..2 * 100).map(|i| i % 100 >= 90 - 30 * (i / 100)).collect();
+    let pad = Tensor::<4, Bool>::from_data(TensorData::new(padding, [2, 1, 1, 100]), &device);
+    let causal = Tensor::<2, Bool>::tril_mask([100, 100], 0, &device).unsqueeze_dims::<4>(&[0, 1]);
+    let run = |threads| {
+        on_threads(threads, || {
+            (
+                f32s(cpu_ops::gelu(x.clone())),
+                f32s(cpu_ops::masked_softmax(x.clone(), 0.125, pad.clone())),
+                f32s(cpu_ops::masked_softmax(x.clone(), 0.125, causal.clone())),
+            )
+        })
+    };
+    let one = run(1);
+    assert!(one.0.len() == 2 * 12 * 100 * 100 && one.1.iter().any(|&b| b == 0), "masked keys come out 0");
+    for threads in [2, 3] {
+        let many = run(threads);
+        assert!(many.0 == one.0, "gelu differs on {threads} threads");
+        assert!(many.1 == one.1, "padding-masked softmax differs on {threads} threads");
+        assert!(many.2 == one.2, "causal softmax differs on {threads} threads");
     }
 }

@@ -23,8 +23,11 @@ pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
         return activation::gelu(x);
     }
     map_in_place(x, |values| {
-        let (half, one, frac_1_sqrt_2) = (F32x4::splat(0.5), F32x4::splat(1.0), F32x4::splat(std::f32::consts::FRAC_1_SQRT_2));
-        for_each_lane(values, |x| half * x * (one + erf4(x * frac_1_sqrt_2)));
+        // Pieces of whole lanes: each value's result is the same however the work is split.
+        crate::kernels::pool::split_mut(values, 4, |_, piece| {
+            let (half, one, frac_1_sqrt_2) = (F32x4::splat(0.5), F32x4::splat(1.0), F32x4::splat(std::f32::consts::FRAC_1_SQRT_2));
+            for_each_lane(piece, |x| half * x * (one + erf4(x * frac_1_sqrt_2)));
+        });
     })
 }
 
@@ -56,8 +59,11 @@ pub fn masked_softmax(scores: Tensor<4>, scale: f64, mask: Tensor<4, Bool>) -> T
     let keys = dims[3];
     let scale = scale as f32;
     map_in_place(scores, |values| {
+        // Whole rows per piece, on as many threads as the pool has (kernels::pool).
+        crate::kernels::pool::split_mut(values, keys, |first, piece| {
         let mut broadcast_row = Vec::new();
-        for (index, row) in values.chunks_exact_mut(keys).enumerate() {
+        for (offset, row) in piece.chunks_exact_mut(keys).enumerate() {
+            let index = first + offset;
             let (q, h, b) = (index % dims[2], (index / dims[2]) % dims[1], index / (dims[2] * dims[1]));
             let base = b * strides[0] + h * strides[1] + q * strides[2];
             let row_mask = if strides[3] == 1 {
@@ -69,6 +75,7 @@ pub fn masked_softmax(scores: Tensor<4>, scale: f64, mask: Tensor<4, Bool>) -> T
             };
             softmax_row(row, scale, row_mask);
         }
+        });
     })
 }
 

@@ -66,6 +66,11 @@ impl PackedMatrix {
         Self { k, n, panels: vec![0f32; n.div_ceil(NR) * k * NR] }
     }
 
+    /// All panels, panel after panel (`k · NR` values each: row after row of NR columns).
+    pub(crate) fn panels_mut(&mut self) -> &mut [f32] {
+        &mut self.panels
+    }
+
     /// The NR values of row `r` in panel `p` (columns `p·NR..p·NR + NR`, padding included).
     #[inline(always)]
     pub(crate) fn panel_row_mut(&mut self, p: usize, r: usize) -> &mut [f32] {

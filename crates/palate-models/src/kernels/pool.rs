@@ -1,4 +1,4 @@
-//! Row-parallel products: with the `threads` feature, a product's rows are split into contiguous
+//! Row-parallel work: products ([`by_rows`]) and element-wise or per-row passes ([`split_mut`]). With the `threads` feature, a product's rows are split into contiguous
 //! chunks, one task per chunk on rayon's pool (in the browser, `wasm-bindgen-rayon`'s workers over
 //! shared memory); without it, or on a pool of one thread, the whole product runs as one task.
 //!
@@ -37,6 +37,35 @@ pub fn by_rows(a: &[f32], m: usize, k: usize, n: usize, tile: usize, product: im
         out.extend_from_slice(&o);
     }
     out
+}
+
+/// Values per task below which element-wise work is not split.
+const MIN_VALUES: usize = 1 << 14;
+
+/// `f(first_unit, piece)` over `values` cut into contiguous pieces of whole units of `unit` values
+/// (rows of a softmax, or any run for element-wise work), in parallel with `threads`. A piece sees
+/// exactly the values it would see on one thread, so element-wise and per-row work computes the
+/// same numbers however it is split.
+pub fn split_mut(values: &mut [f32], unit: usize, f: impl Fn(usize, &mut [f32]) + Sync) {
+    let unit = unit.max(1);
+    let units = values.len() / unit;
+    let tasks = threads().min(values.len() / MIN_VALUES).min(units).max(1);
+    if tasks == 1 {
+        return f(0, values);
+    }
+    let per_task = units.div_ceil(tasks);
+    for_each_piece(values, per_task * unit, |i, piece| f(i * per_task, piece));
+}
+
+#[cfg(feature = "threads")]
+fn for_each_piece(values: &mut [f32], len: usize, f: impl Fn(usize, &mut [f32]) + Sync) {
+    use rayon::prelude::*;
+    values.par_chunks_mut(len).enumerate().for_each(|(i, piece)| f(i, piece));
+}
+
+#[cfg(not(feature = "threads"))]
+fn for_each_piece(values: &mut [f32], len: usize, f: impl Fn(usize, &mut [f32])) {
+    values.chunks_mut(len).enumerate().for_each(|(i, piece)| f(i, piece));
 }
 
 #[cfg(feature = "threads")]

@@ -141,19 +141,29 @@ impl HostQ4 {
 
     /// The same values straight into [`gemm`]'s panels, a block of [`BLOCK`] at a time (a block
     /// never straddles two rows: rows are a whole number of blocks). One pass over the weight, no
-    /// row-major copy: this runs for every call.
+    /// row-major copy: this runs for every call. Split across threads by groups of [`BLOCK`]
+    /// columns (`BLOCK / NR` whole panels each, [`crate::kernels::pool::split_mut`]): each value is
+    /// computed as on one thread.
     pub fn dequantize_packed(&self) -> PackedMatrix {
         let [rows, cols] = self.shape;
         let (block, half) = (BLOCK as usize, BLOCK as usize / 2);
+        let blocks_per_row = cols / block;
+        let group = block * rows; // BLOCK / NR panels of rows · NR values
         let mut packed = PackedMatrix::zeros(rows, cols);
-        let mut values = [0f32; BLOCK as usize];
-        for (b, (bytes, scale)) in self.nibbles.chunks_exact(half).zip(&self.scales).enumerate() {
-            dequantize_q4(bytes, std::slice::from_ref(scale), &mut values);
-            let (row, col) = ((b * block) / cols, (b * block) % cols);
-            for (j, chunk) in values.chunks_exact(gemm::NR).enumerate() {
-                packed.panel_row_mut(col / gemm::NR + j, row).copy_from_slice(chunk);
+        crate::kernels::pool::split_mut(packed.panels_mut(), group, |first, piece| {
+            let mut values = [0f32; BLOCK as usize];
+            for (offset, panels) in piece.chunks_exact_mut(group).enumerate() {
+                let g = first + offset;
+                for r in 0..rows {
+                    let b = r * blocks_per_row + g;
+                    dequantize_q4(&self.nibbles[b * half..(b + 1) * half], &self.scales[b..b + 1], &mut values);
+                    for (j, chunk) in values.chunks_exact(gemm::NR).enumerate() {
+                        let at = (j * rows + r) * gemm::NR;
+                        panels[at..at + gemm::NR].copy_from_slice(chunk);
+                    }
+                }
             }
-        }
+        });
         packed
     }
 }
@@ -347,6 +357,25 @@ mod tests {
             let (a, b) = (ours, burn.try_to_vec::<f32>().unwrap());
             assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()), "{precision:?}: values differ");
             assert!(a.iter().any(|&x| x != 0.0));
+        }
+    }
+
+    /// q4 weights dequantized into panels on several threads are the one-thread panels, and
+    /// burn's values.
+    #[cfg(feature = "threads")]
+    #[test]
+    fn q4_panels_are_the_same_on_any_number_of_threads() {
+        let device = crate::device::cpu_device();
+        let Some(scheme) = Precision::Q4.scheme() else { unreachable!() };
+        let w = Tensor::<2>::random([256, 512], Distribution::Normal(0.0, 0.05), &device);
+        let q = w.clone().quantize(&scheme, compute_q_params(&scheme, compute_range(&scheme, &w, &Calibration::MinMax)));
+        let host = HostQ4::from_tensor(&q).expect("q4 layout");
+        let pool = |n| rayon::ThreadPoolBuilder::new().num_threads(n).build().expect("a pool");
+        let one = pool(1).install(|| host.dequantize_packed());
+        let burn = q.dequantize().into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(one, gemm::PackedMatrix::from_row_major(&burn, 256, 512).expect("256 · 512 values"));
+        for n in [2, 3, 5] {
+            assert_eq!(pool(n).install(|| host.dequantize_packed()), one, "{n} threads");
         }
     }
 
