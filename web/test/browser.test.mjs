@@ -290,7 +290,8 @@ describe('all-MiniLM-L6-v2 in headless Chromium', { timeout: 20 * 60_000 }, () =
       const message = await p.evaluate(async () => {
         const { createRanker } = await import('/src/palate.js');
         try {
-          await createRanker({ model: '/models/all-MiniLM-L6-v2/', backend: 'cpu' });
+          // threads: false, as a page that is not cross-origin isolated gets.
+          await createRanker({ model: '/models/all-MiniLM-L6-v2/', backend: 'cpu', threads: false });
           return null;
         } catch (e) {
           return e.message;
