@@ -5,7 +5,7 @@
 // the ONNX export and the peer's npm install; this file only measures.
 //
 //   node scripts/bench-browser.mjs [--runs 5] [--warmup 1] [--only palate-cpu,transformers-wasm-fp32]
-//                                  [--out bench/browser/results.json]
+//                                  [--out bench/browser/results.json] [--not-isolated]
 //
 // Each configuration gets a fresh browser context (empty caches), so "load" includes fetching the
 // files from the local server and compiling the wasm. The page is cross-origin isolated (COOP +
@@ -61,8 +61,11 @@ function chromiumVersion() {
   try { return execFileSync(process.env.CHROMIUM ?? '/usr/bin/chromium', ['--version']).toString().trim(); } catch { return 'unknown'; }
 }
 
+// --not-isolated: serve without COOP/COEP (then only the one-thread configurations can run).
+const ISOLATED = !process.argv.includes('--not-isolated');
 const server = await startServer({
   port: 0,
+  isolated: ISOLATED,
   mounts: {
     '/models/all-MiniLM-L6-v2/': MODEL_DIR,
     '/tjs-models/all-MiniLM-L6-v2/': MODEL_DIR,

@@ -136,15 +136,48 @@ impl PackedMatrix {
 ///
 /// Panics when the lengths disagree (`a.len() != m · k`, a bias that is not `n` long): callers
 /// pass tensors whose shapes the model checked when it loaded.
+///
+/// On several threads ([`crate::kernels::pool`]) the panels are split into contiguous ranges, one
+/// per task: each task streams only its share of the weight (f32 weights make this product
+/// bandwidth-bound, so a split by rows, where every task streams all of it, gains little), and
+/// each output value comes from the same tiles in the same order as on one thread.
 pub fn matmul(a: &[f32], m: usize, w: &PackedMatrix, bias: Option<&[f32]>) -> Vec<f32> {
-    assert_eq!(a.len(), m * w.k, "gemm::matmul: a is not [{m}, {}]", w.k);
-    crate::kernels::pool::by_rows(a, m, w.k, w.n, MR, |rows, m| matmul_rows(rows, m, w, bias))
-}
-
-/// [`matmul`] on one thread.
-fn matmul_rows(a: &[f32], m: usize, w: &PackedMatrix, bias: Option<&[f32]>) -> Vec<f32> {
     let (k, n) = (w.k, w.n);
     assert_eq!(a.len(), m * k, "gemm::matmul: a is not [{m}, {k}]");
+    if let Some(bias) = bias {
+        assert_eq!(bias.len(), n, "gemm::matmul: the bias is not {n} long");
+    }
+    let panel_count = n.div_ceil(NR);
+    let tasks = crate::kernels::pool::tasks(m.saturating_mul(k).saturating_mul(n), MIN_SPLIT_MACS, panel_count);
+    if tasks == 1 {
+        return matmul_panels(a, m, k, n, &w.panels, bias);
+    }
+    let per = panel_count.div_ceil(tasks);
+    let parts: Vec<usize> = (0..panel_count).step_by(per).collect();
+    let outputs = crate::kernels::pool::map(&parts, |&p0| {
+        let (c0, end) = (p0 * NR, ((p0 + per) * NR).min(n));
+        let panels = &w.panels[p0 * k * NR..(p0 + per).min(panel_count) * k * NR];
+        matmul_panels(a, m, k, end - c0, panels, bias.map(|b| &b[c0..end]))
+    });
+    let mut out = vec![0f32; m * n];
+    for (&p0, part) in parts.iter().zip(&outputs) {
+        let c0 = p0 * NR;
+        let width = part.len().checked_div(m).unwrap_or(0);
+        for (row, values) in out.chunks_exact_mut(n).zip(part.chunks_exact(width.max(1))) {
+            row[c0..c0 + width].copy_from_slice(values);
+        }
+    }
+    out
+}
+
+/// Multiply-adds below which [`matmul`] runs on one thread (~0.1 ms of work).
+const MIN_SPLIT_MACS: usize = 1 << 20;
+
+/// [`matmul`] on one thread, for the `n` columns held in `panels` (`n.div_ceil(NR)` panels of
+/// `k · NR` values).
+fn matmul_panels(a: &[f32], m: usize, k: usize, n: usize, panels: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+    assert_eq!(a.len(), m * k, "gemm::matmul: a is not [{m}, {k}]");
+    assert_eq!(panels.len(), n.div_ceil(NR) * k * NR, "gemm::matmul: panels do not hold [{k}, {n}]");
     if let Some(bias) = bias {
         assert_eq!(bias.len(), n, "gemm::matmul: the bias is not {n} long");
     }
@@ -165,7 +198,7 @@ fn matmul_rows(a: &[f32], m: usize, w: &PackedMatrix, bias: Option<&[f32]>) -> V
     let mut tail = vec![0f32; MR * k];
     tail[..(m - full) * k].copy_from_slice(&a[full * k..]);
 
-    let (a_ptr, tail_ptr, w_ptr, c_ptr, bias_ptr) = (a.as_ptr(), tail.as_ptr(), w.panels.as_ptr(), c.as_mut_ptr(), lanes_bias.as_ptr());
+    let (a_ptr, tail_ptr, w_ptr, c_ptr, bias_ptr) = (a.as_ptr(), tail.as_ptr(), panels.as_ptr(), c.as_mut_ptr(), lanes_bias.as_ptr());
     if k == 0 {
         // No products: every row is the bias.
         for row in c.chunks_exact_mut(width) {
@@ -178,7 +211,7 @@ fn matmul_rows(a: &[f32], m: usize, w: &PackedMatrix, bias: Option<&[f32]>) -> V
             let ic_end = (ic + MC).min(rows);
             for p in 0..panel_count {
                 // SAFETY (all pointer arithmetic below): `p < panel_count` and `pc + kc <= k`, so
-                // the panel slice lies in `w.panels` (`panel_count · k · NR` values); a tile's rows
+                // the panel slice lies in `panels` (`panel_count · k · NR` values, asserted above); a tile's rows
                 // `i..i + MR` are `< m` when read from `a` (`i < full`) and are the `MR` rows of
                 // `tail` otherwise, columns `pc..pc + kc` of `k`; `c` has `rows · width` values,
                 // and the tile writes rows `i..i + MR <= rows`, columns `p·NR..p·NR + NR <= width`;

@@ -2,9 +2,9 @@
 //! chunks, one task per chunk on rayon's pool (in the browser, `wasm-bindgen-rayon`'s workers over
 //! shared memory); without it, or on a pool of one thread, the whole product runs as one task.
 //!
-//! Each output row of [`crate::kernels::gemm`] and [`crate::kernels::igemm`] depends only on its own
-//! input row, and a chunk runs the same tiles with the same reductions in the same order as the
-//! whole product would, so the numbers are identical for any number of threads (tested).
+//! [`crate::kernels::gemm`] splits its weight's panels (columns), [`crate::kernels::igemm`] its rows;
+//! either way each output value is computed by the same tiles with the same reductions in the same
+//! order as the whole product would, so the numbers are identical for any number of threads (tested).
 
 /// Rows per task below which a product is not split: smaller chunks cost more in scheduling than
 /// they gain (a 384 × 384 product of 16 rows is ~0.1 ms).
@@ -20,6 +20,12 @@ pub fn threads() -> usize {
     {
         1
     }
+}
+
+/// Tasks for `work` units split in at most `pieces`, each of at least `min_work`: 1 without
+/// `threads`, on a pool of one, or for small work.
+pub fn tasks(work: usize, min_work: usize, pieces: usize) -> usize {
+    threads().min(work / min_work.max(1)).min(pieces).max(1)
 }
 
 /// `product(rows, m_chunk)` for `m` rows of `k` values in `a` (row-major), each chunk's `m_chunk × n`
@@ -68,13 +74,15 @@ fn for_each_piece(values: &mut [f32], len: usize, f: impl Fn(usize, &mut [f32]))
     values.chunks_mut(len).enumerate().for_each(|(i, piece)| f(i, piece));
 }
 
+/// `f` over `items`, in parallel with `threads`; the results in order.
 #[cfg(feature = "threads")]
-fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+pub fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     use rayon::prelude::*;
     items.par_iter().map(&f).collect()
 }
 
+/// `f` over `items`, in order.
 #[cfg(not(feature = "threads"))]
-fn map<T, R>(items: &[T], f: impl Fn(&T) -> R) -> Vec<R> {
+pub fn map<T, R>(items: &[T], f: impl Fn(&T) -> R) -> Vec<R> {
     items.iter().map(f).collect()
 }
