@@ -1,6 +1,7 @@
-//! Row-parallel work: products ([`by_rows`]) and element-wise or per-row passes ([`split_mut`]). With the `threads` feature, a product's rows are split into contiguous
-//! chunks, one task per chunk on rayon's pool (in the browser, `wasm-bindgen-rayon`'s workers over
-//! shared memory); without it, or on a pool of one thread, the whole product runs as one task.
+//! Work split across threads: products by rows ([`by_rows`]) or by any pieces ([`map`]), and
+//! element-wise or per-row passes ([`split_mut`]). With the `threads` feature the pieces run on
+//! rayon's pool (in the browser, `wasm-bindgen-rayon`'s workers over shared memory); without it, on
+//! a pool of one thread, or for small work, everything runs as one task.
 //!
 //! [`crate::kernels::gemm`] splits its weight's panels (columns), [`crate::kernels::igemm`] its rows;
 //! either way each output value is computed by the same tiles with the same reductions in the same
