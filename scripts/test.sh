@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Every test: sets up what they need, then the Rust tests (CPU and wgpu/lavapipe), the wasm build
-# and the browser tests (headless Chromium: WebGPU and CPU).
+# Every test: sets up what they need, then the Rust tests (CPU and wgpu/lavapipe), the three wasm
+# builds and the browser tests (headless Chromium: WebGPU, CPU, and the CPU on every core).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 "$root/scripts/setup.sh"
