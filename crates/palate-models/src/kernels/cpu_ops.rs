@@ -61,20 +61,20 @@ pub fn masked_softmax(scores: Tensor<4>, scale: f64, mask: Tensor<4, Bool>) -> T
     map_in_place(scores, |values| {
         // Whole rows per piece, on as many threads as the pool has (kernels::pool).
         crate::kernels::pool::split_mut(values, keys, |first, piece| {
-        let mut broadcast_row = Vec::new();
-        for (offset, row) in piece.chunks_exact_mut(keys).enumerate() {
-            let index = first + offset;
-            let (q, h, b) = (index % dims[2], (index / dims[2]) % dims[1], index / (dims[2] * dims[1]));
-            let base = b * strides[0] + h * strides[1] + q * strides[2];
-            let row_mask = if strides[3] == 1 {
-                &hidden[base..base + keys]
-            } else {
-                broadcast_row.clear();
-                broadcast_row.resize(keys, hidden[base]);
-                &broadcast_row[..]
-            };
-            softmax_row(row, scale, row_mask);
-        }
+            let mut broadcast_row = Vec::new();
+            for (offset, row) in piece.chunks_exact_mut(keys).enumerate() {
+                let index = first + offset;
+                let (q, h, b) = (index % dims[2], (index / dims[2]) % dims[1], index / (dims[2] * dims[1]));
+                let base = b * strides[0] + h * strides[1] + q * strides[2];
+                let row_mask = if strides[3] == 1 {
+                    &hidden[base..base + keys]
+                } else {
+                    broadcast_row.clear();
+                    broadcast_row.resize(keys, hidden[base]);
+                    &broadcast_row[..]
+                };
+                softmax_row(row, scale, row_mask);
+            }
         });
     })
 }

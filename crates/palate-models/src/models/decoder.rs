@@ -639,8 +639,7 @@ impl DecoderScorer {
 
     /// Linear weights held on the host (q4 on the CPU), and their bytes.
     pub fn host_weights(&self) -> (usize, usize) {
-        let linears = self.model.model.layers.iter().flat_map(DecoderLayer::linears).chain([&self.model.score]);
-        linears.filter_map(Linear::host_bytes).fold((0, 0), |(n, b), bytes| (n + 1, b + bytes))
+        crate::nn::linear::held_on_host(self.model.model.layers.iter().flat_map(DecoderLayer::linears).chain([&self.model.score]))
     }
 
     /// After quantizing the module: a table held on the host becomes q8 there

@@ -52,6 +52,17 @@ pub enum HostWeight {
     Q4(HostQ4),
 }
 
+/// A [`Linear`]'s weight, borrowed from whichever field holds it.
+enum Held<'a> {
+    Burn(&'a Param<Tensor<2>>),
+    Host(&'a HostWeight),
+}
+
+/// Bytes and count of the weights held on the host among `linears`: `(layers, bytes)`.
+pub fn held_on_host<'a>(linears: impl IntoIterator<Item = &'a Linear>) -> (usize, usize) {
+    linears.into_iter().filter_map(Linear::host_bytes).fold((0, 0), |(n, b), bytes| (n + 1, b + bytes))
+}
+
 /// Where a [`Linear`]'s weight is, for reports and tests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Weight {
@@ -117,23 +128,32 @@ impl Linear {
         Self { weight: Some(params::zeros([d_in, d_out], device)), bias: bias.then(|| params::zeros([d_out], device)), host: None }
     }
 
-    /// `[d_in, d_out]`, wherever the weight is held (read without allocating a lazy parameter).
-    pub fn shape(&self) -> [usize; 2] {
-        match (&self.host, &self.weight) {
-            (Some(host), _) => host.shape(),
-            (None, Some(weight)) => weight.lazy_shape().dims::<2>(),
-            (None, None) => [0, 0],
+    /// The weight, wherever it is held: the one place that reads the pair of fields.
+    fn held(&self) -> Held<'_> {
+        match (self.host.as_deref(), &self.weight) {
+            (Some(host), _) => Held::Host(host),
+            (None, Some(weight)) => Held::Burn(weight),
+            // Only `hold` empties `weight`, and it fills `host` in the same step.
+            (None, None) => unreachable!("a linear layer without a weight"),
         }
     }
 
-    /// Where the weight is held.
+    /// `[d_in, d_out]`, wherever the weight is held (read without allocating a lazy parameter).
+    pub fn shape(&self) -> [usize; 2] {
+        match self.held() {
+            Held::Host(host) => host.shape(),
+            Held::Burn(weight) => weight.lazy_shape().dims::<2>(),
+        }
+    }
+
+    /// Where the weight is held (a burn tensor's dtype is read from its value: call it on a
+    /// loaded layer, or a lazy placeholder is allocated).
     pub fn stored(&self) -> Weight {
-        match (self.host.as_deref(), &self.weight) {
-            (Some(HostWeight::F32(_)), _) => Weight::HostF32,
-            (Some(HostWeight::I8(_)), _) => Weight::HostI8,
-            (Some(HostWeight::Q4(_)), _) => Weight::HostQ4,
-            (None, Some(weight)) => Weight::Burn(weight.val().dtype()),
-            (None, None) => Weight::Burn(DType::F32),
+        match self.held() {
+            Held::Host(HostWeight::F32(_)) => Weight::HostF32,
+            Held::Host(HostWeight::I8(_)) => Weight::HostI8,
+            Held::Host(HostWeight::Q4(_)) => Weight::HostQ4,
+            Held::Burn(weight) => Weight::Burn(weight.val().dtype()),
         }
     }
 
@@ -155,11 +175,9 @@ impl Linear {
     /// `x [.., d_in]` → `[.., d_out]`.
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         let bias = self.bias();
-        match (self.host.as_deref(), &self.weight) {
-            (Some(host), _) => host.forward(x, bias),
-            (None, Some(weight)) => burn_forward(weight.val(), x, bias),
-            // Only `hold` empties `weight`, and it fills `host` in the same step.
-            (None, None) => unreachable!("a linear layer without a weight"),
+        match self.held() {
+            Held::Host(host) => host.forward(x, bias),
+            Held::Burn(weight) => burn_forward(weight.val(), x, bias),
         }
     }
 

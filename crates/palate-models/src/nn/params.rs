@@ -59,8 +59,8 @@ pub(crate) fn randomize<M: Module>(module: M, device: &Device) -> M {
 mod tests {
     use super::*;
 
-    fn values<const D: usize>(p: &Param<Tensor<D>>) -> Vec<f32> {
-        p.val().into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 values")
+    fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+        t.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 values")
     }
 
     #[test]
@@ -68,10 +68,10 @@ mod tests {
         let device = crate::device::cpu_device();
         let linear = crate::nn::Linear::new(3, 5, true, &device);
         assert_eq!(linear.shape(), [3, 5], "burn-nn's Linear layout is [d_in, d_out]");
-        assert!(values(&Param::from_tensor(linear.weight().expect("a weight"))).iter().all(|&v| v == 0.0));
-        assert_eq!(values(&Param::from_tensor(linear.bias().expect("a bias"))), vec![0.0; 5]);
+        assert!(values(linear.weight().expect("a weight")).iter().all(|&v| v == 0.0));
+        assert_eq!(values(linear.bias().expect("a bias")), vec![0.0; 5]);
         assert!(crate::nn::Linear::new(3, 5, false, &device).bias().is_none());
-        assert_eq!(values(&rms_norm(4, 1e-6, &device).gamma), vec![1.0; 4]);
+        assert_eq!(values(rms_norm(4, 1e-6, &device).gamma.val()), vec![1.0; 4]);
         assert_eq!(embedding(7, 2, &device).weight.lazy_shape().dims::<2>(), [7, 2]);
     }
 
@@ -79,10 +79,10 @@ mod tests {
     fn randomize_fills_matrices_within_kaimings_bound_and_leaves_vectors() {
         let device = crate::device::cpu_device();
         let linear = randomize(crate::nn::Linear::new(16, 8, true, &device), &device);
-        let w = values(&Param::from_tensor(linear.weight().expect("a weight")));
+        let w = values(linear.weight().expect("a weight"));
         let bound = 1.0 / 4.0; // 1/√16
         assert!(w.iter().all(|v| v.abs() <= bound), "{w:?}");
         assert!(w.iter().filter(|&&v| v != 0.0).count() > 100, "random, not the zero placeholder");
-        assert_eq!(values(&Param::from_tensor(linear.bias().expect("a bias"))), vec![0.0; 8]);
+        assert_eq!(values(linear.bias().expect("a bias")), vec![0.0; 8]);
     }
 }

@@ -239,7 +239,7 @@ impl SentenceEmbedder {
 
     /// Linear weights held on the host ([`crate::nn::linear::HostWeight`]), and their bytes.
     pub fn host_weights(&self) -> (usize, usize) {
-        self.model.linears().filter_map(crate::nn::Linear::host_bytes).fold((0, 0), |(n, b), bytes| (n + 1, b + bytes))
+        crate::nn::linear::held_on_host(self.model.linears())
     }
 
     /// Puts weights held on the host back into the module (to quantize or write it): f32, or q8
