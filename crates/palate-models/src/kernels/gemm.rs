@@ -137,47 +137,15 @@ impl PackedMatrix {
 /// Panics when the lengths disagree (`a.len() != m · k`, a bias that is not `n` long): callers
 /// pass tensors whose shapes the model checked when it loaded.
 ///
-/// On several threads ([`crate::kernels::pool`]) the panels are split into contiguous ranges, one
-/// per task: each task streams only its share of the weight (f32 weights make this product
-/// bandwidth-bound, so a split by rows, where every task streams all of it, gains little), and
-/// each output value comes from the same tiles in the same order as on one thread.
+/// On several threads ([`crate::kernels::pool`]) the panels are split into contiguous ranges
+/// ([`crate::kernels::pool::ranges`]): each task streams only its share of the weight (f32 weights
+/// make this product bandwidth-bound, so a split by rows, where every task streams all of it,
+/// gains little) and writes its columns straight into the one output; each output value comes
+/// from the same tiles in the same order as on one thread.
 pub fn matmul(a: &[f32], m: usize, w: &PackedMatrix, bias: Option<&[f32]>) -> Vec<f32> {
     let (k, n) = (w.k, w.n);
     assert_eq!(a.len(), m * k, "gemm::matmul: a is not [{m}, {k}]");
-    if let Some(bias) = bias {
-        assert_eq!(bias.len(), n, "gemm::matmul: the bias is not {n} long");
-    }
-    let panel_count = n.div_ceil(NR);
-    let tasks = crate::kernels::pool::tasks(m.saturating_mul(k).saturating_mul(n), MIN_SPLIT_MACS, panel_count);
-    if tasks == 1 {
-        return matmul_panels(a, m, k, n, &w.panels, bias);
-    }
-    let per = panel_count.div_ceil(tasks);
-    let parts: Vec<usize> = (0..panel_count).step_by(per).collect();
-    let outputs = crate::kernels::pool::map(&parts, |&p0| {
-        let (c0, end) = (p0 * NR, ((p0 + per) * NR).min(n));
-        let panels = &w.panels[p0 * k * NR..(p0 + per).min(panel_count) * k * NR];
-        matmul_panels(a, m, k, end - c0, panels, bias.map(|b| &b[c0..end]))
-    });
-    let mut out = vec![0f32; m * n];
-    for (&p0, part) in parts.iter().zip(&outputs) {
-        let c0 = p0 * NR;
-        let width = part.len().checked_div(m).unwrap_or(0);
-        for (row, values) in out.chunks_exact_mut(n).zip(part.chunks_exact(width.max(1))) {
-            row[c0..c0 + width].copy_from_slice(values);
-        }
-    }
-    out
-}
-
-/// Multiply-adds below which [`matmul`] runs on one thread (~0.1 ms of work).
-const MIN_SPLIT_MACS: usize = 1 << 20;
-
-/// [`matmul`] on one thread, for the `n` columns held in `panels` (`n.div_ceil(NR)` panels of
-/// `k · NR` values).
-fn matmul_panels(a: &[f32], m: usize, k: usize, n: usize, panels: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
-    assert_eq!(a.len(), m * k, "gemm::matmul: a is not [{m}, {k}]");
-    assert_eq!(panels.len(), n.div_ceil(NR) * k * NR, "gemm::matmul: panels do not hold [{k}, {n}]");
+    assert_eq!(w.panels.len(), n.div_ceil(NR) * k * NR, "gemm::matmul: panels do not hold [{k}, {n}]");
     if let Some(bias) = bias {
         assert_eq!(bias.len(), n, "gemm::matmul: the bias is not {n} long");
     }
@@ -198,41 +166,85 @@ fn matmul_panels(a: &[f32], m: usize, k: usize, n: usize, panels: &[f32], bias: 
     let mut tail = vec![0f32; MR * k];
     tail[..(m - full) * k].copy_from_slice(&a[full * k..]);
 
-    let (a_ptr, tail_ptr, w_ptr, c_ptr, bias_ptr) = (a.as_ptr(), tail.as_ptr(), panels.as_ptr(), c.as_mut_ptr(), lanes_bias.as_ptr());
-    if k == 0 {
-        // No products: every row is the bias.
-        for row in c.chunks_exact_mut(width) {
-            row.copy_from_slice(&lanes_bias);
-        }
-    }
-    for pc in (0..k).step_by(KC) {
-        let kc = KC.min(k - pc);
-        for ic in (0..rows).step_by(MC) {
-            let ic_end = (ic + MC).min(rows);
-            for p in 0..panel_count {
-                // SAFETY (all pointer arithmetic below): `p < panel_count` and `pc + kc <= k`, so
-                // the panel slice lies in `panels` (`panel_count · k · NR` values, asserted above); a tile's rows
-                // `i..i + MR` are `< m` when read from `a` (`i < full`) and are the `MR` rows of
-                // `tail` otherwise, columns `pc..pc + kc` of `k`; `c` has `rows · width` values,
-                // and the tile writes rows `i..i + MR <= rows`, columns `p·NR..p·NR + NR <= width`;
-                // `lanes_bias` is `width` long.
-                let panel = unsafe { w_ptr.add((p * k + pc) * NR) };
-                let init = (pc == 0).then(|| unsafe {
-                    let b = bias_ptr.add(p * NR);
-                    (F32x4::read(b), F32x4::read(b.add(4)))
-                });
-                for i in (ic..ic_end).step_by(MR) {
-                    let a_tile = if i < full { unsafe { a_ptr.add(i * k + pc) } } else { unsafe { tail_ptr.add(pc) } };
-                    unsafe { kernel_4x8(a_tile, k, panel, kc, c_ptr.add(i * width + p * NR), width, init) };
-                }
-            }
-        }
-    }
+    let product = Product { a, tail: &tail, k, full, rows, width, panels: &w.panels, bias: &lanes_bias };
+    let work = m.saturating_mul(k).saturating_mul(n);
+    let out = crate::kernels::pool::SharedMut::new(&mut c);
+    crate::kernels::pool::ranges(panel_count, work, MIN_SPLIT_MACS, |panels| {
+        // SAFETY: the ranges are disjoint, and `panels_into` writes only the columns of its
+        // panels, of rows below `rows`: no two tasks write the same value, and `c` holds `rows ·
+        // width` values.
+        unsafe { product.panels_into(panels, out.ptr()) }
+    });
     if width == n {
         c.truncate(m * n);
         c
     } else {
         c.chunks_exact(width).take(m).flat_map(|row| &row[..n]).copied().collect()
+    }
+}
+
+/// Multiply-adds below which [`matmul`] runs on one thread (~0.1 ms of work).
+const MIN_SPLIT_MACS: usize = 1 << 20;
+
+/// One product's operands, as [`matmul`] prepared them.
+struct Product<'a> {
+    /// `[m, k]`, row-major.
+    a: &'a [f32],
+    /// The rows of `a` from `full` on, padded with zero rows to `MR`.
+    tail: &'a [f32],
+    k: usize,
+    /// Rows of `a` in whole tiles.
+    full: usize,
+    /// `m` rounded up to whole tiles: the rows of the output.
+    rows: usize,
+    /// Columns of the output: whole panels.
+    width: usize,
+    panels: &'a [f32],
+    /// `width` values: the bias, zeros past `n`.
+    bias: &'a [f32],
+}
+
+impl Product<'_> {
+    /// Columns `p·NR..p·NR + NR` of every output row, for each panel `p` of `panels`, into `c`
+    /// (`rows × width`, row-major).
+    ///
+    /// # Safety
+    /// `c` is valid for `rows · width` values, `panels` lies within the weight's panels, and no
+    /// other thread touches these columns of `c` meanwhile.
+    unsafe fn panels_into(&self, panels: std::ops::Range<usize>, c: *mut f32) {
+        let Self { a, tail, k, full, rows, width, .. } = *self;
+        let (a_ptr, tail_ptr, w_ptr, bias_ptr) = (a.as_ptr(), tail.as_ptr(), self.panels.as_ptr(), self.bias.as_ptr());
+        if k == 0 {
+            // No products: every value is the bias.
+            for r in 0..rows {
+                for p in panels.clone() {
+                    unsafe { std::ptr::copy_nonoverlapping(bias_ptr.add(p * NR), c.add(r * width + p * NR), NR) };
+                }
+            }
+        }
+        for pc in (0..k).step_by(KC) {
+            let kc = KC.min(k - pc);
+            for ic in (0..rows).step_by(MC) {
+                let ic_end = (ic + MC).min(rows);
+                for p in panels.clone() {
+                    // SAFETY (all pointer arithmetic below): `p` is a panel of the weight and `pc +
+                    // kc <= k`, so the panel slice lies in `self.panels` (`width / NR · k · NR`
+                    // values, asserted by `matmul`); a tile's rows `i..i + MR` are `< m` when read
+                    // from `a` (`i < full`) and are the `MR` rows of `tail` otherwise, columns
+                    // `pc..pc + kc` of `k`; the tile writes rows `i..i + MR <= rows`, columns
+                    // `p·NR..p·NR + NR <= width` of `c` (the caller's); `bias` is `width` long.
+                    let panel = unsafe { w_ptr.add((p * k + pc) * NR) };
+                    let init = (pc == 0).then(|| unsafe {
+                        let b = bias_ptr.add(p * NR);
+                        (F32x4::read(b), F32x4::read(b.add(4)))
+                    });
+                    for i in (ic..ic_end).step_by(MR) {
+                        let a_tile = if i < full { unsafe { a_ptr.add(i * k + pc) } } else { unsafe { tail_ptr.add(pc) } };
+                        unsafe { kernel_4x8(a_tile, k, panel, kc, c.add(i * width + p * NR), width, init) };
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -152,7 +152,7 @@ fn matmul_rows(a: &[f32], m: usize, w: &PackedI8, bias: Option<&[f32]>) -> Vec<f
         }
     }
     let (qa, sa) = quantize_rows(a, m, k, rows, kp);
-    let (qa_ptr, w_ptr, s_ptr) = (qa.as_ptr(), w.panels.as_ptr(), w.scales.as_ptr());
+    let (qa_ptr, w_ptr, s_ptr, sa_ptr, c_ptr) = (qa.as_ptr(), w.panels.as_ptr(), w.scales.as_ptr(), sa.as_ptr(), c.as_mut_ptr());
     for ab in 0..a_blocks {
         let pc = ab * KC;
         let kc = KC.min(kp - pc);
@@ -164,12 +164,11 @@ fn matmul_rows(a: &[f32], m: usize, w: &PackedI8, bias: Option<&[f32]>) -> Vec<f
                 // rows` of `qa` (`rows · kp` values), columns `pc..pc + kc`.
                 let (panel, scales) = unsafe { (w_ptr.add((p * kp + pc) * NR), s_ptr.add((p * blocks + pc / BLOCK) * NR)) };
                 for i in (ic..(ic + MC).min(rows)).step_by(MR) {
-                    let sums = unsafe { kernel_4x8(qa_ptr.add(i * kp + pc), kp, panel, scales, kc / BLOCK) };
-                    for (r, sums) in sums.iter().enumerate() {
-                        let s = sa[(i + r) * a_blocks + ab];
-                        for (o, &v) in c[(i + r) * width + p * NR..(i + r) * width + p * NR + NR].iter_mut().zip(sums) {
-                            *o += v * s;
-                        }
+                    // SAFETY: as above, and rows `i..i + MR` of `sa` (`rows · a_blocks` values)
+                    // and of `c` (`rows · width`), columns `p·NR..p·NR + NR <= width`.
+                    unsafe {
+                        let row_scales = std::array::from_fn(|r| *sa_ptr.add((i + r) * a_blocks + ab));
+                        kernel_4x8(qa_ptr.add(i * kp + pc), kp, panel, scales, kc / BLOCK, row_scales, c_ptr.add(i * width + p * NR), width);
                     }
                 }
             }
@@ -210,14 +209,17 @@ fn max_or_nan(a: f32, b: f32) -> f32 {
     if a.is_nan() || b.is_nan() { f32::NAN } else { a.max(b) }
 }
 
-/// `Σ_b scales_b · (a[0..4][block b] · panel[block b][0..8])` over `blocks` blocks of
-/// [`BLOCK`] along k: each block's sums in integers, then scaled by its columns' scales.
+/// `c[r][0..8] += row_scales[r] · Σ_b scales_b · (a[r][block b] · panel[block b][0..8])` for `r
+/// < 4`, over `blocks` blocks of [`BLOCK`] along k: each block's sums in integers, then scaled by
+/// its columns' scales; the total by the row's activation scale.
 ///
 /// # Safety
 /// `a + r·lda + j` readable for `r < 4, j < blocks · BLOCK`; `panel` readable for `blocks ·
-/// BLOCK · NR` bytes, `scales` for `blocks · NR` values.
+/// BLOCK · NR` bytes, `scales` for `blocks · NR` values; `c + r·ldc + j` readable and writable for
+/// `r < 4, j < NR`.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-unsafe fn kernel_4x8(a: *const i16, lda: usize, panel: *const i8, scales: *const f32, blocks: usize) -> [[f32; NR]; MR] {
+unsafe fn kernel_4x8(a: *const i16, lda: usize, panel: *const i8, scales: *const f32, blocks: usize, row_scales: [f32; MR], c: *mut f32, ldc: usize) {
     use lanes::{F32x4, I16x8, I32x4};
     unsafe {
         let f = F32x4::zero();
@@ -227,20 +229,27 @@ unsafe fn kernel_4x8(a: *const i16, lda: usize, panel: *const i8, scales: *const
         for _ in 0..blocks {
             let z = I32x4::zero();
             let (mut r00, mut r01, mut r10, mut r11, mut r20, mut r21, mut r30, mut r31) = (z, z, z, z, z, z, z, z);
-            for t in 0..BLOCK / 2 {
-                let (w0, w1) = I16x8::read_widened(w.add(2 * NR * t));
-                let x = I16x8::read_pair_splat(a0.add(2 * t));
-                r00 = r00.dot_add(x, w0);
-                r01 = r01.dot_add(x, w1);
-                let x = I16x8::read_pair_splat(a1.add(2 * t));
-                r10 = r10.dot_add(x, w0);
-                r11 = r11.dot_add(x, w1);
-                let x = I16x8::read_pair_splat(a2.add(2 * t));
-                r20 = r20.dot_add(x, w0);
-                r21 = r21.dot_add(x, w1);
-                let x = I16x8::read_pair_splat(a3.add(2 * t));
-                r30 = r30.dot_add(x, w0);
-                r31 = r31.dot_add(x, w1);
+            macro_rules! pair {
+                ($t:expr) => {
+                    let (w0, w1) = I16x8::read_widened(w.add(2 * NR * $t));
+                    let x = I16x8::read_pair_splat(a0.add(2 * $t));
+                    r00 = r00.dot_add(x, w0);
+                    r01 = r01.dot_add(x, w1);
+                    let x = I16x8::read_pair_splat(a1.add(2 * $t));
+                    r10 = r10.dot_add(x, w0);
+                    r11 = r11.dot_add(x, w1);
+                    let x = I16x8::read_pair_splat(a2.add(2 * $t));
+                    r20 = r20.dot_add(x, w0);
+                    r21 = r21.dot_add(x, w1);
+                    let x = I16x8::read_pair_splat(a3.add(2 * $t));
+                    r30 = r30.dot_add(x, w0);
+                    r31 = r31.dot_add(x, w1);
+                };
+            }
+            // Two pairs of k per step: half the loop's own instructions (opt-level "z" does not unroll).
+            for t in (0..BLOCK / 2).step_by(2) {
+                pair!(t);
+                pair!(t + 1);
             }
             let (s0, s1) = (F32x4::read(s), F32x4::read(s.add(4)));
             f00 = f00.add_scaled(r00, s0);
@@ -255,11 +264,11 @@ unsafe fn kernel_4x8(a: *const i16, lda: usize, panel: *const i8, scales: *const
             s = s.add(NR);
             (a0, a1, a2, a3) = (a0.add(BLOCK), a1.add(BLOCK), a2.add(BLOCK), a3.add(BLOCK));
         }
-        let row = |lo: F32x4, hi: F32x4| {
-            let (lo, hi) = (lo.to_array(), hi.to_array());
-            [lo[0], lo[1], lo[2], lo[3], hi[0], hi[1], hi[2], hi[3]]
-        };
-        [row(f00, f01), row(f10, f11), row(f20, f21), row(f30, f31)]
+        for (r, (lo, hi)) in [(f00, f01), (f10, f11), (f20, f21), (f30, f31)].into_iter().enumerate() {
+            let row = c.add(r * ldc);
+            lo.scale_add_to(row_scales[r], row);
+            hi.scale_add_to(row_scales[r], row.add(4));
+        }
     }
 }
 
@@ -361,9 +370,14 @@ mod lanes {
         pub fn add_scaled(self, sums: I32x4, scales: Self) -> Self {
             Self(f32x4_add(self.0, f32x4_mul(f32x4_convert_i32x4(sums.0), scales.0)))
         }
+        /// `p[i] += self[i] · scale` (a multiply, then an add: no fused rounding).
+        ///
+        /// # Safety
+        /// `p..p + 4` must be readable and writable.
         #[inline(always)]
-        pub fn to_array(self) -> [f32; 4] {
-            [f32x4_extract_lane::<0>(self.0), f32x4_extract_lane::<1>(self.0), f32x4_extract_lane::<2>(self.0), f32x4_extract_lane::<3>(self.0)]
+        pub unsafe fn scale_add_to(self, scale: f32, p: *mut f32) {
+            // SAFETY: the caller's contract; no alignment requirement.
+            unsafe { v128_store(p.cast(), f32x4_add(v128_load(p.cast()), f32x4_mul(self.0, f32x4_splat(scale)))) }
         }
     }
 }
@@ -441,9 +455,14 @@ mod lanes {
         pub fn add_scaled(self, sums: I32x4, scales: Self) -> Self {
             Self(std::array::from_fn(|i| self.0[i] + sums.0[i] as f32 * scales.0[i]))
         }
+        /// # Safety
+        /// `p..p + 4` must be readable and writable.
         #[inline(always)]
-        pub fn to_array(self) -> [f32; 4] {
-            self.0
+        pub unsafe fn scale_add_to(self, scale: f32, p: *mut f32) {
+            for (i, v) in self.0.into_iter().enumerate() {
+                // SAFETY: the caller's contract.
+                unsafe { *p.add(i) += v * scale };
+            }
         }
     }
 }
