@@ -79,7 +79,7 @@ pub fn masked_softmax(scores: Tensor<4>, scale: f64, mask: Tensor<4, Bool>) -> T
     })
 }
 
-fn softmax_row(row: &mut [f32], scale: f32, hidden: &[bool]) {
+pub(crate) fn softmax_row(row: &mut [f32], scale: f32, hidden: &[bool]) {
     let mut max = f32::NEG_INFINITY;
     for (v, &h) in row.iter_mut().zip(hidden) {
         *v = if h { f32::NEG_INFINITY } else { *v * scale };
@@ -101,7 +101,7 @@ fn softmax_row(row: &mut [f32], scale: f32, hidden: &[bool]) {
     for_each_lane(row, |v| v * inv);
 }
 
-fn on_host<const D: usize>(x: &Tensor<D>) -> bool {
+pub(crate) fn on_host<const D: usize>(x: &Tensor<D>) -> bool {
     x.dtype() == DType::F32 && is_cpu(&x.device())
 }
 

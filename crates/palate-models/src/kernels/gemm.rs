@@ -26,7 +26,7 @@ pub const PREFERRED: bool = cfg!(all(target_arch = "wasm32", target_feature = "s
 /// Columns per panel: two four-lane vectors.
 pub const NR: usize = 8;
 /// Rows per kernel call.
-const MR: usize = 4;
+pub(crate) const MR: usize = 4;
 /// Depth per block: a panel's slice is `KC × NR × 4` bytes = 8 KiB.
 pub const KC: usize = 256;
 /// Rows per block: their `KC`-slices of `a` (64 KiB) are reused across all panels.
@@ -255,7 +255,7 @@ impl Product<'_> {
 /// `a + r·lda + j` readable for `r < 4, j < kc`; `panel` readable for `kc · NR` values; `c +
 /// r·ldc + j` readable and writable for `r < 4, j < NR`.
 #[inline(always)]
-unsafe fn kernel_4x8(a: *const f32, lda: usize, panel: *const f32, kc: usize, c: *mut f32, ldc: usize, init: Option<(F32x4, F32x4)>) {
+pub(crate) unsafe fn kernel_4x8(a: *const f32, lda: usize, panel: *const f32, kc: usize, c: *mut f32, ldc: usize, init: Option<(F32x4, F32x4)>) {
     unsafe {
         let (c0, c1, c2, c3) = (c, c.add(ldc), c.add(2 * ldc), c.add(3 * ldc));
         let (mut r00, mut r01, mut r10, mut r11, mut r20, mut r21, mut r30, mut r31) = match init {

@@ -41,7 +41,7 @@ pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 /// Tasks per thread a split aims for when the work allows: more tasks than threads let a thread
 /// that finishes early steal from one that was held up (on a machine the browser shares, one
 /// thread is often delayed), at the cost of more, smaller pieces.
-const TASKS_PER_THREAD: usize = 1;
+const TASKS_PER_THREAD: usize = 3;
 
 /// Pieces for `work` units in at most `pieces`, each of at least `min_work`:
 /// [`TASKS_PER_THREAD`] per thread, fewer for small work, 1 without `threads`.

@@ -370,11 +370,14 @@ impl BertSelfAttention {
     fn forward(&self, x: Tensor<3>, pad: Tensor<4, Bool>) -> Tensor<3> {
         let [batch, seq, hidden] = x.dims();
         let head_dim = hidden / self.num_heads;
+        let scale = 1.0 / (head_dim as f64).sqrt();
+        let (q, k, v) = (self.query.forward(x.clone()), self.key.forward(x.clone()), self.value.forward(x));
+        if let Some(y) = crate::kernels::attention::self_attention(&q, &k, &v, self.num_heads, scale, &pad) {
+            return y;
+        }
         let heads = |t: Tensor<3>| t.reshape([batch, seq, self.num_heads, head_dim]).swap_dims(1, 2);
-        let q = heads(self.query.forward(x.clone()));
-        let k = heads(self.key.forward(x.clone()));
-        let v = heads(self.value.forward(x));
-        let probs = cpu_ops::masked_softmax(ops::matmul(q, k.swap_dims(2, 3)), 1.0 / (head_dim as f64).sqrt(), pad);
+        let (q, k, v) = (heads(q), heads(k), heads(v));
+        let probs = cpu_ops::masked_softmax(ops::matmul(q, k.swap_dims(2, 3)), scale, pad);
         ops::matmul(probs, v).swap_dims(1, 2).reshape([batch, seq, hidden])
     }
 }
