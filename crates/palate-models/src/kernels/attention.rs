@@ -41,8 +41,8 @@ pub fn self_attention(q: &Tensor<3>, k: &Tensor<3>, v: &Tensor<3>, heads: usize,
         && k.dims() == q.dims()
         && v.dims() == q.dims()
         && heads > 0
-        && width % heads == 0
-        && (width / heads) % NR == 0
+        && width.is_multiple_of(heads)
+        && (width / heads).is_multiple_of(NR)
         && (mask[0] == 1 || mask[0] == batch)
         && mask[1] == 1
         && (mask[2] == 1 || mask[2] == seq)
