@@ -8,7 +8,7 @@
 //! MiniLM q8, 8 texts × 128 tokens; a V8 CPU profile) the two products alone were ~9% of a forward
 //! pass for ~5% of its multiply-adds. Here each head's keys and values are packed once into
 //! [`crate::kernels::gemm`]'s panels, and for each tile of four queries the scores, their softmax
-//! ([`crate::kernels::cpu_ops::softmax_row`]) and the weighted values run on
+//! ([`crate::kernels::cpu_ops::softmax_biased_row`]) and the weighted values run on
 //! [`crate::kernels::gemm::kernel_4x8`] while the tile is in cache.
 //!
 //! Heads are independent, so they are the unit of work across threads ([`crate::kernels::pool`]):
@@ -16,7 +16,7 @@
 
 use burn::tensor::{Bool, Tensor, TensorData};
 
-use crate::kernels::cpu_ops::{F32x4, on_host, softmax_row};
+use crate::kernels::cpu_ops::{F32x4, on_host, softmax_biased_row};
 use crate::kernels::gemm::{MR, NR, kernel_4x8};
 use crate::kernels::pool;
 
@@ -93,8 +93,10 @@ struct Scratch {
     /// The last partial tile of queries (`MR × head_dim`, zero rows past `seq`) and its output.
     q_tail: Vec<f32>,
     out_tail: Vec<f32>,
-    /// One query's hidden keys, padding keys included.
-    row_hidden: Vec<bool>,
+    /// The mask row of [`Self::bias_of`] as 0 (seen) or −∞ (hidden, and the padding keys).
+    bias: Vec<f32>,
+    /// Which mask row `bias` holds: its offset in the mask.
+    bias_of: Option<usize>,
 }
 
 impl Scratch {
@@ -107,7 +109,8 @@ impl Scratch {
             scores: vec![0.0; MR * keys],
             q_tail: vec![0.0; MR * s.head_dim],
             out_tail: vec![0.0; MR * s.head_dim],
-            row_hidden: vec![true; keys],
+            bias: vec![f32::NEG_INFINITY; keys],
+            bias_of: None,
         }
     }
 }
@@ -124,13 +127,19 @@ impl Shape {
         let column = h * d;
         let row = |j: usize| (b * seq + j) * width + column;
         // Keys and values of this head into panels; padding keys stay zero.
+        let (k_panels, v_panels) = (s.k_panels.as_mut_ptr(), s.v_panels.as_mut_ptr());
         for j in 0..seq {
-            let (panel, c) = (j / NR, j % NR);
-            for (t, &x) in k[row(j)..row(j) + d].iter().enumerate() {
-                s.k_panels[(panel * d + t) * NR + c] = x;
+            let (k_row, v_row) = (&k[row(j)..row(j) + d], &v[row(j)..row(j) + d]);
+            let k_at = (j / NR * d) * NR + j % NR;
+            for t in 0..d {
+                // SAFETY: `j < seq <= keys` and `t < d`: inside `k_panels` (`keys · d` values);
+                // `k_row` and `v_row` are `d` long.
+                unsafe { *k_panels.add(k_at + t * NR) = *k_row.get_unchecked(t) };
             }
-            for (p, values) in v[row(j)..row(j) + d].chunks_exact(NR).enumerate() {
-                s.v_panels[(p * keys + j) * NR..(p * keys + j + 1) * NR].copy_from_slice(values);
+            for p in 0..d / NR {
+                // SAFETY: panel `p < d / NR`, row `j < keys`: `NR` values inside `v_panels`
+                // (`d / NR · keys · NR`); columns `p·NR..p·NR + NR <= d` of `v_row`.
+                unsafe { std::ptr::copy_nonoverlapping(v_row.as_ptr().add(p * NR), v_panels.add((p * keys + j) * NR), NR) };
             }
         }
         let zero = Some((F32x4::splat(0.0), F32x4::splat(0.0)));
@@ -160,8 +169,13 @@ impl Shape {
                 // The mask is `[batch or 1, 1, seq or 1, seq]`, contiguous.
                 let per_batch = if self.mask_rows { seq * seq } else { seq };
                 let at = if self.mask_batch { b * per_batch } else { 0 } + if self.mask_rows { (i0 + r) * seq } else { 0 };
-                s.row_hidden[..seq].copy_from_slice(&hidden[at..at + seq]);
-                softmax_row(scores, self.scale, &s.row_hidden);
+                if s.bias_of != Some(at) {
+                    for (b, &h) in s.bias.iter_mut().zip(&hidden[at..at + seq]) {
+                        *b = if h { f32::NEG_INFINITY } else { 0.0 };
+                    }
+                    s.bias_of = Some(at);
+                }
+                softmax_biased_row(scores, self.scale, &s.bias);
             }
             let (c, ldc) = if rows == MR { (unsafe { out.add(row(i0)) }, width) } else { (s.out_tail.as_mut_ptr(), d) };
             // SAFETY: `scores` holds MR rows of `keys` weights; each panel is `keys × NR` values

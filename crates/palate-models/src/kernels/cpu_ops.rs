@@ -85,6 +85,26 @@ pub(crate) fn softmax_row(row: &mut [f32], scale: f32, hidden: &[bool]) {
         *v = if h { f32::NEG_INFINITY } else { *v * scale };
         max = if *v > max { *v } else { max };
     }
+    exponentiate(row, max);
+}
+
+/// [`softmax_row`] for a row whose hidden keys come as an additive `bias` (0, or −∞ where hidden)
+/// and whose length is a multiple of 4: every pass four lanes at a time. The same values as
+/// [`softmax_row`] with `hidden[i] = bias[i] == −∞`.
+pub(crate) fn softmax_biased_row(row: &mut [f32], scale: f32, bias: &[f32]) {
+    debug_assert!(row.len().is_multiple_of(4) && bias.len() == row.len());
+    let s = F32x4::splat(scale);
+    let mut max = F32x4::splat(f32::NEG_INFINITY);
+    for (v, b) in row.chunks_exact_mut(4).zip(bias.chunks_exact(4)) {
+        let x = F32x4::load(v) * s + F32x4::load(b);
+        max = max.max(x);
+        x.store(v);
+    }
+    exponentiate(row, max.to_array().into_iter().fold(f32::NEG_INFINITY, f32::max));
+}
+
+/// `row[i] = exp(row[i] − max) / Σ exp(row[j] − max)`; all zero when `max` is −∞ (every key hidden).
+fn exponentiate(row: &mut [f32], max: f32) {
     if max == f32::NEG_INFINITY {
         row.fill(0.0);
         return;
