@@ -91,8 +91,9 @@ def main():
       f"load (fresh context, files from the local server) and the first {r['cold']} call.")
     w("- The page is cross-origin isolated (COOP + COEP). Rows without \"a thread per core\" run one "
       "thread on both sides (Palate's `web/pkg-cpu`, onnxruntime-web with `numThreads` 1); rows with "
-      "it run one thread per core: Palate's `web/pkg-threads` (wasm-bindgen-rayon's pool, products "
-      "split by rows) against onnxruntime-web with `numThreads` = cores.")
+      "it run one thread per core: Palate's `web/pkg-threads` (wasm-bindgen-rayon's pool: f32 "
+      "products split by weight panels, q8 ones by rows, attention by heads; `kernels/pool.rs`) "
+      "against onnxruntime-web with `numThreads` = cores.")
     w("- transformers.js " + "loads an ONNX export of the same safetensors (`scripts/export_onnx.py`, "
       "checked against the float64 reference before timing).")
     w("- Palate's CPU rows run the CPU-only wasm build (`web/pkg-cpu`, what a page on the CPU "
