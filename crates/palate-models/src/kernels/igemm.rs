@@ -31,12 +31,13 @@
 //! neither unrolls loops nor keeps arrays in registers). Per pair of k values: one 16-byte load of
 //! the panel, widened into two i16 vectors; per row of the tile, one 32-bit splat of two
 //! activations and two `dot_i16x8` + adds. Per block of 32: the integer sums, converted and scaled
-//! by the block's column scales. Integer sums are exact, so the native build (array lanes, where
-//! the tests run) computes what the browser's does. Measured in one wasm build (Node 20, MiniLM's
-//! shapes at 1024 rows): 0.77–0.83 of [`crate::kernels::gemm`]'s time, quantizing the activations included
-//! (the integer loop alone ~0.7: widening and splats take instructions the f32 loop does not).
-//! In Chromium, MiniLM q8 on the CPU at 8 × 128 tokens: 426 ms, against 494 ms in f32 and 355 ms
-//! for onnxruntime-web's q8 (`bench/RESULTS.md`: ratio 1.20, was 1.51 with f32 products).
+//! by the block's column scales; per block of [`KC`], the tile scaled by its rows' activation
+//! scales and added into the output, in vector lanes inside the kernel (as a scalar loop over a
+//! returned array, bounds-checked slices took ~9% of a q8 forward pass in a V8 profile). Integer
+//! sums are exact, so the native build (array lanes, where the tests run) computes what the
+//! browser's does. In a V8 CPU profile of MiniLM q8 at 8 × 128 tokens in Chromium, this product
+//! is ~69% of a forward pass and runs ~1.5× faster per multiply-add than
+//! [`crate::kernels::gemm`]'s f32 one; the comparison with onnxruntime-web is `bench/RESULTS.md`.
 
 use crate::kernels::gemm::NR;
 
