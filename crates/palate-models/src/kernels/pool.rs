@@ -29,12 +29,16 @@ pub fn threads() -> usize {
 /// calling into wasm), each split would otherwise be sent to the pool on its own and the caller
 /// put to sleep until it finishes: two hand-offs between threads per product, softmax or layer
 /// norm, a hundred per MiniLM forward pass, which cost more than one-token batches gain.
-/// Without `threads`, or already on the pool, `f` runs here.
-pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+/// Without `threads`, already on the pool, or for a `device` other than burn's CPU backend, `f`
+/// runs here: the pool splits only host work, and on the wgpu backend a pass run on another thread
+/// than the one that made its tensors gave wrong SmolLM2 log-probabilities (natively, `tests/gguf.rs`;
+/// cubecl keeps device streams per thread).
+pub fn install<R: Send>(device: &burn::tensor::Device, f: impl FnOnce() -> R + Send) -> R {
     #[cfg(feature = "threads")]
-    if threads() > 1 && rayon::current_thread_index().is_none() {
+    if threads() > 1 && rayon::current_thread_index().is_none() && crate::device::is_cpu(device) {
         return rayon::scope(|_| f());
     }
+    let _ = device;
     f()
 }
 

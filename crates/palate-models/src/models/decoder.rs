@@ -987,7 +987,7 @@ impl DecoderScorer {
         let n = seq - from;
         // Position p predicts token p + 1: positions from − 1 .. seq − 1.
         let hidden = self.hidden_states(x, keep).narrow(1, from - 1, n);
-        let logits = crate::kernels::pool::install(|| self.model.score.forward(hidden)); // [rows, n, vocab]
+        let logits = crate::kernels::pool::install(&self.device, || self.model.score.forward(hidden)); // [rows, n, vocab]
         let pad = self.config.pad_token_id.unwrap_or(0).max(0);
         let next: Vec<i64> = batch.iter().flat_map(|row| (from..seq).map(move |i| row.get(i).map_or(pad, |&t| t as i64))).collect();
         let next = Tensor::<3, burn::tensor::Int>::from_data(TensorData::new(next, [batch.len(), n, 1]), &self.device);
@@ -1011,13 +1011,13 @@ impl DecoderScorer {
     /// Token embeddings `[batch, seq, hidden]` and a keep-mask (false = padding) →
     /// `[batch, seq, num_labels]`.
     pub fn forward_embedded(&self, x: Tensor<3>, keep: Tensor<2, Bool>) -> Tensor<3> {
-        crate::kernels::pool::install(|| self.model.score.forward(self.layers(x, keep)))
+        crate::kernels::pool::install(&self.device, || self.model.score.forward(self.layers(x, keep)))
     }
 
     /// [`Self::forward_embedded`] without the head: the final-norm hidden states `[batch, seq, hidden]`,
     /// computed on the CPU's thread pool ([`crate::kernels::pool::install`]).
     fn hidden_states(&self, x: Tensor<3>, keep: Tensor<2, Bool>) -> Tensor<3> {
-        crate::kernels::pool::install(|| self.layers(x, keep))
+        crate::kernels::pool::install(&self.device, || self.layers(x, keep))
     }
 
     /// [`Self::hidden_states`] on this thread.

@@ -348,7 +348,7 @@ impl SentenceEmbedder {
             }
         }
         let (ids, mask) = crate::nn::batch::pad_right(batch, 0, &self.device);
-        let hidden = crate::kernels::pool::install(|| self.model.forward(ids, mask.clone()));
+        let hidden = crate::kernels::pool::install(&self.device, || self.model.forward(ids, mask.clone()));
         let pooled: Tensor<2> = match self.config.pooling {
             Pooling::Cls => hidden.narrow(1, 0, 1).reshape([rows, self.hidden_size]),
             Pooling::Mean => {
