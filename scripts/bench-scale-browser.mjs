@@ -75,9 +75,8 @@ try {
     const work = (async () => {
       const t0 = performance.now();
       const r = await createRanker({ model: encoder, rewardModel: pack, backend, maxBindingBytes: limit, threads });
-      const { build, threads: used } = await r.stats();
       const loadMs = performance.now() - t0;
-      const afterLoad = (await r.stats()).wasmMemoryBytes;
+      const { build, threads: used, wasmMemoryBytes: afterLoad } = await r.stats();
       const calls = [];
       for (let i = 0; i < 2; i++) {
         const t = performance.now();

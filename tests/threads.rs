@@ -1,6 +1,6 @@
-//! The CPU path on several threads computes exactly what it computes on one: the row-split
-//! products (`kernels::pool`) and burn's CPU matmul on rayon's pool, bit for bit, for the packed
-//! f32 (`gemm`), integer (`igemm`) and burn paths, on ragged shapes and on the real MiniLM.
+//! The CPU path on several threads computes exactly what it computes on one, bit for bit: the split
+//! products (`kernels::pool`: `gemm` by panels, `igemm` by rows), burn's CPU ops on rayon's pool,
+//! and, through the real MiniLM, the fused attention split by heads; on ragged shapes too.
 
 use palate_models::burn::tensor::{Bool, Distribution, Tensor, TensorData};
 use palate_models::kernels::{cpu_ops, gemm, igemm, pool};

@@ -179,8 +179,9 @@ export interface Ranker extends EventTarget {
     /** Forgets every answer. */
     forget(options?: CallOptions): Promise<TasteSummary>;
   };
-  /** The worker's WebAssembly memory in bytes (its peak so far, since wasm memory only grows), and
-   *  which wasm build it loaded: 'webgpu' (web/pkg) or the CPU-only 'cpu' (web/pkg-cpu). */
+  /** The worker's WebAssembly memory in bytes (its peak so far, since wasm memory only grows),
+   *  which wasm build it loaded: 'webgpu' (web/pkg), the CPU-only 'cpu' (web/pkg-cpu) or
+   *  'cpu-threads' (web/pkg-threads, cross-origin-isolated pages), and the threads its CPU work runs on. */
   stats(options?: CallOptions): Promise<{ wasmMemoryBytes: number; build: 'webgpu' | 'cpu' | 'cpu-threads'; threads: number }>;
   /** Stops the worker and frees the model; pending and later calls reject with code 'aborted'. */
   dispose(): void;

@@ -98,8 +98,9 @@ function embedInPage(model, backend, texts, precision = 'f32', threads = undefin
         const t0 = performance.now();
         const rows = await r.embed(texts);
         const ms = performance.now() - t0;
+        const { build, threads: used } = await r.stats();
         return {
-          backend: r.backend, dim: r.dim, phases: [...phases], ms, build: (await r.stats()).build, threads: (await r.stats()).threads, wasmProgress,
+          backend: r.backend, dim: r.dim, phases: [...phases], ms, build, threads: used, wasmProgress,
           rows: rows.map((x) => ({ ids: x.ids, embedding: Array.from(x.embedding) })),
         };
       } finally {

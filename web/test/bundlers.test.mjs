@@ -22,7 +22,7 @@ const modelDir = process.env.PALATE_MODEL_DIR ?? path.join(root, 'models/all-Min
 const budgets = JSON.parse(await fs.readFile(path.join(web, 'size-budget.json'), 'utf8'));
 const STEP_TIMEOUT_MS = 5 * 60_000;
 
-// What the tarball must hold, exactly: the API, the worker, the widget, their types, both builds,
+// What the tarball must hold, exactly: the API, the worker, the widget, their types, the three builds,
 // the README and the licences. Anything else (tests, the demo, sources of the wasm) is a mistake.
 // The threaded build carries wasm-bindgen-rayon's worker helper under a hashed snippets folder.
 const THREAD_SNIPPETS = (await fs.readdir(path.join(web, 'pkg-threads/snippets'), { recursive: true }).catch(() => []))

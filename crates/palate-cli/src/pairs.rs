@@ -3,8 +3,8 @@
 //! reward every user starts from, learned from such pairs).
 //!
 //! Both rank through [`palate::Ranker`], the same composition the browser worker calls; only the
-//! encoder differs ([`CachedEncoder`]: the same
-//! model, with every embedding computed once and optionally kept in a file between runs).
+//! encoder differs ([`CachedEncoder`]: the same model, with every embedding computed once and
+//! optionally kept in a file between runs).
 
 use std::cell::RefCell;
 use std::rc::Rc;

@@ -46,9 +46,6 @@ fn start() {
     console_error_panic_hook::set_once();
 }
 
-/// Panics, which the wasm turns into a trap: the browser tests use it to check that the page side
-/// replaces a trapped worker (`web/src/palate.js`) and the stored profile survives. Nothing else
-/// calls it; it is exported because a test cannot reach a real bug on purpose.
 /// The threaded CPU build's worker pool: `await initThreadPool(n)` once, before the first call
 /// (web/src/worker.js does it with `navigator.hardwareConcurrency`).
 #[cfg(all(feature = "threads", target_arch = "wasm32"))]
@@ -60,6 +57,9 @@ pub fn threads() -> usize {
     palate_models::kernels::pool::threads()
 }
 
+/// Panics, which the wasm turns into a trap: the browser tests use it to check that the page side
+/// replaces a trapped worker (`web/src/palate.js`) and the stored profile survives. Nothing else
+/// calls it; it is exported because a test cannot reach a real bug on purpose.
 #[wasm_bindgen(js_name = trapForTests)]
 pub fn trap_for_tests() {
     panic!("trap forced by a test (trapForTests)");

@@ -170,8 +170,8 @@ impl Shape {
                 let per_batch = if self.mask_rows { seq * seq } else { seq };
                 let at = if self.mask_batch { b * per_batch } else { 0 } + if self.mask_rows { (i0 + r) * seq } else { 0 };
                 if s.bias_of != Some(at) {
-                    for (b, &h) in s.bias.iter_mut().zip(&hidden[at..at + seq]) {
-                        *b = if h { f32::NEG_INFINITY } else { 0.0 };
+                    for (slot, &h) in s.bias.iter_mut().zip(&hidden[at..at + seq]) {
+                        *slot = if h { f32::NEG_INFINITY } else { 0.0 };
                     }
                     s.bias_of = Some(at);
                 }

@@ -79,7 +79,7 @@ pub fn masked_softmax(scores: Tensor<4>, scale: f64, mask: Tensor<4, Bool>) -> T
     })
 }
 
-pub(crate) fn softmax_row(row: &mut [f32], scale: f32, hidden: &[bool]) {
+fn softmax_row(row: &mut [f32], scale: f32, hidden: &[bool]) {
     let mut max = f32::NEG_INFINITY;
     for (v, &h) in row.iter_mut().zip(hidden) {
         *v = if h { f32::NEG_INFINITY } else { *v * scale };

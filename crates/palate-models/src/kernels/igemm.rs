@@ -35,9 +35,7 @@
 //! scales and added into the output, in vector lanes inside the kernel (as a scalar loop over a
 //! returned array, bounds-checked slices took ~9% of a q8 forward pass in a V8 profile). Integer
 //! sums are exact, so the native build (array lanes, where the tests run) computes what the
-//! browser's does. In a V8 CPU profile of MiniLM q8 at 8 × 128 tokens in Chromium, this product
-//! is ~69% of a forward pass and runs ~1.5× faster per multiply-add than
-//! [`crate::kernels::gemm`]'s f32 one; the comparison with onnxruntime-web is `bench/RESULTS.md`.
+//! browser's does. The comparison with onnxruntime-web's q8 is in `bench/RESULTS.md`.
 
 use crate::kernels::gemm::NR;
 
@@ -230,27 +228,20 @@ unsafe fn kernel_4x8(a: *const i16, lda: usize, panel: *const i8, scales: *const
         for _ in 0..blocks {
             let z = I32x4::zero();
             let (mut r00, mut r01, mut r10, mut r11, mut r20, mut r21, mut r30, mut r31) = (z, z, z, z, z, z, z, z);
-            macro_rules! pair {
-                ($t:expr) => {
-                    let (w0, w1) = I16x8::read_widened(w.add(2 * NR * $t));
-                    let x = I16x8::read_pair_splat(a0.add(2 * $t));
-                    r00 = r00.dot_add(x, w0);
-                    r01 = r01.dot_add(x, w1);
-                    let x = I16x8::read_pair_splat(a1.add(2 * $t));
-                    r10 = r10.dot_add(x, w0);
-                    r11 = r11.dot_add(x, w1);
-                    let x = I16x8::read_pair_splat(a2.add(2 * $t));
-                    r20 = r20.dot_add(x, w0);
-                    r21 = r21.dot_add(x, w1);
-                    let x = I16x8::read_pair_splat(a3.add(2 * $t));
-                    r30 = r30.dot_add(x, w0);
-                    r31 = r31.dot_add(x, w1);
-                };
-            }
-            // Two pairs of k per step: half the loop's own instructions (opt-level "z" does not unroll).
-            for t in (0..BLOCK / 2).step_by(2) {
-                pair!(t);
-                pair!(t + 1);
+            for t in 0..BLOCK / 2 {
+                let (w0, w1) = I16x8::read_widened(w.add(2 * NR * t));
+                let x = I16x8::read_pair_splat(a0.add(2 * t));
+                r00 = r00.dot_add(x, w0);
+                r01 = r01.dot_add(x, w1);
+                let x = I16x8::read_pair_splat(a1.add(2 * t));
+                r10 = r10.dot_add(x, w0);
+                r11 = r11.dot_add(x, w1);
+                let x = I16x8::read_pair_splat(a2.add(2 * t));
+                r20 = r20.dot_add(x, w0);
+                r21 = r21.dot_add(x, w1);
+                let x = I16x8::read_pair_splat(a3.add(2 * t));
+                r30 = r30.dot_add(x, w0);
+                r31 = r31.dot_add(x, w1);
             }
             let (s0, s1) = (F32x4::read(s), F32x4::read(s.add(4)));
             f00 = f00.add_scaled(r00, s0);

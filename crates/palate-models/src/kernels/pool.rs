@@ -100,20 +100,11 @@ pub fn by_rows(a: &[f32], m: usize, k: usize, n: usize, tile: usize, product: im
     }
     let chunk = m.div_ceil(tasks).next_multiple_of(tile.max(1));
     let mut out = vec![0f32; m * n];
-    let pairs: Vec<(&[f32], &mut [f32])> = a.chunks(chunk * k).zip(out.chunks_mut(chunk * n)).collect();
-    for_each_pair(pairs, |rows, out| out.copy_from_slice(&product(rows, rows.len() / k)));
+    for_each_piece(&mut out, chunk * n, |i, out| {
+        let rows = out.len() / n;
+        out.copy_from_slice(&product(&a[i * chunk * k..][..rows * k], rows));
+    });
     out
-}
-
-#[cfg(feature = "threads")]
-fn for_each_pair(pairs: Vec<(&[f32], &mut [f32])>, f: impl Fn(&[f32], &mut [f32]) + Sync) {
-    use rayon::prelude::*;
-    pairs.into_par_iter().for_each(|(a, out)| f(a, out));
-}
-
-#[cfg(not(feature = "threads"))]
-fn for_each_pair(pairs: Vec<(&[f32], &mut [f32])>, f: impl Fn(&[f32], &mut [f32])) {
-    pairs.into_iter().for_each(|(a, out)| f(a, out));
 }
 
 /// Values per task below which element-wise work is not split.

@@ -986,8 +986,7 @@ impl DecoderScorer {
         }
         let n = seq - from;
         // Position p predicts token p + 1: positions from − 1 .. seq − 1.
-        let hidden = self.hidden_states(x, keep).narrow(1, from - 1, n);
-        let logits = crate::kernels::pool::install(&self.device, || self.model.score.forward(hidden)); // [rows, n, vocab]
+        let logits = crate::kernels::pool::install(&self.device, || self.model.score.forward(self.layers(x, keep).narrow(1, from - 1, n))); // [rows, n, vocab]
         let pad = self.config.pad_token_id.unwrap_or(0).max(0);
         let next: Vec<i64> = batch.iter().flat_map(|row| (from..seq).map(move |i| row.get(i).map_or(pad, |&t| t as i64))).collect();
         let next = Tensor::<3, burn::tensor::Int>::from_data(TensorData::new(next, [batch.len(), n, 1]), &self.device);
@@ -1014,13 +1013,8 @@ impl DecoderScorer {
         crate::kernels::pool::install(&self.device, || self.model.score.forward(self.layers(x, keep)))
     }
 
-    /// [`Self::forward_embedded`] without the head: the final-norm hidden states `[batch, seq, hidden]`,
-    /// computed on the CPU's thread pool ([`crate::kernels::pool::install`]).
-    fn hidden_states(&self, x: Tensor<3>, keep: Tensor<2, Bool>) -> Tensor<3> {
-        crate::kernels::pool::install(&self.device, || self.layers(x, keep))
-    }
-
-    /// [`Self::hidden_states`] on this thread.
+    /// [`Self::forward_embedded`] without the head: the final-norm hidden states `[batch, seq, hidden]`.
+    /// Callers run it inside [`crate::kernels::pool::install`], head included.
     fn layers(&self, mut x: Tensor<3>, keep: Tensor<2, Bool>) -> Tensor<3> {
         let [batch, seq, _] = x.dims();
         let (cos, sin) = self.rotary(seq);

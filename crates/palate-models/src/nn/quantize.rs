@@ -372,7 +372,7 @@ mod tests {
         let host = HostQ4::from_tensor(&q).expect("q4 layout");
         let pool = |n| rayon::ThreadPoolBuilder::new().num_threads(n).build().expect("a pool");
         let one = pool(1).install(|| host.dequantize_packed());
-        let burn = q.dequantize().into_data().try_to_vec::<f32>().unwrap();
+        let burn = q.dequantize().into_data().try_to_vec::<f32>().expect("f32 values");
         assert_eq!(one, gemm::PackedMatrix::from_row_major(&burn, 256, 512).expect("256 · 512 values"));
         for n in [2, 3, 5] {
             assert_eq!(pool(n).install(|| host.dequantize_packed()), one, "{n} threads");
